@@ -1,0 +1,12 @@
+"""Importing order exports into the canonical ``OrderData`` model."""
+
+from recsys.data.clean import CleaningOptions
+from recsys.data.formats import FORMATS, ColumnMapping, Detection, FormatError, detect_format
+from recsys.data.loader import ImportOptions, load_orders
+from recsys.data.orderdata import OrderData
+from recsys.data.readers import ReadError
+
+__all__ = [
+    "FORMATS", "CleaningOptions", "ColumnMapping", "Detection", "FormatError", "ImportOptions",
+    "OrderData", "ReadError", "detect_format", "load_orders",
+]

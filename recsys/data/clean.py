@@ -1,0 +1,89 @@
+"""Cleaning rules for order lines. Each rule is switchable and every removed row is counted."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+# Postage, fees, manual adjustments, charity and samples in the UCI Online Retail catalogue.
+DEFAULT_NON_PRODUCT_CODES = (
+    "POST", "DOT", "M", "D", "C2", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS", "B", "S",
+    "ADJUST", "ADJUST2", "TEST001", "TEST002",
+)
+DEFAULT_NON_PRODUCT_PATTERNS = (
+    r"^gift_\d", r"gift ?(?:card|voucher|certificate)", r"shipping protection",
+    r"package protection", r"^tips?$", r"^tip\b", r"^postage$", r"^carriage$",
+)
+
+RULE_TEXT = {
+    "invalid": "no product or an unreadable date",
+    "cancellations": "cancelled, refunded or voided orders ('C' invoices)",
+    "returns": "zero or negative quantity (returns)",
+    "nonpositive_price": "zero or negative unit price",
+    "missing_customer": "no customer (guest checkout)",
+    "non_products": "non-product lines (postage, fees, gift vouchers, tips, ...)",
+    "duplicates": "exact duplicate lines",
+}
+
+
+@dataclass(frozen=True)
+class CleaningOptions:
+    """Which cleaning rules run; all on by default."""
+
+    drop_cancellations: bool = True
+    drop_returns: bool = True
+    drop_nonpositive_price: bool = True
+    drop_missing_customer: bool = True
+    drop_non_products: bool = True
+    drop_duplicates: bool = True
+    non_product_codes: tuple[str, ...] = DEFAULT_NON_PRODUCT_CODES
+    non_product_patterns: tuple[str, ...] = DEFAULT_NON_PRODUCT_PATTERNS
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _non_product_mask(lines: pd.DataFrame, opts: CleaningOptions) -> pd.Series:
+    codes = {c.upper() for c in opts.non_product_codes}
+    # Evaluate on distinct (item, name) pairs: far fewer than lines on large exports.
+    keys = lines[["item_id", "name"]].astype("string").fillna("")
+    uniq = keys.drop_duplicates()
+    bad = uniq["item_id"].str.upper().isin(codes)
+    if opts.non_product_patterns:
+        pattern = "|".join(f"(?:{p})" for p in opts.non_product_patterns)
+        bad |= uniq["item_id"].str.contains(pattern, case=False, regex=True)
+        bad |= uniq["name"].str.contains(pattern, case=False, regex=True)
+    bad_pairs = pd.MultiIndex.from_frame(uniq[bad.to_numpy()])
+    return pd.Series(pd.MultiIndex.from_frame(keys).isin(bad_pairs), index=lines.index)
+
+
+def clean_lines(lines: pd.DataFrame, opts: CleaningOptions) -> tuple[pd.DataFrame, list[dict]]:
+    """Apply the rules in order; each removed row is counted under the first rule that hit it."""
+    report: list[dict] = []
+    keep = pd.Series(True, index=lines.index)
+
+    def apply(rule: str, mask: pd.Series, enabled: bool = True) -> None:
+        hit = mask.fillna(False).to_numpy(dtype=bool) & keep.to_numpy()
+        n = int(hit.sum()) if enabled else 0
+        if enabled:
+            keep[hit] = False
+        report.append({"rule": rule, "removed": n, "enabled": enabled,
+                       "description": RULE_TEXT[rule]})
+
+    apply("invalid", lines["item_id"].isna() | lines["timestamp"].isna())
+    apply("cancellations", lines["cancelled"].astype(bool), opts.drop_cancellations)
+    apply("returns", lines["quantity"] <= 0, opts.drop_returns)
+    apply("nonpositive_price", lines["price"] <= 0, opts.drop_nonpositive_price)
+    apply("missing_customer", lines["customer_id"].isna(), opts.drop_missing_customer)
+    apply("non_products", _non_product_mask(lines, opts) if opts.drop_non_products
+          else pd.Series(False, index=lines.index), opts.drop_non_products)
+    if opts.drop_duplicates:
+        cols = [c for c in lines.columns if c != "cancelled"]
+        dup = pd.Series(False, index=lines.index)
+        kept = lines.loc[keep.to_numpy(), cols]
+        dup.loc[kept.index] = kept.duplicated(keep="first").to_numpy()
+        apply("duplicates", dup)
+    else:
+        apply("duplicates", pd.Series(False, index=lines.index), False)
+    return lines.loc[keep.to_numpy()], report

@@ -1,0 +1,354 @@
+"""Export formats: detection from the header and normalisation to canonical order lines.
+
+Canonical lines (before cleaning) have the columns of ``LINE_COLUMNS``; every format is turned
+into that shape by a ``ColumnMapping`` plus a few format-specific fixes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import pandas as pd
+
+FORMATS = ("online_retail", "shopify", "instacart", "rees46", "generic")
+LINE_COLUMNS = [
+    "customer_id", "item_id", "order_id", "timestamp", "quantity", "price", "name",
+    "category", "country", "region", "cancelled", "event",
+]
+
+
+class FormatError(ValueError):
+    """The columns needed for a format are missing, or no format fits the header."""
+
+    def __init__(self, message: str, candidates: list["Detection"] | None = None):
+        super().__init__(message)
+        self.candidates = candidates or []
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which source column plays which role. customer, item and time are required."""
+
+    customer: str
+    item: str
+    time: str
+    order: str | None = None
+    quantity: str | None = None
+    price: str | None = None
+    name: str | None = None
+    category: str | None = None
+    country: str | None = None
+    region: str | None = None
+    event: str | None = None
+    status: str | None = None
+
+    @classmethod
+    def from_string(cls, text: str) -> "ColumnMapping":
+        """Parse ``customer=COL,item=COL,time=COL[,order=COL,...]`` (the CLI's --map)."""
+        pairs = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            if "=" not in part:
+                raise FormatError(f"--map entry {part!r} is not ROLE=COLUMN")
+            role, col = (s.strip() for s in part.split("=", 1))
+            if role not in {f.name for f in fields(cls)}:
+                raise FormatError(f"Unknown role {role!r} in --map; roles: "
+                                  + ", ".join(f.name for f in fields(cls)))
+            pairs[role] = col
+        missing = [r for r in ("customer", "item", "time") if r not in pairs]
+        if missing:
+            raise FormatError(f"--map is missing the required roles: {', '.join(missing)}")
+        return cls(**pairs)
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class Detection:
+    """A format that fits a header, with the mapping it would use."""
+
+    format: str
+    mapping: ColumnMapping | None
+    score: float
+    table: str = "lines"  # Instacart tables: orders, order_products, products, aisles, departments
+
+
+def _pick(header: list[str], *names: str) -> str | None:
+    lower = {h.lower().strip(): h for h in header}
+    for n in names:
+        if n.lower() in lower:
+            return lower[n.lower()]
+    return None
+
+
+def _detect_online_retail(header: list[str]) -> Detection | None:
+    order = _pick(header, "InvoiceNo", "Invoice")
+    item = _pick(header, "StockCode")
+    cust = _pick(header, "CustomerID", "Customer ID")
+    time = _pick(header, "InvoiceDate")
+    if not (order and item and cust and time):
+        return None
+    m = ColumnMapping(
+        customer=cust, item=item, time=time, order=order,
+        quantity=_pick(header, "Quantity"), price=_pick(header, "UnitPrice", "Price"),
+        name=_pick(header, "Description"), country=_pick(header, "Country"),
+    )
+    return Detection("online_retail", m, 1.0)
+
+
+def _detect_shopify(header: list[str]) -> Detection | None:
+    need = ["Name", "Created at", "Lineitem quantity", "Lineitem name"]
+    if not all(_pick(header, n) for n in need):
+        return None
+    m = ColumnMapping(
+        customer=_pick(header, "Email") or "Email", item=_pick(header, "Lineitem sku") or
+        "Lineitem name", time="Created at", order="Name", quantity="Lineitem quantity",
+        price=_pick(header, "Lineitem price"), name="Lineitem name",
+        category=_pick(header, "Vendor"), country=_pick(header, "Shipping Country"),
+        region=_pick(header, "Shipping Province"), status=_pick(header, "Financial Status"),
+    )
+    return Detection("shopify", m, 1.0)
+
+
+def _detect_rees46(header: list[str]) -> Detection | None:
+    if not all(_pick(header, n) for n in ("event_time", "event_type", "product_id", "user_id")):
+        return None
+    m = ColumnMapping(
+        customer="user_id", item="product_id", time="event_time",
+        order=_pick(header, "user_session"), price=_pick(header, "price"),
+        category=_pick(header, "category_code"), event="event_type",
+        name=_pick(header, "brand"),
+    )
+    return Detection("rees46", m, 1.0)
+
+
+INSTACART_TABLES = {
+    "orders": {"order_id", "user_id", "order_number"},
+    "order_products": {"order_id", "product_id", "add_to_cart_order"},
+    "products": {"product_id", "product_name"},
+    "aisles": {"aisle_id", "aisle"},
+    "departments": {"department_id", "department"},
+}
+
+
+def _detect_instacart(header: list[str]) -> Detection | None:
+    cols = {h.lower() for h in header}
+    for table, need in INSTACART_TABLES.items():
+        if need <= cols:
+            return Detection("instacart", None, 1.0, table=table)
+    return None
+
+
+# Generic: role guesses by column name, most specific first.
+_ROLE_PATTERNS = {
+    "customer": r"customer|user|client|member|buyer|e-?mail|account|shopper|visitor",
+    "item": r"sku|product|item|article|stock.?code|asin|ean|upc|material",
+    "time": r"date|time|timestamp|created|ordered|purchased|_at$|^at$|when",
+    "order": r"order|invoice|transaction|basket|receipt|ticket|session",
+    "quantity": r"qty|quantity|units|count|amount_items",
+    "price": r"price|amount|revenue|value|cost|total",
+    "name": r"name|description|title|label",
+    "category": r"categor|department|aisle|group|family|segment|type|class",
+    "country": r"country|nation",
+    "region": r"region|state|province|city",
+}
+
+
+def _guess_generic(header: list[str]) -> tuple[dict[str, str], list[str]]:
+    used: set[str] = set()
+    roles: dict[str, str] = {}
+    for role, pattern in _ROLE_PATTERNS.items():
+        for h in header:
+            if h in used:
+                continue
+            if role == "item" and re.search(r"name|description|title", h, re.I):
+                continue
+            if role in ("customer", "item", "order") and not re.search(r"id|code|sku|no|num|"
+                                                                        r"e-?mail|key|#", h, re.I):
+                if not re.fullmatch(_ROLE_PATTERNS[role], h.strip(), re.I):
+                    continue
+            if re.search(pattern, h, re.I):
+                roles[role] = h
+                used.add(h)
+                break
+    missing = [r for r in ("customer", "item", "time") if r not in roles]
+    return roles, missing
+
+
+def detect_format(header: list[str]) -> list[Detection]:
+    """Formats that fit this header, best first (generic last)."""
+    found = [d for f in (_detect_online_retail, _detect_shopify, _detect_rees46,
+                         _detect_instacart) if (d := f(header))]
+    roles, missing = _guess_generic(header)
+    if not missing:
+        found.append(Detection("generic", ColumnMapping(**roles), 0.5))
+    return found
+
+
+def generic_candidates(header: list[str]) -> dict[str, list[str]]:
+    """For each role, the columns whose names suggest it (for a manual-mapping form)."""
+    return {role: [h for h in header if re.search(p, h, re.I)] for role, p in
+            _ROLE_PATTERNS.items()}
+
+
+def missing_roles_error(header: list[str], mapping: ColumnMapping | None = None) -> FormatError:
+    roles, missing = _guess_generic(header)
+    if mapping is not None:
+        missing = [r for r, c in mapping.as_dict().items() if c not in header]
+        msg = (f"The mapped columns {', '.join(repr(mapping.as_dict()[r]) for r in missing)} "
+               f"(roles {', '.join(missing)}) are not in the file. ")
+    else:
+        msg = (f"Could not recognise the format: no column found for "
+               f"{', '.join(missing)}. ")
+    msg += (f"Columns seen: {', '.join(header[:30])}. Pass a column mapping "
+            "(customer=COL,item=COL,time=COL).")
+    return FormatError(msg)
+
+
+# ---------------------------------------------------------------- normalisation
+def _strip_float_ids(s: pd.Series) -> pd.Series:
+    """'17850.0' -> '17850' when the whole column is integers written as floats."""
+    s = s.astype("string").str.strip()
+    s = s.mask(s == "", pd.NA)
+    sample = s.dropna().head(5000)
+    if len(sample) and sample.str.fullmatch(r"\d+\.0").mean() > 0.99:
+        s = s.str.replace(r"\.0$", "", regex=True)
+    return s
+
+
+def _col(df: pd.DataFrame, name: str | None, default=pd.NA) -> pd.Series:
+    if name is None or name not in df.columns:
+        return pd.Series(default, index=df.index)
+    return df[name]
+
+
+def to_lines(df: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
+    """Apply a mapping: the canonical line columns, as raw (unparsed) values."""
+    absent = [c for c in mapping.as_dict().values() if c not in df.columns]
+    if absent:
+        raise missing_roles_error(list(df.columns), mapping)
+    out = pd.DataFrame(index=df.index)
+    out["customer_id"] = _strip_float_ids(df[mapping.customer])
+    out["item_id"] = _strip_float_ids(df[mapping.item])
+    out["order_id"] = (_strip_float_ids(df[mapping.order]) if mapping.order
+                       else pd.Series(pd.NA, index=df.index, dtype="string"))
+    out["timestamp"] = df[mapping.time]
+    out["quantity"] = pd.to_numeric(_col(df, mapping.quantity, 1), errors="coerce")
+    out["price"] = pd.to_numeric(_col(df, mapping.price, np.nan), errors="coerce")
+    for role in ("name", "category", "country", "region"):
+        col = _col(df, getattr(mapping, role))
+        out[role] = col.astype("string").str.strip()
+    out["cancelled"] = False
+    out["event"] = (_col(df, mapping.event, "purchase").astype("string").str.lower()
+                    if mapping.event else "purchase")
+    return out
+
+
+def normalise_online_retail(df: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
+    lines = to_lines(df, mapping)
+    lines["cancelled"] = lines["order_id"].str.upper().str.startswith("C").fillna(False)
+    return lines
+
+
+SHOPIFY_ORDER_LEVEL = [
+    "Email", "Financial Status", "Created at", "Cancelled at", "Shipping Country",
+    "Shipping Province", "Fulfillment Status",
+]
+SHOPIFY_CANCELLED_STATUS = {"refunded", "voided", "cancelled", "canceled"}
+
+
+def normalise_shopify(df: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
+    df = df.copy()
+    # Order-level fields are only on an order's first line: carry them to its other lines.
+    present = [c for c in SHOPIFY_ORDER_LEVEL if c in df.columns]
+    for c in present:
+        df[c] = df[c].astype("string").str.strip().replace("", pd.NA)
+    df[present] = df.groupby("Name", sort=False)[present].ffill()
+    if "Email" not in df.columns:
+        df["Email"] = pd.NA
+    sku = mapping.item
+    if sku != "Lineitem name" and sku in df.columns:
+        df[sku] = df[sku].astype("string").str.strip().replace("", pd.NA)
+        df[sku] = df[sku].fillna(df["Lineitem name"].astype("string"))
+    lines = to_lines(df, mapping)
+    status = _col(df, mapping.status).astype("string").str.lower().str.strip()
+    cancelled = status.isin(SHOPIFY_CANCELLED_STATUS).fillna(False)
+    if "Cancelled at" in df.columns:
+        cancelled |= df["Cancelled at"].notna()
+    lines["cancelled"] = cancelled.to_numpy(dtype=bool)
+    lines["customer_id"] = lines["customer_id"].str.lower()
+    return lines
+
+
+def normalise_rees46(df: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
+    lines = to_lines(df, mapping)
+    if "category_id" in df.columns:
+        lines["category"] = lines["category"].fillna(df["category_id"].astype("string"))
+    if "brand" in df.columns:
+        brand = df["brand"].astype("string")
+        lines["name"] = (brand.fillna("") + " " + lines["category"].fillna("")).str.strip()
+        lines["name"] = lines["name"] + " #" + lines["item_id"]
+    return lines
+
+
+INSTACART_END = pd.Timestamp("2017-06-30")
+
+
+def normalise_instacart(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Join Instacart tables into lines. It has no dates, only order numbers and day gaps:
+    each customer's orders are laid back from a common end date by their cumulative gaps,
+    so a temporal holdout holds out everyone's latest orders (as Instacart's own split does)."""
+    if "orders" not in tables or "order_products" not in tables:
+        raise FormatError("Instacart needs the orders table and an order_products table "
+                          f"(got: {', '.join(sorted(tables)) or 'none'}).")
+    orders = tables["orders"].copy()
+    orders = orders.sort_values(["user_id", "order_number"])
+    gap = pd.to_numeric(orders["days_since_prior_order"], errors="coerce").fillna(0)
+    day = gap.groupby(orders["user_id"]).cumsum()
+    last = day.groupby(orders["user_id"]).transform("max")
+    hour = pd.to_numeric(orders.get("order_hour_of_day", 12), errors="coerce").fillna(12)
+    orders["timestamp"] = (INSTACART_END - pd.to_timedelta(last - day, unit="D")
+                           + pd.to_timedelta(hour, unit="h"))
+    lines = tables["order_products"].merge(
+        orders[["order_id", "user_id", "timestamp"]], on="order_id", how="inner")
+    products = tables.get("products")
+    if products is not None:
+        products = products.copy()
+        cat = pd.Series(pd.NA, index=products.index, dtype="string")
+        for key, name in (("aisles", "aisle"), ("departments", "department")):
+            ref = tables.get(key)
+            if ref is not None and f"{name}_id" in products.columns:
+                label = products[f"{name}_id"].map(ref.set_index(f"{name}_id")[name])
+                cat = label.astype("string") if name == "aisle" else cat.fillna(label)
+        products["category"] = cat
+        lines = lines.merge(products[["product_id", "product_name", "category"]],
+                            on="product_id", how="left")
+    out = pd.DataFrame({
+        "customer_id": lines["user_id"].astype("string"),
+        "item_id": lines["product_id"].astype("string"),
+        "order_id": lines["order_id"].astype("string"),
+        "timestamp": lines["timestamp"],
+        "quantity": 1.0, "price": np.nan,
+        "name": lines.get("product_name", pd.Series(pd.NA, index=lines.index)).astype("string"),
+        "category": lines.get("category", pd.Series(pd.NA, index=lines.index)).astype("string"),
+        "country": pd.NA, "region": pd.NA, "cancelled": False, "event": "purchase",
+    })
+    return out
+
+
+NORMALISERS = {
+    "online_retail": normalise_online_retail,
+    "shopify": normalise_shopify,
+    "rees46": normalise_rees46,
+    "generic": to_lines,
+}
+
+# Columns we must read as text so IDs keep their exact spelling (leading zeros, "17850.0").
+def string_columns(mapping: ColumnMapping | None) -> list[str]:
+    if mapping is None:
+        return ["order_id", "user_id", "product_id", "aisle_id", "department_id"]
+    cols = [mapping.customer, mapping.item, mapping.time, mapping.order, mapping.status,
+            mapping.category, mapping.name, mapping.country, mapping.region, mapping.event]
+    return [c for c in cols if c] + SHOPIFY_ORDER_LEVEL + ["Lineitem name", "category_id", "brand"]

@@ -1,0 +1,156 @@
+"""OrderData: the canonical, cleaned view of a shop's orders that every model and page reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+INTERACTION_COLUMNS = [
+    "customer_id", "item_id", "order_id", "timestamp", "quantity", "price", "weight",
+]
+
+
+@dataclass
+class OrderData:
+    """Interactions, products and customers of one shop, with stable IDs and index maps.
+
+    ``interactions.customer_id`` and ``item_id`` are categoricals whose categories are the index
+    maps: ``customer_ids[k]`` is the customer with code k.
+    """
+
+    interactions: pd.DataFrame
+    products: pd.DataFrame
+    customers: pd.DataFrame
+    report: dict[str, Any] = field(default_factory=dict)
+    signals: pd.DataFrame | None = None
+
+    @classmethod
+    def from_lines(cls, lines: pd.DataFrame, report: dict | None = None,
+                   signals: pd.DataFrame | None = None) -> "OrderData":
+        """Build from cleaned canonical lines (see ``recsys.data.formats.LINE_COLUMNS``)."""
+        lines = lines.sort_values("timestamp", kind="stable")
+        inter = pd.DataFrame({
+            "customer_id": pd.Categorical(lines["customer_id"].astype(str)),
+            "item_id": pd.Categorical(lines["item_id"].astype(str)),
+            "order_id": lines["order_id"].astype("string").to_numpy(),
+            "timestamp": lines["timestamp"].to_numpy(dtype="datetime64[ns]"),
+            "quantity": lines["quantity"].fillna(1).to_numpy(dtype="float32"),
+            "price": lines["price"].to_numpy(dtype="float32"),
+            "weight": np.ones(len(lines), dtype="float32"),
+        })
+        missing_order = inter["order_id"].isna()
+        if missing_order.any():
+            # No order column: one order per customer per day is the closest stand-in.
+            day = pd.Series(inter["timestamp"]).dt.strftime("%Y%m%d")
+            synth = inter["customer_id"].astype(str) + "@" + day
+            inter["order_id"] = inter["order_id"].fillna(synth)
+        products = _products_table(lines, inter)
+        customers = _customers_table(inter, lines)
+        return cls(inter.reset_index(drop=True), products, customers, dict(report or {}), signals)
+
+    # ------------------------------------------------------------------ index maps
+    @property
+    def customer_ids(self) -> np.ndarray:
+        return np.asarray(self.interactions["customer_id"].cat.categories, dtype=str)
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        return np.asarray(self.interactions["item_id"].cat.categories, dtype=str)
+
+    @property
+    def n_customers(self) -> int:
+        return len(self.interactions["customer_id"].cat.categories)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.interactions["item_id"].cat.categories)
+
+    def matrix(self, weighting: str = "binary") -> sp.csr_matrix:
+        """Customer x item matrix: 'binary' (bought or not), 'count' (lines), 'quantity'."""
+        rows = self.interactions["customer_id"].cat.codes.to_numpy()
+        cols = self.interactions["item_id"].cat.codes.to_numpy()
+        if weighting == "quantity":
+            vals = self.interactions["quantity"].to_numpy(dtype=np.float32)
+        else:
+            vals = self.interactions["weight"].to_numpy(dtype=np.float32)
+        m = sp.csr_matrix((vals, (rows, cols)), shape=(self.n_customers, self.n_items),
+                          dtype=np.float32)
+        m.sum_duplicates()
+        if weighting == "binary":
+            m.data[:] = 1.0
+        elif weighting not in ("count", "quantity"):
+            raise ValueError(f"Unknown weighting {weighting!r}: binary, count or quantity")
+        return m
+
+    # ------------------------------------------------------------------ slicing
+    def subset(self, mask: np.ndarray | pd.Series) -> "OrderData":
+        """Rows where mask is true; customers/products recomputed, unused IDs dropped."""
+        mask = np.asarray(mask, dtype=bool)
+        inter = self.interactions.loc[mask].copy()
+        inter["customer_id"] = inter["customer_id"].cat.remove_unused_categories()
+        inter["item_id"] = inter["item_id"].cat.remove_unused_categories()
+        inter = inter.reset_index(drop=True)
+        products = self.products[self.products["item_id"].isin(inter["item_id"].cat.categories)]
+        customers = _customers_table(inter, None, self.customers)
+        signals = self.signals
+        if signals is not None and len(inter):
+            signals = signals[signals["timestamp"] <= inter["timestamp"].max()]
+        return OrderData(inter, products.reset_index(drop=True), customers, dict(self.report),
+                         signals)
+
+    def before(self, cutoff: pd.Timestamp) -> "OrderData":
+        return self.subset(self.interactions["timestamp"].to_numpy() < np.datetime64(cutoff))
+
+    def summary(self) -> dict[str, Any]:
+        t = self.interactions["timestamp"]
+        return {
+            "lines": int(len(self.interactions)),
+            "customers": self.n_customers,
+            "items": self.n_items,
+            "orders": int(self.interactions["order_id"].nunique()),
+            "first": str(t.min()) if len(t) else None,
+            "last": str(t.max()) if len(t) else None,
+        }
+
+
+def _products_table(lines: pd.DataFrame, inter: pd.DataFrame) -> pd.DataFrame:
+    g = pd.DataFrame({
+        "item_id": inter["item_id"], "name": lines["name"].to_numpy(),
+        "category": lines["category"].to_numpy(), "price": inter["price"],
+        "timestamp": inter["timestamp"],
+    }).groupby("item_id", observed=True, sort=True)
+    prod = g.agg(name=("name", "last"), category=("category", "last"), price=("price", "median"),
+                 first_seen=("timestamp", "min"), lines=("timestamp", "size")).reset_index()
+    prod["item_id"] = prod["item_id"].astype(str)
+    prod["name"] = prod["name"].astype("string").fillna(prod["item_id"])
+    prod["category"] = prod["category"].astype("string")
+    return prod
+
+
+def _customers_table(inter: pd.DataFrame, lines: pd.DataFrame | None,
+                     previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    spend = inter["quantity"].astype("float64") * inter["price"].astype("float64").fillna(0)
+    frame = pd.DataFrame({"customer_id": inter["customer_id"], "order_id": inter["order_id"],
+                          "timestamp": inter["timestamp"], "spend": spend})
+    g = frame.groupby("customer_id", observed=True, sort=True)
+    cust = g.agg(first_order=("timestamp", "min"), last_order=("timestamp", "max"),
+                 orders=("order_id", "nunique"), lines=("timestamp", "size"),
+                 spend=("spend", "sum")).reset_index()
+    cust["customer_id"] = cust["customer_id"].astype(str)
+    if lines is not None:
+        geo = pd.DataFrame({"customer_id": inter["customer_id"].astype(str).to_numpy(),
+                            "country": lines["country"].to_numpy(),
+                            "region": lines["region"].to_numpy()})
+        geo = geo.groupby("customer_id", sort=True).agg(country=("country", "last"),
+                                                       region=("region", "last"))
+        cust = cust.merge(geo, left_on="customer_id", right_index=True, how="left")
+    elif previous is not None:
+        geo = previous.set_index("customer_id")[["country", "region"]]
+        cust = cust.merge(geo, left_on="customer_id", right_index=True, how="left")
+    for c in ("country", "region"):
+        cust[c] = cust[c].astype("string") if c in cust else pd.Series(pd.NA, dtype="string")
+    return cust
