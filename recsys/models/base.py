@@ -1,0 +1,270 @@
+"""The Recommender protocol and the base class that implements its bookkeeping.
+
+A subclass provides ``_fit`` and ``_score_rows`` (scores for some training customers against all
+items); the base class owns the ID maps, seen-item exclusion, top-N selection, the cold-start
+fallback, similar items, embeddings and folder persistence (JSON + ``.npz``, never pickle).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Protocol, Self, runtime_checkable
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys.data import OrderData
+
+Callback = Callable[[int, dict[str, float]], Any]
+BATCH = 1024
+
+
+class NotFittedError(RuntimeError):
+    """A model was used before ``fit``."""
+
+
+@dataclass
+class Embeddings:
+    """Learned vectors: items always where the model has them, customers where it has them."""
+
+    item_ids: np.ndarray
+    items: np.ndarray | None
+    customer_ids: np.ndarray
+    customers: np.ndarray | None
+
+
+@runtime_checkable
+class Recommender(Protocol):
+    """What every model offers the pages, the CLI and the evaluation harness."""
+
+    name: str
+
+    def fit(self, train: OrderData, *, callback: Callback | None = None) -> Self: ...
+    def recommend(self, customer_ids, n: int = 10, exclude_seen: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray]: ...
+    def score(self, customer_ids, item_ids) -> np.ndarray: ...
+    def recommend_customers(self, item_id: str, n: int = 100, exclude_buyers: bool = True
+                            ) -> tuple[np.ndarray, np.ndarray]: ...
+    def similar_items(self, item_ids, n: int = 10) -> tuple[np.ndarray, np.ndarray]: ...
+    def embeddings(self) -> Embeddings: ...
+    def save(self, path: str | Path) -> None: ...
+
+
+def topn(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and values of the n best scores per row, best first."""
+    n = min(n, scores.shape[1])
+    if n <= 0:
+        return np.zeros((scores.shape[0], 0), int), np.zeros((scores.shape[0], 0), scores.dtype)
+    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
+class BaseRecommender(ABC):
+    """Shared machinery; see the module docstring. Learned state ends in ``_``."""
+
+    name: ClassVar[str] = "base"
+    Config: ClassVar[type]
+    weighting: ClassVar[str] = "binary"
+
+    def __init__(self, config: Any = None, **params: Any) -> None:
+        if config is not None and params:
+            raise TypeError("Pass either a config or keyword parameters, not both.")
+        self.config = config if config is not None else self.Config(**params)
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _fit(self, train: OrderData, X: sp.csr_matrix, callback: Callback | None) -> None:
+        """Learn from the training interactions (X: customers x items)."""
+
+    @abstractmethod
+    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Scores [len(rows), n_items] for training-customer row indices."""
+
+    def _item_vectors(self) -> np.ndarray | None:
+        return None
+
+    def _customer_vectors(self) -> np.ndarray | None:
+        return None
+
+    def _item_column(self, j: int) -> np.ndarray:
+        """Scores of every training customer for item j (override when a column is cheap)."""
+        out = np.empty(self.X_.shape[0], dtype=np.float32)
+        for start in range(0, len(out), BATCH):
+            rows = np.arange(start, min(start + BATCH, len(out)))
+            out[rows] = self._score_rows(rows)[:, j]
+        return out
+
+    def _state(self) -> dict[str, np.ndarray]:
+        """Learned arrays to save (besides the ID maps and the training matrix)."""
+        return {}
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore what ``_state`` returned."""
+
+    # ------------------------------------------------------------------ fit
+    def params(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+    def fit(self, train: OrderData, *, callback: Callback | None = None) -> Self:
+        """Learn from ``train``; returns self. ``callback(epoch, metrics)`` reports progress."""
+        if len(train.interactions) == 0:
+            raise ValueError("Cannot fit on an empty training set.")
+        self.customer_ids_ = train.customer_ids
+        self.item_ids_ = train.item_ids
+        self.X_ = train.matrix(self.weighting)
+        self._index_maps()
+        self._fit(train, self.X_, callback)
+        return self
+
+    def _index_maps(self) -> None:
+        self._cust_pos = {c: i for i, c in enumerate(self.customer_ids_)}
+        self._item_pos = {c: i for i, c in enumerate(self.item_ids_)}
+        buyers = np.diff(self.X_.tocsc().indptr).astype(np.float32)
+        self.popularity_ = buyers / max(float(buyers.max()), 1.0)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "X_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit(train) "
+                                 "or load a saved model first.")
+
+    def _rows(self, customer_ids) -> np.ndarray:
+        ids = np.atleast_1d(np.asarray(customer_ids, dtype=str))
+        return np.array([self._cust_pos.get(c, -1) for c in ids], dtype=np.int64)
+
+    def _items(self, item_ids, strict: bool = True) -> np.ndarray:
+        ids = np.atleast_1d(np.asarray(item_ids, dtype=str))
+        idx = np.array([self._item_pos.get(i, -1) for i in ids], dtype=np.int64)
+        if strict and (idx < 0).any():
+            unknown = ids[idx < 0][:5].tolist()
+            raise KeyError(f"Unknown product(s) {unknown}: not in this model's training data.")
+        return idx
+
+    # ------------------------------------------------------------------ scoring
+    def _scores(self, rows: np.ndarray) -> np.ndarray:
+        """Scores for row indices; unknown customers (-1) get the popularity fallback."""
+        out = np.empty((len(rows), len(self.item_ids_)), dtype=np.float32)
+        known = rows >= 0
+        if known.any():
+            out[known] = self._score_rows(rows[known])
+        if (~known).any():
+            out[~known] = self.popularity_
+        return out
+
+    def score(self, customer_ids, item_ids) -> np.ndarray:
+        """Scores [len(customer_ids), len(item_ids)]."""
+        self._check_fitted()
+        return self._scores(self._rows(customer_ids))[:, self._items(item_ids)]
+
+    def recommend(self, customer_ids, n: int = 10, exclude_seen: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n item IDs and scores per customer, best first. Customers unknown to the model
+        get the most popular items. Rows run out of items pad with score -inf."""
+        self._check_fitted()
+        rows = self._rows(customer_ids)
+        n = min(n, len(self.item_ids_))
+        idx = np.zeros((len(rows), n), dtype=np.int64)
+        val = np.zeros((len(rows), n), dtype=np.float32)
+        for s in range(0, len(rows), BATCH):
+            r = rows[s:s + BATCH]
+            scores = self._scores(r)
+            if exclude_seen:
+                self._mask_seen(scores, r)
+            idx[s:s + BATCH], val[s:s + BATCH] = topn(scores, n)
+        return self.item_ids_[idx], val
+
+    def _mask_seen(self, scores: np.ndarray, rows: np.ndarray) -> None:
+        known = np.flatnonzero(rows >= 0)
+        if len(known):
+            sub = self.X_[rows[known]].tocoo()
+            scores[known[sub.row], sub.col] = -np.inf
+
+    def recommend_customers(self, item_id: str, n: int = 100, exclude_buyers: bool = True
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """The n training customers most likely to buy ``item_id``, best first."""
+        self._check_fitted()
+        j = int(self._items([item_id])[0])
+        col = self._item_column(j).astype(np.float32)
+        if exclude_buyers:
+            col[self.X_[:, j].tocoo().row] = -np.inf
+        idx, val = topn(col[None, :], n)
+        return self.customer_ids_[idx[0]], val[0]
+
+    def similar_items(self, item_ids, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Per query item, the n most similar other items (cosine of the item vectors, or of
+        co-purchase columns for models without vectors)."""
+        self._check_fitted()
+        q = self._items(item_ids)
+        sims = self._item_similarity(q)
+        sims[np.arange(len(q)), q] = -np.inf
+        idx, val = topn(sims, n)
+        return self.item_ids_[idx], val
+
+    def _item_similarity(self, q: np.ndarray) -> np.ndarray:
+        vec = self._item_vectors()
+        if vec is None:
+            vec = self.X_.T.tocsr()
+            norms = np.sqrt(np.asarray(vec.multiply(vec).sum(axis=1)).ravel()) + 1e-9
+            sims = np.asarray((vec[q] @ vec.T).todense()) / norms[q, None] / norms[None, :]
+            return sims.astype(np.float32)
+        unit = vec / (np.linalg.norm(vec, axis=1, keepdims=True) + 1e-9)
+        return (unit[q] @ unit.T).astype(np.float32)
+
+    def embeddings(self) -> Embeddings:
+        self._check_fitted()
+        return Embeddings(self.item_ids_, self._item_vectors(), self.customer_ids_,
+                          self._customer_vectors())
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> None:
+        """Write config.json, state.npz (learned arrays, ID maps, training matrix)."""
+        self._check_fitted()
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = {"model": self.name, "config": asdict(self.config), "versions": _versions()}
+        (folder / "config.json").write_text(json.dumps(meta, indent=2))
+        X = self.X_
+        arrays = {"customer_ids": self.customer_ids_.astype(str),
+                  "item_ids": self.item_ids_.astype(str),
+                  "X_data": X.data, "X_indices": X.indices, "X_indptr": X.indptr,
+                  "X_shape": np.asarray(X.shape)}
+        arrays.update({f"state_{k}": v for k, v in self._state().items()})
+        np.savez(folder / "state.npz", **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Restore a model saved with ``save`` (no pickle is read)."""
+        folder = Path(path)
+        meta = json.loads((folder / "config.json").read_text())
+        known = {f.name for f in fields(cls.Config)}
+        model = cls(cls.Config(**{k: v for k, v in meta["config"].items() if k in known}))
+        with np.load(folder / "state.npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        model.customer_ids_ = arrays["customer_ids"]
+        model.item_ids_ = arrays["item_ids"]
+        model.X_ = sp.csr_matrix((arrays["X_data"], arrays["X_indices"], arrays["X_indptr"]),
+                                 shape=tuple(arrays["X_shape"]))
+        model._index_maps()
+        model._set_state({k[6:]: v for k, v in arrays.items() if k.startswith("state_")})
+        return model
+
+
+def _versions() -> dict[str, str]:
+    import sys
+
+    import pandas
+    import scipy
+
+    import recsys
+
+    return {"recsys": recsys.__version__, "python": sys.version.split()[0],
+            "numpy": np.__version__, "scipy": scipy.__version__, "pandas": pandas.__version__}
+
+
+def emit(callback: Callback | None, epoch: int, metrics: dict[str, float]) -> None:
+    if callback is not None:
+        callback(epoch, metrics)
