@@ -94,6 +94,7 @@ def _detect_online_retail(header: list[str]) -> Detection | None:
         customer=cust, item=item, time=time, order=order,
         quantity=_pick(header, "Quantity"), price=_pick(header, "UnitPrice", "Price"),
         name=_pick(header, "Description"), country=_pick(header, "Country"),
+        category=_pick(header, "Category"),
     )
     return Detection("online_retail", m, 1.0)
 

@@ -58,7 +58,7 @@ class _Factorisation(BaseRecommender):
         self.user_factors_ = arrays["user_factors"]
         self.item_factors_ = arrays["item_factors"]
 
-    def _train(self, algo, X: sp.csr_matrix, callback: Callback | None) -> None:
+    def _train(self, make_algo, X: sp.csr_matrix, callback: Callback | None) -> None:
         from threadpoolctl import threadpool_limits
 
         start = time.perf_counter()
@@ -75,6 +75,7 @@ class _Factorisation(BaseRecommender):
         # implicit parallelises itself; a threaded BLAS underneath only oversubscribes the cores.
         with threadpool_limits(1, "blas"), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*BLAS.*")
+            algo = make_algo()
             algo.fit(X, show_progress=False, callback=report)
         self.user_factors_ = np.asarray(algo.user_factors, dtype=np.float32)
         self.item_factors_ = np.asarray(algo.item_factors, dtype=np.float32)
@@ -95,11 +96,10 @@ class ALS(_Factorisation):
         from implicit.cpu.als import AlternatingLeastSquares
 
         c = self.config
-        algo = AlternatingLeastSquares(
+        self._train(lambda: AlternatingLeastSquares(
             factors=c.factors, regularization=c.regularization, alpha=c.alpha,
             iterations=c.iterations, random_state=c.seed, calculate_training_loss=True,
-        )
-        self._train(algo, X, callback)
+        ), X, callback)
 
 
 class BPR(_Factorisation):
@@ -112,8 +112,7 @@ class BPR(_Factorisation):
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
         c = self.config
-        algo = BayesianPersonalizedRanking(
+        self._train(lambda: BayesianPersonalizedRanking(
             factors=c.factors, learning_rate=c.learning_rate, regularization=c.regularization,
             iterations=c.iterations, random_state=c.seed, num_threads=1,
-        )
-        self._train(algo, X, callback)
+        ), X, callback)
