@@ -9,6 +9,8 @@ import pandas as pd
 
 _SEP_DATE = re.compile(r"^\s*(\d{1,4})[/.\-](\d{1,2})[/.\-](\d{1,4})")
 _ISO = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
+# A UTC offset after a clock time: "12:39:28 -0400", "...T12:39:28+02:00", "... UTC".
+_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[+-]\d{2}:?\d{2}|Z|UTC)$"
 
 
 class DateParseError(ValueError):
@@ -61,10 +63,14 @@ def _parse_unique(uniq: pd.Series) -> tuple[pd.Series, str]:
         return epoch, "unix"
     text = uniq.astype(str).str.strip()
     sample = text.head(5000)
-    has_offset = sample.str.contains(r"(?:[+-]\d{2}:?\d{2}|Z|UTC)$", regex=True).mean() > 0.5
+    has_offset = sample.str.contains(_OFFSET, regex=True).mean() > 0.5
     if has_offset:
-        cleaned = text.str.replace(r"\s*UTC$", "+0000", regex=True)
-        out = pd.to_datetime(cleaned, utc=True, errors="coerce", format="mixed")
+        cleaned = text.str.replace(r"\s*UTC$", "+00:00", regex=True)
+        cleaned = cleaned.str.replace(r"\s+([+-]\d{2}:?\d{2})$", r"\1", regex=True)
+        try:
+            out = pd.to_datetime(cleaned, utc=True, format="ISO8601")
+        except (ValueError, TypeError):
+            out = pd.to_datetime(cleaned, utc=True, errors="coerce", format="mixed")
         return out.dt.tz_convert(None), "iso-with-offset (converted to UTC)"
     if sample.str.match(_ISO).mean() > 0.9:
         try:

@@ -146,7 +146,7 @@ def _detect_instacart(header: list[str]) -> Detection | None:
 _ROLE_PATTERNS = {
     "customer": r"customer|user|client|member|buyer|e-?mail|account|shopper|visitor",
     "item": r"sku|product|item|article|stock.?code|asin|ean|upc|material",
-    "time": r"date|time|timestamp|created|ordered|purchased|_at$|^at$|when",
+    "time": r"date|time|timestamp|^ts$|epoch|created|ordered|purchased|_at$|^at$|when",
     "order": r"order|invoice|transaction|basket|receipt|ticket|session",
     "quantity": r"qty|quantity|units|count|amount_items",
     "price": r"price|amount|revenue|value|cost|total",

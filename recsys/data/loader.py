@@ -126,7 +126,9 @@ def load_orders(source: Any, format: str = "auto", mapping: fmt.ColumnMapping | 
         infos.append({**info, "rows": int(len(df)), "format": det.format, "table": det.table})
         dets.append(det)
         if det.format == "instacart":
-            instacart[det.table] = df
+            # order_products__prior and __train are one table in two files.
+            prev = instacart.get(det.table)
+            instacart[det.table] = df if prev is None else pd.concat([prev, df], ignore_index=True)
         else:
             parts.append(fmt.NORMALISERS[det.format](df, det.mapping))
     if instacart:

@@ -1,0 +1,61 @@
+"""Shared fixtures: small order data sets the tests build themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.data import OrderData
+
+SHARED_RETAIL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / \
+    "online_retail.csv.gz"
+
+
+def make_lines(rows: list[tuple]) -> pd.DataFrame:
+    """Canonical lines from (customer, item, order, 'YYYY-MM-DD', [category]) tuples."""
+    recs = []
+    for r in rows:
+        cust, item, order, day = r[:4]
+        recs.append({"customer_id": cust, "item_id": item, "order_id": order,
+                     "timestamp": pd.Timestamp(day), "quantity": 1.0, "price": 2.0,
+                     "name": f"Product {item}", "category": r[4] if len(r) > 4 else None,
+                     "country": "United Kingdom", "region": None, "cancelled": False,
+                     "event": "purchase"})
+    return pd.DataFrame(recs)
+
+
+def make_data(rows: list[tuple]) -> OrderData:
+    return OrderData.from_lines(make_lines(rows), {"format": "test"})
+
+
+@pytest.fixture(autouse=True)
+def _workspace(tmp_path_factory, monkeypatch):
+    """Every test writes its workspace (and PII secret) into a temporary folder."""
+    monkeypatch.setenv("RECSYS_WORKSPACE", str(tmp_path_factory.mktemp("ws")))
+
+
+@pytest.fixture(scope="session")
+def clustered_data() -> OrderData:
+    """Two taste groups over 40 items and 120 days: group A buys items 0-19, group B 20-39.
+    Structure any sensible model can learn, small enough for every test."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for c in range(120):
+        group = c % 2
+        for o in range(6):
+            day = pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 120)))
+            items = rng.choice(20, size=3, replace=False) + 20 * group
+            for i in items:
+                rows.append((f"c{c:03d}", f"i{i:02d}", f"o{c}-{o}", day.strftime("%Y-%m-%d"),
+                             "A" if i < 20 else "B"))
+    return make_data(rows)
+
+
+@pytest.fixture(scope="session")
+def retail_path() -> Path:
+    if not SHARED_RETAIL.exists():
+        pytest.skip("shared Online Retail data not present")
+    return SHARED_RETAIL
