@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from recsys.data import OrderData
 from recsys.evaluate import build_truth, evaluate, paired_difference, temporal_split

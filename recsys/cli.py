@@ -9,8 +9,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 DEFAULT_MODELS = "popularity,recent_popularity,itemknn,ease,als,bpr"
 

@@ -38,7 +38,7 @@ def _catalogue(n_products: int, rng: np.random.Generator) -> pd.DataFrame:
     cats = list(CATEGORIES)
     cat = rng.integers(0, len(cats), n_products)
     names, prices, seen = [], [], set()
-    for i, c in enumerate(cat):
+    for _i, c in enumerate(cat):
         nouns, base = CATEGORIES[cats[c]]
         while True:
             name = f"{rng.choice(COLOURS)} {rng.choice(COLOURS)} {rng.choice(nouns)}"
@@ -90,7 +90,8 @@ def make_demo_orders(n_customers: int = 2000, n_products: int = 500,
             size = 1 + rng.poisson(22 if wholesale[c] else 7)
             items = sampler.basket(size, taste[c], day, history, rng)
             history.extend(items)
-            qty = rng.integers(6, 48, len(items)) if wholesale[c] else rng.integers(1, 7, len(items))
+            lo, hi = (6, 48) if wholesale[c] else (1, 7)
+            qty = rng.integers(lo, hi, len(items))
             rows.append((invoice, c, day, items, qty))
             invoice += 1
     return _to_export(rows, cat, country, rng)

@@ -52,7 +52,8 @@ def temporal_split(data: OrderData, cutoff: str | pd.Timestamp | None = None,
     cutoff = pd.Timestamp(cutoff)
     before = (t < cutoff).to_numpy()
     if not before.any() or before.all():
-        raise ValueError(f"The cutoff {cutoff.date()} leaves no {'training' if not before.any() else 'test'} "
+        side = "training" if not before.any() else "test"
+        raise ValueError(f"The cutoff {cutoff.date()} leaves no {side} "
                          f"data: the orders run from {t.min().date()} to {t.max().date()}.")
     return Split(data.subset(before), data.interactions.loc[~before].reset_index(drop=True),
                  cutoff)

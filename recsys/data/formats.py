@@ -22,7 +22,7 @@ LINE_COLUMNS = [
 class FormatError(ValueError):
     """The columns needed for a format are missing, or no format fits the header."""
 
-    def __init__(self, message: str, candidates: list["Detection"] | None = None):
+    def __init__(self, message: str, candidates: list[Detection] | None = None):
         super().__init__(message)
         self.candidates = candidates or []
 
@@ -45,7 +45,7 @@ class ColumnMapping:
     status: str | None = None
 
     @classmethod
-    def from_string(cls, text: str) -> "ColumnMapping":
+    def from_string(cls, text: str) -> ColumnMapping:
         """Parse ``customer=COL,item=COL,time=COL[,order=COL,...]`` (the CLI's --map)."""
         pairs = {}
         for part in filter(None, (p.strip() for p in text.split(","))):

@@ -30,7 +30,7 @@ class OrderData:
 
     @classmethod
     def from_lines(cls, lines: pd.DataFrame, report: dict | None = None,
-                   signals: pd.DataFrame | None = None) -> "OrderData":
+                   signals: pd.DataFrame | None = None) -> OrderData:
         """Build from cleaned canonical lines (see ``recsys.data.formats.LINE_COLUMNS``)."""
         lines = lines.sort_values("timestamp", kind="stable")
         inter = pd.DataFrame({
@@ -87,7 +87,7 @@ class OrderData:
         return m
 
     # ------------------------------------------------------------------ slicing
-    def subset(self, mask: np.ndarray | pd.Series) -> "OrderData":
+    def subset(self, mask: np.ndarray | pd.Series) -> OrderData:
         """Rows where mask is true; customers/products recomputed, unused IDs dropped."""
         mask = np.asarray(mask, dtype=bool)
         inter = self.interactions.loc[mask].copy()
@@ -102,7 +102,7 @@ class OrderData:
         return OrderData(inter, products.reset_index(drop=True), customers, dict(self.report),
                          signals)
 
-    def before(self, cutoff: pd.Timestamp) -> "OrderData":
+    def before(self, cutoff: pd.Timestamp) -> OrderData:
         return self.subset(self.interactions["timestamp"].to_numpy() < np.datetime64(cutoff))
 
     def summary(self) -> dict[str, Any]:

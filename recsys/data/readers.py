@@ -10,9 +10,10 @@ import csv
 import gzip
 import io
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO
 
 import pandas as pd
 import pyarrow as pa

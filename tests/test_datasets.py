@@ -1,0 +1,32 @@
+"""The embedded demo shop."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from recsys.datasets import load_demo, make_demo_orders
+
+
+def test_demo_export_is_online_retail_and_deterministic():
+    a = make_demo_orders(n_customers=200, n_products=80, seed=3)
+    b = make_demo_orders(n_customers=200, n_products=80, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert list(a.columns[:8]) == ["InvoiceNo", "StockCode", "Description", "Quantity",
+                                   "InvoiceDate", "UnitPrice", "CustomerID", "Country"]
+    assert not a.equals(make_demo_orders(n_customers=200, n_products=80, seed=4))
+
+
+def test_demo_goes_through_the_importer_with_realistic_shape():
+    data = load_demo(n_customers=400, n_products=120)
+    assert data.report["format"] == "online_retail"
+    removed = {r["rule"]: r["removed"] for r in data.report["cleaning"]}
+    assert removed["cancellations"] > 0 and removed["missing_customer"] > 0
+    assert removed["non_products"] > 0 and removed["duplicates"] > 0
+    orders = data.customers["orders"]
+    assert orders.median() <= 5 and orders.max() >= 20  # most rare, a few wholesalers
+    counts = data.products["lines"].sort_values(ascending=False).to_numpy()
+    assert counts[: len(counts) // 10].sum() > 0.25 * counts.sum()  # popularity is skewed
+    assert data.products["category"].nunique() >= 8
+    late = data.products[data.products["name"].str.startswith("NEW ")]
+    assert len(late) == 1
+    assert late["first_seen"].iloc[0] > data.interactions["timestamp"].max() - pd.Timedelta(days=50)

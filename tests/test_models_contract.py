@@ -1,0 +1,128 @@
+"""The contract every registered model passes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from recsys.models import REGISTRY, NotFittedError, Recommender, load_model, make_model
+
+# Small, fast settings for the iterative models; everything else runs its defaults.
+FAST = {"als": {"iterations": 5, "factors": 16}, "bpr": {"iterations": 20, "factors": 16}}
+PERSONALISED = [m for m in REGISTRY if "popularity" not in m]
+
+
+def build(name):
+    return make_model(name, **FAST.get(name, {}))
+
+
+@pytest.fixture(scope="module", params=list(REGISTRY))
+def fitted(request, clustered_data):
+    model = build(request.param)
+    assert model.fit(clustered_data) is model
+    return model
+
+
+def test_protocol_and_config(fitted):
+    assert isinstance(fitted, Recommender)
+    assert dataclasses.is_dataclass(fitted.config)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fitted.config.seed = 1  # type: ignore[misc]
+    assert "seed" in fitted.params()
+
+
+def test_recommend_shapes_order_and_seen_excluded(fitted, clustered_data):
+    customers = clustered_data.customer_ids[:7]
+    items, scores = fitted.recommend(customers, n=5)
+    assert items.shape == scores.shape == (7, 5)
+    assert set(items.ravel()) <= set(clustered_data.item_ids)
+    assert (np.diff(scores, axis=1) <= 1e-6).all()
+    X = clustered_data.matrix()
+    pos = {c: i for i, c in enumerate(clustered_data.item_ids)}
+    for row, _c in enumerate(customers):
+        seen = set(clustered_data.item_ids[X[row].indices])
+        assert not seen & set(items[row])
+    all_items, _ = fitted.recommend(customers, n=40, exclude_seen=False)
+    assert len(set(all_items[0])) == 40 and set(all_items[0]) == set(pos)
+
+
+def test_unknown_customer_gets_fallback(fitted):
+    items, scores = fitted.recommend(["nobody"], n=3)
+    assert items.shape == (1, 3) and np.isfinite(scores).all()
+
+
+def test_score_and_recommend_customers(fitted, clustered_data):
+    s = fitted.score(clustered_data.customer_ids[:3], clustered_data.item_ids[:4])
+    assert s.shape == (3, 4)
+    item = clustered_data.item_ids[0]
+    cust, sc = fitted.recommend_customers(item, n=10)
+    assert len(cust) == len(sc) == 10 and (np.diff(sc) <= 1e-6).all()
+    X = clustered_data.matrix().tocsc()
+    buyers = set(clustered_data.customer_ids[X[:, 0].indices])
+    assert not buyers & set(cust)
+    with pytest.raises(KeyError, match="Unknown product"):
+        fitted.recommend_customers("no-such-item")
+
+
+def test_similar_items_exclude_query(fitted, clustered_data):
+    q = clustered_data.item_ids[:3]
+    sims, scores = fitted.similar_items(q, n=5)
+    assert sims.shape == (3, 5)
+    for row, item in enumerate(q):
+        assert item not in sims[row]
+
+
+def test_embeddings(fitted, clustered_data):
+    emb = fitted.embeddings()
+    assert len(emb.item_ids) == clustered_data.n_items
+    if emb.items is not None:
+        assert emb.items.shape[0] == clustered_data.n_items
+    if emb.customers is not None:
+        assert emb.customers.shape[0] == clustered_data.n_customers
+
+
+def test_save_load_round_trip(fitted, clustered_data, tmp_path):
+    fitted.save(tmp_path / "m")
+    assert not list(tmp_path.glob("m/*.pkl")) and (tmp_path / "m" / "config.json").exists()
+    loaded = load_model(tmp_path / "m")
+    assert type(loaded) is type(fitted) and loaded.config == fitted.config
+    cust = clustered_data.customer_ids[:10]
+    np.testing.assert_array_equal(loaded.recommend(cust)[0], fitted.recommend(cust)[0])
+    np.testing.assert_allclose(loaded.recommend(cust)[1], fitted.recommend(cust)[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_same_seed_same_model_and_callback(name, clustered_data):
+    calls = []
+    a = build(name).fit(clustered_data, callback=lambda e, m: calls.append((e, m)))
+    b = build(name).fit(clustered_data)
+    assert calls and all(isinstance(m, dict) for _, m in calls)
+    cust = clustered_data.customer_ids
+    np.testing.assert_allclose(a.recommend(cust)[1], b.recommend(cust)[1], rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_clear_error_before_fit(name, clustered_data):
+    with pytest.raises(NotFittedError, match="fit"):
+        build(name).recommend(clustered_data.customer_ids[:1])
+    with pytest.raises(NotFittedError):
+        build(name).save("unused")
+
+
+@pytest.mark.parametrize("name", PERSONALISED)
+def test_learns_taste_groups(name, clustered_data):
+    """Group A customers (even numbers) only ever buy items i00-i19: so should their lists."""
+    model = build(name).fit(clustered_data)
+    items, _ = model.recommend(clustered_data.customer_ids, n=3)
+    group = np.array([int(c[1:]) % 2 for c in clustered_data.customer_ids])
+    in_group = (np.vectorize(lambda i: int(i[1:]) >= 20)(items) == group[:, None]).mean()
+    assert in_group > 0.85, in_group
+
+
+def test_bad_parameters_and_unknown_model():
+    with pytest.raises(ValueError, match="Bad parameters"):
+        make_model("ease", lambda_=3)
+    with pytest.raises(KeyError, match="Unknown model"):
+        make_model("deep-magic")
