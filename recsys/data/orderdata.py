@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recsys.data.categories import derive_categories
+
 INTERACTION_COLUMNS = [
     "customer_id", "item_id", "order_id", "timestamp", "quantity", "price", "weight",
 ]
@@ -50,7 +52,9 @@ class OrderData:
             inter["order_id"] = inter["order_id"].fillna(synth)
         products = _products_table(lines, inter)
         customers = _customers_table(inter, lines)
-        return cls(inter.reset_index(drop=True), products, customers, dict(report or {}), signals)
+        report = dict(report or {})
+        report["category_source"] = products.attrs.get("category_source", "export")
+        return cls(inter.reset_index(drop=True), products, customers, report, signals)
 
     # ------------------------------------------------------------------ index maps
     @property
@@ -128,6 +132,9 @@ def _products_table(lines: pd.DataFrame, inter: pd.DataFrame) -> pd.DataFrame:
     prod["item_id"] = prod["item_id"].astype(str)
     prod["name"] = prod["name"].astype("string").fillna(prod["item_id"])
     prod["category"] = prod["category"].astype("string")
+    if prod["category"].isna().all() and len(prod):
+        prod["category"] = derive_categories(prod["name"])
+        prod.attrs["category_source"] = "derived from product names"
     return prod
 
 

@@ -19,6 +19,7 @@ REGISTRY: dict[str, str] = {
     "ease": "recsys.models.ease:EASE",
     "als": "recsys.models.als:ALS",
     "bpr": "recsys.models.als:BPR",
+    "two_tower": "recsys.models.two_tower:TwoTower",
 }
 
 

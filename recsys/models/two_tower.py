@@ -1,0 +1,237 @@
+"""Two-tower retrieval model with side features and cold start (Yi et al. 2019).
+
+Customer tower: ID embedding (dropped out at random so the tower also works without it),
+country, RFM statistics and a recency-weighted pool of the items bought before. Product tower:
+ID embedding (dropped out too), category, price bucket and hashed name tokens. The towers meet
+in a cosine / temperature dot product, trained with in-batch sampled softmax and the log-Q
+correction; a learned bias on each product's recent sales (its trend) is added to the logits.
+Training examples are the orders themselves, each seen from the history before it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from recsys.data import OrderData
+from recsys.models import features as fx
+from recsys.models.torch_base import TorchRecommender, batches
+
+
+@dataclass(frozen=True)
+class TwoTowerConfig:
+    """Hyper-parameters; epochs is the cap when early stopping (patience > 0) is on."""
+
+    dim: int = 64
+    hidden: int = 128
+    history_len: int = 32
+    history_decay: float = 0.15  # weight of an item bought k orders ago: exp(-decay * k)
+    id_dropout: float = 0.5
+    dropout: float = 0.0
+    temperature: float = 0.07
+    logq: bool = True
+    trend: bool = True
+    epochs: int = 30
+    batch_size: int = 1024
+    items_per_order: int = 0
+    lr: float = 4e-3
+    weight_decay: float = 1e-6
+    patience: int = 1
+    val_days: float = 30.0
+    device: str = "auto"
+    seed: int = 0
+
+
+def mlp(inp: int, hidden: int, out: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(inp, hidden), nn.ReLU(), nn.Dropout(dropout),
+                         nn.Linear(hidden, out))
+
+
+class TwoTowerNet(nn.Module):
+    """Shapes: B customers (or orders), N items, L history length, T name tokens, d dim."""
+
+    def __init__(self, n_cust: int, n_items: int, n_country: int, n_cat: int, n_price: int,
+                 n_tokens: int, dim: int, hidden: int, dropout: float):
+        super().__init__()
+        self.cust_id = nn.Embedding(n_cust + 1, dim)  # row 0: unknown / dropped customer
+        self.country = nn.Embedding(n_country, dim)
+        self.rfm = nn.Linear(4, dim)
+        self.hist = nn.EmbeddingBag(n_items + 1, dim, mode="sum", padding_idx=0)  # code + 1
+        self.cust_mlp = mlp(4 * dim, hidden, dim, dropout)
+        self.item_id = nn.Embedding(n_items + 1, dim)  # row 0: new / dropped product
+        self.category = nn.Embedding(n_cat, dim)
+        self.price = nn.Embedding(n_price, dim)
+        self.tokens = nn.EmbeddingBag(n_tokens, dim, mode="sum", padding_idx=0)
+        self.item_mlp = mlp(4 * dim, hidden, dim, dropout)
+        self.trend = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
+
+    def customer(self, cid, country, rfm, hist, hist_w):
+        """cid [B], country [B], rfm [B,4], hist [B,L], hist_w [B,L] -> [B,d] unit vectors."""
+        pooled = self.hist(hist, per_sample_weights=hist_w)  # [B,d] weighted sum
+        pooled = pooled / hist_w.sum(1, keepdim=True).clamp(min=1e-6)
+        x = torch.cat([self.cust_id(cid), self.country(country), self.rfm(rfm), pooled], -1)
+        return F.normalize(self.cust_mlp(x), dim=-1)
+
+    def item(self, iid, cat, price, tokens):
+        """iid [N], cat [N], price [N], tokens [N,T] -> [N,d] unit vectors."""
+        n_tok = (tokens > 0).sum(1, keepdim=True).clamp(min=1)
+        x = torch.cat([self.item_id(iid), self.category(cat), self.price(price),
+                       self.tokens(tokens) / n_tok], -1)
+        return F.normalize(self.item_mlp(x), dim=-1)
+
+    def trend_bias(self, table):
+        """table [..., 2] log recent buyers -> [...] logit bias."""
+        return self.trend(table).squeeze(-1)
+
+
+class TwoTower(TorchRecommender):
+    """See the module docstring. ``score_new_item`` and ``recommend_customers`` with a
+    ``NewProduct`` give cold start for products; ``recommend_history`` for new customers."""
+
+    name = "two_tower"
+    Config = TwoTowerConfig
+
+    # ------------------------------------------------------------------ training
+    def _prepare(self, train: OrderData, X: sp.csr_matrix) -> None:
+        c = self.config
+        self._vocabs(train)
+        h = fx.order_history(train)
+        self.start_ = train.interactions["timestamp"].min().normalize()
+        self.now_ = train.interactions["timestamp"].max()
+        country = self.country_vocab_.encode(
+            train.customers.set_index("customer_id").reindex(self.customer_ids_)["country"])
+        ex = fx.order_inputs(h, country, self.start_, c.history_len)
+        self.rfm_mu_, self.rfm_sd_ = ex.rfm.mean(0), ex.rfm.std(0) + 1e-6
+        self.now_inputs_ = fx.current_inputs(h, len(self.customer_ids_), country, self.start_,
+                                             self.now_, c.history_len)
+        weekly = fx.weekly_buyers(train, self.start_)
+        self.trend_table_ = fx.trend_table(weekly)
+        self.now_inputs_.week[:] = len(weekly)
+        self._examples(h, ex)
+        self.net_ = self._new_net().to(self.device_)
+        self.opt_ = torch.optim.AdamW(self.net_.parameters(), lr=c.lr,
+                                      weight_decay=c.weight_decay, fused=True)
+
+    def _vocabs(self, train: OrderData) -> None:
+        self.cat_vocab_ = fx.Vocab.fit(train.products["category"])
+        self.country_vocab_ = fx.Vocab.fit(train.customers["country"])
+        self.price_edges_ = fx.price_edges(train.products["price"].to_numpy(dtype=float))
+        self.items_side_ = fx.item_side(train.products, self.item_ids_, self.cat_vocab_,
+                                        self.price_edges_)
+
+    def _new_net(self) -> TwoTowerNet:
+        c = self.config
+        return TwoTowerNet(len(self.customer_ids_), len(self.item_ids_),
+                           len(self.country_vocab_), len(self.cat_vocab_),
+                           fx.N_PRICE_BUCKETS + 2, fx.N_TOKEN_BUCKETS, c.dim, c.hidden,
+                           c.dropout)
+
+    def _examples(self, h: fx.OrderHistory, ex: fx.CustomerInputs) -> None:
+        """One (order, bought item) pair per training line, the order seen from before it."""
+        self.pair_order_ = np.repeat(np.arange(len(h.cust)), np.diff(h.item_ptr))
+        self.pair_item_ = h.items
+        q = np.bincount(h.items, minlength=len(self.item_ids_)) / len(h.items)
+        self.logq_ = torch.tensor(np.log(np.maximum(q, 1e-9)), dtype=torch.float32,
+                                  device=self.device_)
+        self.ex_ = self._customer_tensors(ex)
+        self.item_t_ = self._item_tensors(self.items_side_, np.arange(len(self.item_ids_)) + 1)
+        self.trend_t_ = torch.tensor(self.trend_table_, device=self.device_)
+
+    def _customer_tensors(self, ci: fx.CustomerInputs) -> dict[str, torch.Tensor]:
+        dev, c = self.device_, self.config
+        w = np.where(ci.hist >= 0, np.exp(-c.history_decay * ci.age), 0.0)
+        return {"cid": torch.tensor(ci.cust + 1, device=dev),
+                "country": torch.tensor(ci.country, device=dev),
+                "rfm": torch.tensor((ci.rfm - self.rfm_mu_) / self.rfm_sd_, device=dev),
+                "hist": torch.tensor(ci.hist + 1, device=dev),
+                "hist_w": torch.tensor(w, dtype=torch.float32, device=dev),
+                "week": torch.tensor(ci.week, device=dev)}
+
+    def _item_tensors(self, side: fx.ItemSide, iid: np.ndarray) -> dict[str, torch.Tensor]:
+        dev = self.device_
+        return {"iid": torch.tensor(iid, device=dev), "cat": torch.tensor(side.category,
+                                                                          device=dev),
+                "price": torch.tensor(side.price, device=dev),
+                "tokens": torch.tensor(side.tokens, device=dev)}
+
+    def _run_epoch(self, epoch: int) -> float:
+        self.net_.train()
+        total, n = 0.0, 0
+        pairs = self._epoch_pairs()
+        for idx in batches(len(pairs), self.config.batch_size, self._rng):
+            sel = pairs[idx]
+            total += self._step(self.pair_order_[sel], self.pair_item_[sel]) * len(idx)
+            n += len(idx)
+        return total / max(n, 1)
+
+    def _epoch_pairs(self) -> np.ndarray:
+        """At most ``items_per_order`` random lines of each order this epoch, so that big
+        wholesale orders do not swamp the loss (and an epoch stays short)."""
+        cap = self.config.items_per_order
+        if cap <= 0:
+            return np.arange(len(self.pair_item_))
+        prio = self._rng.random(len(self.pair_item_))
+        order = np.lexsort((prio, self.pair_order_))
+        starts = np.searchsorted(self.pair_order_[order], self.pair_order_[order], "left")
+        return np.sort(order[np.arange(len(order)) - starts < cap])
+
+    def _step(self, orders: np.ndarray, items: np.ndarray) -> float:
+        """In-batch sampled softmax over the batch's items, log-Q corrected; the same item as
+        another row's positive is masked, not counted as a negative."""
+        c, dev = self.config, self.device_
+        o, it = torch.tensor(orders, device=dev), torch.tensor(items, device=dev)
+        cust = {k: v[o] for k, v in self.ex_.items()}
+        keep = torch.rand(len(o), device=dev) >= c.id_dropout
+        u = self.net_.customer(cust["cid"] * keep, cust["country"], cust["rfm"], cust["hist"],
+                               cust["hist_w"])  # [B,d]
+        side = {k: v[it] for k, v in self.item_t_.items()}
+        keep_i = torch.rand(len(it), device=dev) >= c.id_dropout
+        v = self.net_.item(side["iid"] * keep_i, side["cat"], side["price"], side["tokens"])
+        logits = u @ v.T / c.temperature  # [B,B]
+        if c.trend:
+            # The bias of the batch's items in every week, then each row's week: [B,B].
+            table = self.net_.trend_bias(self.trend_t_.index_select(1, it))  # [W+1,B]
+            logits = logits + table.index_select(0, cust["week"])
+        if c.logq:
+            logits = logits - self.logq_[it][None, :]
+        same = (it[None, :] == it[:, None]) & ~torch.eye(len(it), dtype=torch.bool, device=dev)
+        target = torch.arange(len(it), device=dev)
+        loss = F.cross_entropy(logits.masked_fill(same, -1e9), target)
+        self.opt_.zero_grad()
+        loss.backward()
+        self.opt_.step()
+        return float(loss.detach())
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def _finalize(self) -> None:
+        self.net_.eval()
+        now = self._customer_tensors(self.now_inputs_)
+        U = [self.net_.customer(*(now[k][s:s + 4096] for k in
+                                  ("cid", "country", "rfm", "hist", "hist_w")))
+             for s in range(0, len(now["cid"]), 4096)]
+        self.U_ = torch.cat(U).cpu().numpy()
+        self.V_ = self.net_.item(**self.item_t_).cpu().numpy()
+        bias = self.net_.trend_bias(torch.tensor(self.trend_table_[-1], device=self.device_))
+        self.bias_ = (bias.cpu().numpy() * self.config.temperature if self.config.trend
+                      else np.zeros(len(self.V_), np.float32))
+
+    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
+        return self.U_[rows] @ self.V_.T + self.bias_[None, :]
+
+    def _item_column(self, j: int) -> np.ndarray:
+        return self.U_ @ self.V_[j] + self.bias_[j]
+
+    def _item_vectors(self) -> np.ndarray:
+        return self.V_
+
+    def _customer_vectors(self) -> np.ndarray:
+        return self.U_
