@@ -10,7 +10,12 @@ import pytest
 from recsys.models import REGISTRY, NotFittedError, Recommender, load_model, make_model
 
 # Small, fast settings for the iterative models; everything else runs its defaults.
-FAST = {"als": {"iterations": 5, "factors": 16}, "bpr": {"iterations": 20, "factors": 16}}
+FAST = {
+    "als": {"iterations": 5, "factors": 16},
+    "bpr": {"iterations": 20, "factors": 16},
+    "two_tower": {"epochs": 8, "patience": 0, "dim": 16, "hidden": 32, "batch_size": 128,
+                  "device": "cpu"},
+}
 PERSONALISED = [m for m in REGISTRY if "popularity" not in m]
 
 

@@ -10,7 +10,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from recsys.models.base import BaseRecommender, Embeddings, NotFittedError, Recommender
+from recsys.models.base import (
+    BaseRecommender,
+    Embeddings,
+    NewProduct,
+    NotFittedError,
+    Recommender,
+)
 
 REGISTRY: dict[str, str] = {
     "popularity": "recsys.models.popularity:Popularity",
@@ -45,5 +51,6 @@ def load_model(path: str | Path) -> BaseRecommender:
     return model_class(meta["model"]).load(path)
 
 
-__all__ = ["REGISTRY", "BaseRecommender", "Embeddings", "NotFittedError", "Recommender",
+__all__ = ["REGISTRY", "BaseRecommender", "Embeddings", "NewProduct", "NotFittedError",
+           "Recommender",
            "load_model", "make_model", "model_class"]

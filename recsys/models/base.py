@@ -37,6 +37,15 @@ class Embeddings:
     customers: np.ndarray | None
 
 
+@dataclass(frozen=True)
+class NewProduct:
+    """A product not in the training data, described by what a catalogue knows about it."""
+
+    name: str
+    category: str | None = None
+    price: float | None = None
+
+
 @runtime_checkable
 class Recommender(Protocol):
     """What every model offers the pages, the CLI and the evaluation harness."""
@@ -49,6 +58,19 @@ class Recommender(Protocol):
     def score(self, customer_ids, item_ids) -> np.ndarray: ...
     def recommend_customers(self, item_id: str, n: int = 100, exclude_buyers: bool = True
                             ) -> tuple[np.ndarray, np.ndarray]: ...
+    def score_new_item(self, name: str, category: str | None = None,
+                       price: float | None = None) -> np.ndarray:
+        """Scores of every training customer for a product the model has never seen."""
+        raise NotImplementedError(f"{self.name} cannot score new products: it knows products "
+                                  "only by their purchase history. Use two_tower.")
+
+    def recommend_history(self, item_ids, n: int = 10, country: str | None = None,
+                          exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Recommendations for a customer the model has not seen, from the products they
+        bought (cold start). Models that cannot do this raise NotImplementedError."""
+        raise NotImplementedError(f"{self.name} cannot score customers outside its training "
+                                  "data; use two_tower, item2vec or customer2vec.")
+
     def similar_items(self, item_ids, n: int = 10) -> tuple[np.ndarray, np.ndarray]: ...
     def embeddings(self) -> Embeddings: ...
     def save(self, path: str | Path) -> None: ...
@@ -184,16 +206,33 @@ class BaseRecommender(ABC):
             sub = self.X_[rows[known]].tocoo()
             scores[known[sub.row], sub.col] = -np.inf
 
-    def recommend_customers(self, item_id: str, n: int = 100, exclude_buyers: bool = True
-                            ) -> tuple[np.ndarray, np.ndarray]:
-        """The n training customers most likely to buy ``item_id``, best first."""
+    def recommend_customers(self, item_id: str | NewProduct, n: int = 100,
+                            exclude_buyers: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The n training customers most likely to buy ``item_id`` (or a ``NewProduct``, for
+        models with product features), best first."""
         self._check_fitted()
-        j = int(self._items([item_id])[0])
-        col = self._item_column(j).astype(np.float32)
-        if exclude_buyers:
-            col[self.X_[:, j].tocoo().row] = -np.inf
+        if isinstance(item_id, NewProduct):
+            col = self.score_new_item(item_id.name, item_id.category, item_id.price)
+        else:
+            j = int(self._items([item_id])[0])
+            col = self._item_column(j).astype(np.float32)
+            if exclude_buyers:
+                col[self.X_[:, j].tocoo().row] = -np.inf
         idx, val = topn(col[None, :], n)
         return self.customer_ids_[idx[0]], val[0]
+
+    def score_new_item(self, name: str, category: str | None = None,
+                       price: float | None = None) -> np.ndarray:
+        """Scores of every training customer for a product the model has never seen."""
+        raise NotImplementedError(f"{self.name} cannot score new products: it knows products "
+                                  "only by their purchase history. Use two_tower.")
+
+    def recommend_history(self, item_ids, n: int = 10, country: str | None = None,
+                          exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Recommendations for a customer the model has not seen, from the products they
+        bought (cold start). Models that cannot do this raise NotImplementedError."""
+        raise NotImplementedError(f"{self.name} cannot score customers outside its training "
+                                  "data; use two_tower, item2vec or customer2vec.")
 
     def similar_items(self, item_ids, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Per query item, the n most similar other items (cosine of the item vectors, or of

@@ -49,7 +49,7 @@ class Vocab:
     values: np.ndarray
 
     @classmethod
-    def fit(cls, series: pd.Series, top: int | None = None) -> "Vocab":
+    def fit(cls, series: pd.Series, top: int | None = None) -> Vocab:
         counts = series.dropna().astype(str).value_counts()
         vals = counts.index[:top] if top else counts.index
         return cls(np.asarray(sorted(vals), dtype=str))

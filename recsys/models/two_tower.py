@@ -10,12 +10,10 @@ Training examples are the orders themselves, each seen from the history before i
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import torch
 from torch import nn
@@ -23,7 +21,9 @@ from torch.nn import functional as F
 
 from recsys.data import OrderData
 from recsys.models import features as fx
-from recsys.models.torch_base import TorchRecommender, batches
+from recsys.models.base import topn
+from recsys.models.sequence import OrderSequenceModel
+from recsys.models.torch_base import batches
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class TwoTowerNet(nn.Module):
         return self.trend(table).squeeze(-1)
 
 
-class TwoTower(TorchRecommender):
+class TwoTower(OrderSequenceModel):
     """See the module docstring. ``score_new_item`` and ``recommend_customers`` with a
     ``NewProduct`` give cold start for products; ``recommend_history`` for new customers."""
 
@@ -101,31 +101,12 @@ class TwoTower(TorchRecommender):
 
     # ------------------------------------------------------------------ training
     def _prepare(self, train: OrderData, X: sp.csr_matrix) -> None:
-        c = self.config
-        self._vocabs(train)
-        h = fx.order_history(train)
-        self.start_ = train.interactions["timestamp"].min().normalize()
-        self.now_ = train.interactions["timestamp"].max()
-        country = self.country_vocab_.encode(
-            train.customers.set_index("customer_id").reindex(self.customer_ids_)["country"])
-        ex = fx.order_inputs(h, country, self.start_, c.history_len)
-        self.rfm_mu_, self.rfm_sd_ = ex.rfm.mean(0), ex.rfm.std(0) + 1e-6
-        self.now_inputs_ = fx.current_inputs(h, len(self.customer_ids_), country, self.start_,
-                                             self.now_, c.history_len)
-        weekly = fx.weekly_buyers(train, self.start_)
-        self.trend_table_ = fx.trend_table(weekly)
-        self.now_inputs_.week[:] = len(weekly)
-        self._examples(h, ex)
+        self._prepare_features(train)
+        self.logq_ = torch.tensor(np.log(np.maximum(self.item_freq_, 1e-9)),
+                                  dtype=torch.float32, device=self.device_)
         self.net_ = self._new_net().to(self.device_)
-        self.opt_ = torch.optim.AdamW(self.net_.parameters(), lr=c.lr,
-                                      weight_decay=c.weight_decay, fused=True)
-
-    def _vocabs(self, train: OrderData) -> None:
-        self.cat_vocab_ = fx.Vocab.fit(train.products["category"])
-        self.country_vocab_ = fx.Vocab.fit(train.customers["country"])
-        self.price_edges_ = fx.price_edges(train.products["price"].to_numpy(dtype=float))
-        self.items_side_ = fx.item_side(train.products, self.item_ids_, self.cat_vocab_,
-                                        self.price_edges_)
+        self.opt_ = torch.optim.AdamW(self.net_.parameters(), lr=self.config.lr,
+                                      weight_decay=self.config.weight_decay, fused=True)
 
     def _new_net(self) -> TwoTowerNet:
         c = self.config
@@ -133,34 +114,6 @@ class TwoTower(TorchRecommender):
                            len(self.country_vocab_), len(self.cat_vocab_),
                            fx.N_PRICE_BUCKETS + 2, fx.N_TOKEN_BUCKETS, c.dim, c.hidden,
                            c.dropout)
-
-    def _examples(self, h: fx.OrderHistory, ex: fx.CustomerInputs) -> None:
-        """One (order, bought item) pair per training line, the order seen from before it."""
-        self.pair_order_ = np.repeat(np.arange(len(h.cust)), np.diff(h.item_ptr))
-        self.pair_item_ = h.items
-        q = np.bincount(h.items, minlength=len(self.item_ids_)) / len(h.items)
-        self.logq_ = torch.tensor(np.log(np.maximum(q, 1e-9)), dtype=torch.float32,
-                                  device=self.device_)
-        self.ex_ = self._customer_tensors(ex)
-        self.item_t_ = self._item_tensors(self.items_side_, np.arange(len(self.item_ids_)) + 1)
-        self.trend_t_ = torch.tensor(self.trend_table_, device=self.device_)
-
-    def _customer_tensors(self, ci: fx.CustomerInputs) -> dict[str, torch.Tensor]:
-        dev, c = self.device_, self.config
-        w = np.where(ci.hist >= 0, np.exp(-c.history_decay * ci.age), 0.0)
-        return {"cid": torch.tensor(ci.cust + 1, device=dev),
-                "country": torch.tensor(ci.country, device=dev),
-                "rfm": torch.tensor((ci.rfm - self.rfm_mu_) / self.rfm_sd_, device=dev),
-                "hist": torch.tensor(ci.hist + 1, device=dev),
-                "hist_w": torch.tensor(w, dtype=torch.float32, device=dev),
-                "week": torch.tensor(ci.week, device=dev)}
-
-    def _item_tensors(self, side: fx.ItemSide, iid: np.ndarray) -> dict[str, torch.Tensor]:
-        dev = self.device_
-        return {"iid": torch.tensor(iid, device=dev), "cat": torch.tensor(side.category,
-                                                                          device=dev),
-                "price": torch.tensor(side.price, device=dev),
-                "tokens": torch.tensor(side.tokens, device=dev)}
 
     def _run_epoch(self, epoch: int) -> float:
         self.net_.train()
@@ -235,3 +188,54 @@ class TwoTower(TorchRecommender):
 
     def _customer_vectors(self) -> np.ndarray:
         return self.U_
+
+    # ------------------------------------------------------------------ cold start
+    @torch.no_grad()
+    def score_new_item(self, name: str, category: str | None = None,
+                       price: float | None = None) -> np.ndarray:
+        """Scores of every training customer for a new product, from its name, category and
+        price alone (its ID embedding is the 'unknown' row, as in ID dropout)."""
+        self._check_fitted()
+        side = fx.ItemSide(self.cat_vocab_.encode([category]),
+                           fx.price_bucket(np.array([np.nan if price is None else price],
+                                                    dtype=float), self.price_edges_),
+                           fx.hash_tokens([name]))
+        t = self._item_tensors(side, np.zeros(1, dtype=np.int64))
+        v = self.net_.item(**t).cpu().numpy()[0]
+        # A new product has no recent sales: its trend bias is that of zero buyers.
+        zero = torch.zeros(1, 2, device=self.device_)
+        bias = float(self.net_.trend_bias(zero)[0]) * self.config.temperature \
+            if self.config.trend else 0.0
+        return (self.U_ @ v + bias).astype(np.float32)
+
+    @torch.no_grad()
+    def recommend_history(self, item_ids, n: int = 10, country: str | None = None,
+                          exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """A new customer scored from the products they bought (no ID embedding)."""
+        self._check_fitted()
+        ci, codes = self._history_inputs(item_ids, country)
+        t = self._customer_tensors(ci)
+        u = self.net_.customer(t["cid"], t["country"], t["rfm"], t["hist"], t["hist_w"])
+        scores = (u.cpu().numpy() @ self.V_.T + self.bias_[None, :]).astype(np.float32)
+        if exclude_seen and len(codes):
+            scores[0, codes] = -np.inf
+        idx, val = topn(scores, n)
+        return self.item_ids_[idx[0]], val[0]
+
+    # ------------------------------------------------------------------ persistence
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"U": self.U_, "V": self.V_, "bias": self.bias_, **self._feature_state()}
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.U_, self.V_, self.bias_ = arrays["U"], arrays["V"], arrays["bias"]
+        self._set_feature_state(arrays)
+
+    def save(self, path: str | Path) -> None:
+        super().save(path)
+        torch.save(self.net_.state_dict(), Path(path) / "net.pt")
+
+    @classmethod
+    def load(cls, path: str | Path) -> TwoTower:
+        model = super().load(path)
+        cls._load_net(model, path)
+        return model
