@@ -26,6 +26,7 @@ REGISTRY: dict[str, str] = {
     "als": "recsys.models.als:ALS",
     "bpr": "recsys.models.als:BPR",
     "two_tower": "recsys.models.two_tower:TwoTower",
+    "ncf": "recsys.models.ncf:NCF",
 }
 
 

@@ -89,7 +89,8 @@ class OrderSequenceModel(TorchRecommender):
         return {"cat_vocab": self.cat_vocab_.values, "country_vocab": self.country_vocab_.values,
                 "price_edges": self.price_edges_, "rfm_mu": self.rfm_mu_,
                 "rfm_sd": self.rfm_sd_, "now": np.array([np.datetime64(self.now_)]),
-                "best_epoch": np.array([self.best_epoch_])}
+                "best_epoch": np.array([self.best_epoch_]),
+                "item_cat": self.item_cat_.cpu().numpy()}
 
     def _set_feature_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.cat_vocab_ = fx.Vocab(arrays["cat_vocab"])
@@ -98,6 +99,7 @@ class OrderSequenceModel(TorchRecommender):
         self.rfm_mu_, self.rfm_sd_ = arrays["rfm_mu"], arrays["rfm_sd"]
         self.now_ = pd.Timestamp(arrays["now"][0])
         self.best_epoch_ = int(arrays["best_epoch"][0])
+        self.item_cat_ = torch.tensor(arrays["item_cat"])
 
     @classmethod
     def _load_net(cls, model, path) -> None:

@@ -1,0 +1,231 @@
+"""Neural collaborative filtering: NeuMF (He et al. 2017) with negative sampling.
+
+A GMF branch (element-wise product of customer and product embeddings) and an MLP branch
+(concatenated embeddings through ReLU layers) fused by a final linear layer. The customer is
+an ID embedding, behaviour features, or both: behaviour features are RFM statistics, the
+customer's category shares and a recency-weighted pool of the products bought before, all taken
+as they stood before each training order (no look-ahead). L2 on the embeddings used in a batch
+and dropout keep the ID embeddings from memorising the training period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from recsys.data import OrderData
+from recsys.models.sequence import OrderSequenceModel
+from recsys.models.torch_base import batches
+
+CUSTOMER_MODES = ("id", "features", "id+features")
+
+
+@dataclass(frozen=True)
+class NCFConfig:
+    """``customer``: id | features | id+features. ``sampler``: uniform | popularity (counts
+    to the power 0.75). ``loss``: bce | bpr."""
+
+    dim: int = 32
+    layers: tuple[int, ...] = (64, 32, 16)
+    customer: str = "id+features"
+    negatives: int = 4
+    trend: bool = True  # add a learned bias on each product's recent sales
+    sampler: str = "popularity"
+    loss: str = "bce"
+    dropout: float = 0.2
+    l2: float = 1e-4
+    history_len: int = 32
+    history_decay: float = 0.15
+    epochs: int = 20
+    batch_size: int = 1024
+    lr: float = 5e-3
+    patience: int = 1
+    val_days: float = 30.0
+    device: str = "auto"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))  # JSON gives back a list
+        if self.customer not in CUSTOMER_MODES:
+            raise ValueError(f"customer must be one of {CUSTOMER_MODES}")
+        if self.sampler not in ("uniform", "popularity") or self.loss not in ("bce", "bpr"):
+            raise ValueError("sampler is uniform|popularity, loss is bce|bpr")
+
+
+class NeuMF(nn.Module):
+    """Shapes: B pairs, L history length, d embedding dim per branch."""
+
+    def __init__(self, n_cust: int, n_items: int, n_cat: int, dim: int,
+                 layers: tuple[int, ...], customer: str, dropout: float):
+        super().__init__()
+        self.mode = customer
+        self.cust_id = nn.Embedding(n_cust + 1, 2 * dim)  # [GMF | MLP] halves; row 0 unknown
+        self.item = nn.Embedding(n_items + 1, 2 * dim)
+        self.hist = nn.EmbeddingBag(n_items + 1, 2 * dim, mode="sum", padding_idx=0)
+        self.shares = nn.EmbeddingBag(n_cat, 2 * dim, mode="sum")  # linear in category shares
+        self.rfm = nn.Linear(4, 2 * dim)
+        sizes = (2 * dim, *layers)
+        self.mlp = nn.Sequential(*[m for a, b in zip(sizes, sizes[1:])
+                                   for m in (nn.Linear(a, b), nn.ReLU(), nn.Dropout(dropout))])
+        self.out = nn.Linear(dim + layers[-1], 1)
+        self.trend = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
+        self.dim = dim
+        for emb in (self.cust_id, self.item, self.hist, self.shares):
+            nn.init.normal_(emb.weight, std=0.05)  # N(0, 1) defaults swamp the MLP at start
+
+    def customer(self, cid, rfm, hist, hist_w, hist_cat):
+        """cid [B], rfm [B,4], hist/hist_w/hist_cat [B,L] -> [B,2d]."""
+        parts = []
+        if "id" in self.mode.split("+"):
+            parts.append(self.cust_id(cid))
+        if "features" in self.mode:
+            norm = hist_w.sum(1, keepdim=True).clamp(min=1e-6)
+            parts.append(self.hist(hist, per_sample_weights=hist_w) / norm
+                         + self.shares(hist_cat, per_sample_weights=hist_w) / norm
+                         + self.rfm(rfm))
+        return torch.stack(parts).sum(0)
+
+    def score(self, u, v):
+        """u [B,2d], v [B,2d] (or broadcastable) -> [B] logits."""
+        d = self.dim
+        gmf = u[..., :d] * v[..., :d]
+        mlp = self.mlp(torch.cat([u[..., d:], v[..., d:]], -1))
+        return self.out(torch.cat([gmf, mlp], -1)).squeeze(-1)
+
+
+class NCF(OrderSequenceModel):
+    """NeuMF recommender; the sampling, loss and loop live here."""
+
+    name = "ncf"
+    Config = NCFConfig
+
+    def _prepare(self, train: OrderData, X: sp.csr_matrix) -> None:
+        c = self.config
+        self._prepare_features(train)
+        w = self.item_freq_ ** 0.75 if c.sampler == "popularity" else np.ones(len(self.item_ids_))
+        self.neg_cdf_ = np.cumsum(w / w.sum())
+        self.net_ = self._new_net().to(self.device_)
+        self.opt_ = torch.optim.Adam(self.net_.parameters(), lr=c.lr)
+
+    def _new_net(self) -> NeuMF:
+        c = self.config
+        return NeuMF(len(self.customer_ids_), len(self.item_ids_), len(self.cat_vocab_), c.dim,
+                     c.layers, c.customer, c.dropout)
+
+    def _cust_vec(self, t: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.net_.customer(t["cid"], t["rfm"], t["hist"], t["hist_w"],
+                                  self.item_cat_[t["hist"]])
+
+    def _run_epoch(self, epoch: int) -> float:
+        self.net_.train()
+        total, n = 0.0, 0
+        for idx in batches(len(self.pair_item_), self.config.batch_size, self._rng):
+            total += self._step(self.pair_order_[idx], self.pair_item_[idx]) * len(idx)
+            n += len(idx)
+        return total / max(n, 1)
+
+    def _step(self, orders: np.ndarray, items: np.ndarray) -> float:
+        """Each positive pair against ``negatives`` sampled products."""
+        c, dev = self.config, self.device_
+        k = c.negatives
+        neg = np.searchsorted(self.neg_cdf_, self._rng.random((len(items), k)))
+        neg = np.minimum(neg, len(self.item_ids_) - 1)
+        o = torch.tensor(orders, device=dev)
+        u = self._cust_vec({key: v[o] for key, v in self.ex_.items()})  # [B,2d]
+        pos_v = self.net_.item(torch.tensor(items + 1, device=dev))  # [B,2d]
+        neg_v = self.net_.item(torch.tensor(neg + 1, device=dev))  # [B,k,2d]
+        s_pos = self.net_.score(u, pos_v)  # [B]
+        s_neg = self.net_.score(u.unsqueeze(1).expand(-1, k, -1), neg_v)  # [B,k]
+        if c.trend:
+            week = self.ex_["week"][o]
+            s_pos = s_pos + self.net_.trend(self.trend_t_[week, torch.tensor(items)]).squeeze(-1)
+            s_neg = s_neg + self.net_.trend(
+                self.trend_t_[week.unsqueeze(1), torch.tensor(neg)]).squeeze(-1)
+        if c.loss == "bpr":
+            loss = -F.logsigmoid(s_pos.unsqueeze(1) - s_neg).mean()
+        else:
+            loss = (F.binary_cross_entropy_with_logits(s_pos, torch.ones_like(s_pos))
+                    + k * F.binary_cross_entropy_with_logits(s_neg, torch.zeros_like(s_neg)))
+            loss = loss / (1 + k)
+        reg = (u.pow(2).sum(1).mean() + pos_v.pow(2).sum(1).mean()
+               + neg_v.pow(2).sum(2).mean())
+        self.opt_.zero_grad()
+        (loss + c.l2 * reg).backward()
+        self.opt_.step()
+        return float(loss.detach())
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def _finalize(self) -> None:
+        self.net_.eval()
+        now = self._customer_tensors(self.now_inputs_)
+        self.U_ = torch.cat([self._cust_vec({k: v[s:s + 4096] for k, v in now.items()})
+                             for s in range(0, len(now["cid"]), 4096)]).cpu().numpy()
+        self.V_ = self.net_.item.weight[1:].detach().cpu().numpy()
+        now = torch.tensor(self.trend_table_[-1], device=self.device_)
+        self.bias_ = (self.net_.trend(now).squeeze(-1).cpu().numpy() if self.config.trend
+                      else np.zeros(len(self.V_), np.float32))
+
+    @torch.no_grad()
+    def _score_vectors(self, U: np.ndarray) -> np.ndarray:
+        """NeuMF scores of customer vectors U [m,2d] against every product: [m, n_items]."""
+        V = torch.tensor(self.V_)
+        out = []
+        for s in range(0, len(U), 64):  # [64, n_items, 2d] at a time keeps memory small
+            u = torch.tensor(U[s:s + 64]).unsqueeze(1).expand(-1, len(V), -1)
+            out.append(self.net_.score(u, V.unsqueeze(0).expand(len(u), -1, -1)))
+        return torch.cat(out).numpy() if out else np.zeros((0, len(V)), np.float32)
+
+    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
+        return self._score_vectors(self.U_[rows]) + self.bias_[None, :]
+
+    @torch.no_grad()
+    def _item_column(self, j: int) -> np.ndarray:
+        u = torch.tensor(self.U_)
+        v = torch.tensor(self.V_[j]).expand(len(u), -1)
+        return self.net_.score(u, v).numpy() + self.bias_[j]
+
+    def _item_vectors(self) -> np.ndarray:
+        return self.V_
+
+    def _customer_vectors(self) -> np.ndarray:
+        return self.U_
+
+    @torch.no_grad()
+    def recommend_history(self, item_ids, n: int = 10, country: str | None = None,
+                          exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        if self.config.customer == "id":
+            return super().recommend_history(item_ids, n, country, exclude_seen)
+        from recsys.models.base import topn
+
+        ci, codes = self._history_inputs(item_ids, country)
+        u = self._cust_vec(self._customer_tensors(ci)).numpy()
+        scores = self._score_vectors(u) + self.bias_[None, :]
+        if exclude_seen and len(codes):
+            scores[0, codes] = -np.inf
+        idx, val = topn(scores, n)
+        return self.item_ids_[idx[0]], val[0]
+
+    # ------------------------------------------------------------------ persistence
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"U": self.U_, "V": self.V_, "bias": self.bias_, **self._feature_state()}
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.U_, self.V_, self.bias_ = arrays["U"], arrays["V"], arrays["bias"]
+        self._set_feature_state(arrays)
+
+    def save(self, path: str | Path) -> None:
+        super().save(path)
+        torch.save(self.net_.state_dict(), Path(path) / "net.pt")
+
+    @classmethod
+    def load(cls, path: str | Path) -> NCF:
+        model = super().load(path)
+        cls._load_net(model, path)
+        return model
