@@ -15,6 +15,10 @@ FAST = {
     "bpr": {"iterations": 20, "factors": 16},
     "two_tower": {"epochs": 8, "patience": 0, "dim": 16, "hidden": 32, "batch_size": 128,
                   "device": "cpu"},
+    "ncf": {"epochs": 6, "patience": 0, "dim": 8, "layers": (16, 8), "batch_size": 128,
+            "device": "cpu"},
+    "item2vec": {"epochs": 20, "dim": 16, "alpha": 0.05, "sample": 0.0},
+    "customer2vec": {"epochs": 10, "dim": 16, "infer_epochs": 5},
 }
 PERSONALISED = [m for m in REGISTRY if "popularity" not in m]
 

@@ -27,6 +27,8 @@ REGISTRY: dict[str, str] = {
     "bpr": "recsys.models.als:BPR",
     "two_tower": "recsys.models.two_tower:TwoTower",
     "ncf": "recsys.models.ncf:NCF",
+    "item2vec": "recsys.models.item2vec:Item2Vec",
+    "customer2vec": "recsys.models.item2vec:Customer2Vec",
 }
 
 
