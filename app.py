@@ -1,10 +1,19 @@
-"""Streamlit entry point: page config, shared sidebar, navigation."""
+"""Streamlit router: page config, shared sidebar, navigation. Start: streamlit run app.py"""
 
 import streamlit as st
 
-from recsys.datasets import load_demo
+from ui import state
+from ui.widgets import sidebar
 
-st.set_page_config(page_title="recsys", layout="wide")
-st.title("Recommendation analyst dashboard")
-data = st.cache_data(load_demo)()
-st.write(data.summary())
+st.set_page_config(page_title="recsys · recommendation analyst", page_icon="🛒", layout="wide")
+state.init(st.session_state)
+
+pages = [
+    st.Page("pages/data.py", title="Data", icon="📦", default=True),
+    st.Page("pages/models.py", title="Models", icon="🏁"),
+    st.Page("pages/customer.py", title="Customer", icon="👤"),
+    st.Page("pages/products.py", title="Products", icon="🏷️"),
+]
+nav = st.navigation(pages)
+sidebar()
+nav.run()

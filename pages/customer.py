@@ -1,0 +1,45 @@
+"""Customer: profile, purchase history, and each model's recommendations with reasons."""
+
+import streamlit as st
+
+from recsys import insights, viz
+from ui.cache import current_data, trained_models
+from ui.widgets import download
+
+st.header("👤 Customer")
+data = current_data()
+models = trained_models()
+
+choices = insights.customer_choices(data)
+c1, c2 = st.columns([2, 1])
+typed = c2.text_input("…or type a customer ID")
+cid = typed.strip() or c1.selectbox("Customer (most active first)", choices)
+if cid not in set(data.customer_ids):
+    st.error(f"No customer {cid!r} in this dataset. Pick one from the list.")
+    st.stop()
+
+profile = insights.customer_profile(data, cid)
+cols = st.columns(5)
+cols[0].metric("Orders", profile["orders"])
+cols[1].metric("Spend", f"{profile['spend']:,.2f}")
+cols[2].metric("Days since last order", profile["recency_days"])
+cols[3].metric("Customer since", profile["first_order"])
+cols[4].metric("Country", profile["country"] or "–")
+
+history = insights.customer_history(data, cid)
+st.plotly_chart(viz.purchase_timeline(history), width="stretch")
+with st.expander(f"Purchase history ({len(history):,} lines)"):
+    st.dataframe(history, hide_index=True, width="stretch")
+
+st.subheader("Recommendations")
+o1, o2, o3 = st.columns(3)
+n = o1.slider("How many", 5, 50, 10)
+exclude = o2.toggle("Exclude products already bought", value=True)
+shown = o3.multiselect("Models", list(models), default=list(models)[:3])
+for col, label in zip(st.columns(max(len(shown), 1)), shown):
+    table = insights.recommendation_table(models[label], data, cid, n=n, exclude_seen=exclude)
+    col.markdown(f"**{label}**")
+    col.dataframe(table, hide_index=True, width="stretch")
+    with col:
+        download(f"Download {label} list", insights.safe_csv(table),
+                 f"recommendations_{cid}_{label}.csv")

@@ -1,0 +1,82 @@
+"""Models: train with live progress, compare on the temporal holdout, save and load."""
+
+import pandas as pd
+import streamlit as st
+
+from recsys import store, viz
+from recsys.evaluate import default_test_days
+from recsys.models import REGISTRY
+from recsys.workflow import NEURAL_MODELS, model_key, param_fields
+from ui import state as S
+from ui.cache import current_data, dataset_key, get_model, put_model
+from ui.training import train
+from ui.widgets import show_notice
+
+st.header("🏁 Models")
+show_notice()
+data = current_data()
+last = data.interactions["timestamp"].max()
+default_cut = (last - pd.Timedelta(days=default_test_days(data))).date()
+
+names = st.multiselect("Models to train", list(REGISTRY), default=["popularity", "ease"],
+                       help="Neural models (" + ", ".join(NEURAL_MODELS) + ") take longer.")
+with st.form("train"):
+    cutoff = st.date_input("Holdout starts on", value=default_cut,
+                           help="Models learn from orders before this day and are scored on "
+                                "the orders after it (full ranking, novel products, K=10).")
+    params: dict[str, dict] = {}
+    for name in names:
+        with st.expander(f"{name} hyper-parameters"):
+            params[name] = {}
+            for f in param_fields(name):
+                key = f"p_{name}_{f['name']}"
+                if f["type"] == "bool":
+                    params[name][f["name"]] = st.checkbox(f["name"], f["default"], key=key)
+                elif f["type"] == "str":
+                    params[name][f["name"]] = st.text_input(f["name"], f["default"], key=key)
+                else:
+                    fmt = "%g" if f["type"] == "float" else "%d"
+                    params[name][f["name"]] = st.number_input(f["name"], value=f["default"],
+                                                              key=key, format=fmt)
+    go = st.form_submit_button("Train and evaluate", type="primary", disabled=not names)
+if go:
+    st.button("Stop training", help="Stops the current run; finished models are kept.")
+    for name in names:
+        try:
+            train(data, name, params[name], str(cutoff), name)
+        except (ValueError, RuntimeError, KeyError) as exc:
+            st.error(f"{name} could not be trained: {exc}")
+
+results = st.session_state[S.RESULTS].get(dataset_key(), {})
+if results:
+    board = pd.DataFrame(results.values()).sort_values("ndcg", ascending=False)
+    st.plotly_chart(viz.leaderboard(board), width="stretch")
+    st.dataframe(board[["model", "ndcg", "ndcg_lo", "ndcg_hi", "recall", "hr", "precision",
+                        "map", "coverage", "customers", "fit_seconds", "cutoff"]].round(4),
+                 hide_index=True, width="stretch")
+else:
+    st.info("No model evaluated yet on this dataset: pick models above and press "
+            "**Train and evaluate**. The other pages already use a default EASE model.")
+
+with st.expander("Workspace models"):
+    trained = st.session_state[S.TRAINED].setdefault(dataset_key(), {})
+    c1, c2 = st.columns(2)
+    pick = c1.selectbox("Save a trained model", [""] + list(trained))
+    as_name = c2.text_input("as", value=f"{pick}-{dataset_key().replace(':', '-')}"[:60])
+    if pick and st.button("Save model"):
+        store.save_model(get_model(trained[pick]), store.check_name(as_name),
+                         metrics=results.get(pick, {}), dataset=dataset_key())
+        st.success(f"Saved {as_name}")
+    saved = store.list_models()
+    st.dataframe([{"name": m["name"], "model": m["model"], "dataset": m.get("dataset"),
+                   "ndcg": m.get("metrics", {}).get("ndcg")} for m in saved], hide_index=True)
+    c3, c4 = st.columns(2)
+    load = c3.selectbox("Load or delete", [""] + [m["name"] for m in saved])
+    if load and c3.button("Load for this dataset"):
+        key = model_key(dataset_key(), "saved", {"name": load})
+        put_model(key, store.load_model(load))
+        trained[load] = key
+        st.rerun()
+    if load and c4.button("Delete from workspace"):
+        store.delete_entry("models", load)
+        st.rerun()

@@ -1,0 +1,39 @@
+"""Products: details, similar products per model, likely buyers, past buyers, sales."""
+
+import streamlit as st
+
+from recsys import insights, viz
+from ui.cache import current_data, trained_models
+from ui.widgets import download
+
+st.header("🏷️ Products")
+data = current_data()
+models = trained_models()
+
+choices = insights.product_choices(data)
+item = st.selectbox("Product (best sellers first; type to search)", list(choices),
+                    format_func=choices.get)
+p = insights.product_profile(data, item)
+cols = st.columns(5)
+cols[0].metric("Category", p["category"] or "–")
+cols[1].metric("Price", f"{p['price']:,.2f}")
+cols[2].metric("Buyers", f"{p['buyers']:,}")
+cols[3].metric("Orders", f"{p['orders']:,}")
+cols[4].metric("First sold", p["first_seen"])
+st.plotly_chart(viz.sales_over_time(insights.product_sales(data, item)), width="stretch")
+
+label = st.selectbox("Model", list(models))
+model = models[label]
+left, right = st.columns(2)
+with left:
+    st.subheader("Similar products")
+    st.dataframe(insights.similar_table(model, data, item, n=10), hide_index=True,
+                 width="stretch")
+with right:
+    st.subheader("Most likely next buyers")
+    n = st.slider("Audience size", 10, 500, 50, step=10)
+    targets = insights.target_table(model, data, item, n=n)
+    st.dataframe(targets, hide_index=True, width="stretch", height=300)
+    download("Download target list", insights.safe_csv(targets), f"targets_{item}_{label}.csv")
+with st.expander("Who bought it"):
+    st.dataframe(insights.product_buyers(data, item), hide_index=True, width="stretch")

@@ -1,0 +1,153 @@
+"""Tables the app shows: dataset summaries, customer and product profiles, recommendation
+lists with "because you bought" explanations. Plain pandas, no streamlit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys.data import OrderData
+
+
+def summary_frames(data: OrderData, top: int = 15) -> dict[str, pd.DataFrame]:
+    """Orders per week, top products, orders-per-customer distribution, countries."""
+    inter = data.interactions
+    orders = inter.drop_duplicates("order_id")
+    weekly = (orders.set_index("timestamp").resample("W")["order_id"].count()
+              .rename("orders").reset_index())
+    top_items = (inter.groupby("item_id", observed=True)["customer_id"].nunique()
+                 .nlargest(top).rename("customers").reset_index())
+    top_items["item_id"] = top_items["item_id"].astype(str)
+    top_items = top_items.merge(data.products[["item_id", "name"]], on="item_id", how="left")
+    per_cust = data.customers["orders"].clip(upper=30).value_counts().sort_index()
+    per_cust = per_cust.rename_axis("orders").rename("customers").reset_index()
+    countries = (data.customers["country"].fillna("unknown").value_counts().head(top)
+                 .rename_axis("country").rename("customers").reset_index())
+    return {"weekly": weekly, "top_items": top_items, "per_customer": per_cust,
+            "countries": countries}
+
+
+def cleaning_table(data: OrderData) -> pd.DataFrame:
+    rep = pd.DataFrame(data.report.get("cleaning", []))
+    if rep.empty:
+        return rep
+    return rep[["rule", "description", "removed", "enabled"]]
+
+
+def customer_choices(data: OrderData, limit: int = 500) -> list[str]:
+    """The most active customers first (what a demo would pick)."""
+    c = data.customers.sort_values(["orders", "spend"], ascending=False)
+    return c["customer_id"].head(limit).astype(str).tolist()
+
+
+def product_choices(data: OrderData, limit: int = 1000) -> dict[str, str]:
+    """item_id -> 'name (id)', best sellers first."""
+    p = data.products.sort_values("lines", ascending=False).head(limit)
+    return dict(zip(p["item_id"].astype(str), p["name"].astype(str) + " (" + p["item_id"] + ")"))
+
+
+def customer_profile(data: OrderData, customer_id: str) -> dict[str, Any]:
+    row = data.customers.set_index("customer_id").loc[customer_id]
+    last = data.interactions["timestamp"].max()
+    return {"orders": int(row["orders"]), "spend": float(row["spend"]),
+            "recency_days": int((last - row["last_order"]) / pd.Timedelta(days=1)),
+            "first_order": row["first_order"].date().isoformat(),
+            "country": None if pd.isna(row["country"]) else str(row["country"])}
+
+
+def customer_history(data: OrderData, customer_id: str) -> pd.DataFrame:
+    """The customer's lines, newest first, with product names."""
+    inter = data.interactions
+    h = inter[inter["customer_id"] == customer_id].copy()
+    h["item_id"] = h["item_id"].astype(str)
+    h = h.merge(data.products[["item_id", "name", "category"]], on="item_id", how="left")
+    return h.sort_values("timestamp", ascending=False)[
+        ["timestamp", "order_id", "item_id", "name", "category", "quantity", "price"]]
+
+
+def recommendation_table(model, data: OrderData, customer_id: str, n: int = 10,
+                         exclude_seen: bool = True) -> pd.DataFrame:
+    """Top-n for one customer with a 'because you bought' for each recommended product: the
+    customer's own purchases most similar to it under the same model."""
+    items, scores = model.recommend([customer_id], n=n, exclude_seen=exclude_seen)
+    keep = np.isfinite(scores[0])
+    items, scores = items[0][keep], scores[0][keep]
+    names = data.products.set_index("item_id")["name"]
+    bought = _bought(model, customer_id)
+    because = explain(model, items, bought, names)
+    return pd.DataFrame({"rank": np.arange(1, len(items) + 1), "item_id": items,
+                         "name": names.reindex(items).fillna("").to_numpy(),
+                         "score": np.round(scores.astype(float), 4), "because you bought": because})
+
+
+def _bought(model, customer_id: str) -> np.ndarray:
+    row = model._rows([customer_id])[0]
+    if row < 0:
+        return np.array([], dtype=int)
+    return model.X_[row].indices
+
+
+def explain(model, items: np.ndarray, bought: np.ndarray, names: pd.Series) -> list[str]:
+    """For each recommended item, up to two of the customer's bought items closest to it."""
+    if len(bought) == 0 or len(items) == 0:
+        return ["(popular with everyone)"] * len(items)
+    sims = model._item_similarity(model._items(items))[:, bought]
+    out = []
+    for r in range(len(items)):
+        best = bought[np.argsort(-sims[r])[:2]]
+        out.append(", ".join(str(names.get(model.item_ids_[b], model.item_ids_[b]))
+                             for b in best if sims[r][np.flatnonzero(bought == b)[0]] > 0)
+                   or "(overall trend)")
+    return out
+
+
+def product_profile(data: OrderData, item_id: str) -> dict[str, Any]:
+    p = data.products.set_index("item_id").loc[item_id]
+    inter = data.interactions[data.interactions["item_id"] == item_id]
+    return {"name": str(p["name"]), "category": None if pd.isna(p["category"])
+            else str(p["category"]), "price": float(p["price"]),
+            "buyers": int(inter["customer_id"].nunique()), "orders": int(inter["order_id"]
+                                                                         .nunique()),
+            "first_seen": p["first_seen"].date().isoformat()}
+
+
+def product_sales(data: OrderData, item_id: str) -> pd.DataFrame:
+    inter = data.interactions[data.interactions["item_id"] == item_id]
+    return (inter.set_index("timestamp").resample("W")["quantity"].sum()
+            .rename("units").reset_index())
+
+
+def product_buyers(data: OrderData, item_id: str, top: int = 50) -> pd.DataFrame:
+    inter = data.interactions[data.interactions["item_id"] == item_id]
+    g = inter.groupby("customer_id", observed=True).agg(
+        orders=("order_id", "nunique"), units=("quantity", "sum"), last=("timestamp", "max"))
+    return g.sort_values("units", ascending=False).head(top).reset_index()
+
+
+def similar_table(model, data: OrderData, item_id: str, n: int = 10) -> pd.DataFrame:
+    items, scores = model.similar_items([item_id], n=n)
+    names = data.products.set_index("item_id")["name"]
+    return pd.DataFrame({"item_id": items[0], "name": names.reindex(items[0]).to_numpy(),
+                         "similarity": np.round(scores[0].astype(float), 4)})
+
+
+def target_table(model, data: OrderData, item_id, n: int = 50) -> pd.DataFrame:
+    cust, scores = model.recommend_customers(item_id, n=n)
+    c = data.customers.set_index("customer_id").reindex(cust)
+    return pd.DataFrame({"rank": np.arange(1, len(cust) + 1), "customer_id": cust,
+                         "score": np.round(scores.astype(float), 4),
+                         "orders": c["orders"].to_numpy(), "country": c["country"].to_numpy()})
+
+
+def safe_csv(df: pd.DataFrame) -> bytes:
+    """CSV that spreadsheets will not execute: cells starting with = + - @ tab or CR are
+    prefixed with a quote."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            s = out[col].astype("string")
+            risky = s.str.match(r"^[=+\-@\t\r]").fillna(False)
+            out[col] = s.where(~risky, "'" + s)
+    return out.to_csv(index=False).encode("utf-8")

@@ -1,0 +1,61 @@
+"""Plotly figures for the app, as plain functions of data frames (no streamlit here)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+
+def orders_over_time(weekly: pd.DataFrame) -> go.Figure:
+    fig = px.line(weekly, x="timestamp", y="orders", title="Orders per week")
+    return fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10))
+
+
+def top_products(top: pd.DataFrame) -> go.Figure:
+    fig = px.bar(top.iloc[::-1], x="customers", y="name", orientation="h",
+                 title="Top products (distinct buyers)")
+    return fig.update_layout(height=420, margin=dict(l=10, r=10, t=40, b=10), yaxis_title="")
+
+
+def per_customer(dist: pd.DataFrame) -> go.Figure:
+    fig = px.bar(dist, x="orders", y="customers", title="Orders per customer (30 = 30+)")
+    return fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10))
+
+
+def countries(df: pd.DataFrame) -> go.Figure:
+    fig = px.bar(df, x="country", y="customers", title="Customers by country")
+    return fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10))
+
+
+def leaderboard(board: pd.DataFrame, metric: str = "ndcg") -> go.Figure:
+    """Bars with 95% bootstrap CIs, best first."""
+    b = board.sort_values(metric, ascending=True)
+    err = dict(type="data", symmetric=False, array=b[f"{metric}_hi"] - b[metric],
+               arrayminus=b[metric] - b[f"{metric}_lo"]) if f"{metric}_lo" in b else None
+    fig = go.Figure(go.Bar(x=b[metric], y=b["model"], orientation="h", error_x=err))
+    return fig.update_layout(title=f"{metric.upper()}@K on the holdout (95% CI)", height=320,
+                             margin=dict(l=10, r=10, t=40, b=10))
+
+
+def training_curve(history: list[dict]) -> go.Figure:
+    df = pd.DataFrame(history)
+    fig = go.Figure()
+    for col in [c for c in ("loss", "val_ndcg") if c in df]:
+        d = df.dropna(subset=[col])
+        fig.add_trace(go.Scatter(x=d["step"], y=d[col], name=col, mode="lines+markers",
+                                 yaxis="y2" if col == "val_ndcg" else "y"))
+    return fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10),
+                             yaxis=dict(title="loss"),
+                             yaxis2=dict(title="val NDCG", overlaying="y", side="right"))
+
+
+def purchase_timeline(history: pd.DataFrame) -> go.Figure:
+    fig = px.scatter(history, x="timestamp", y="category", hover_name="name",
+                     size="quantity", size_max=14, title="Purchase history")
+    return fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10))
+
+
+def sales_over_time(sales: pd.DataFrame) -> go.Figure:
+    fig = px.bar(sales, x="timestamp", y="units", title="Units sold per week")
+    return fig.update_layout(height=280, margin=dict(l=10, r=10, t=40, b=10))

@@ -1,0 +1,103 @@
+"""Every page under Streamlit's AppTest: renders without exceptions, shows its key numbers and
+charts, survives a bad upload, trains a quick model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.test_import_formats import RETAIL
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = ["pages/data.py", "pages/models.py", "pages/customer.py", "pages/products.py"]
+
+
+@pytest.fixture
+def app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def test_data_page_shows_demo_summary(app):
+    no_errors(app)
+    labels = {m.label: m.value for m in app.metric}
+    assert int(labels["Customers"].replace(",", "")) > 1000
+    assert charts(app) == 4
+    assert "Demo shop" in app.sidebar.selectbox[0].value or app.sidebar.selectbox[0].value == "demo"
+
+
+@pytest.mark.parametrize("page", PAGES[1:])
+def test_every_page_renders_before_any_upload(app, page):
+    app.switch_page(page).run()
+    no_errors(app)
+    if page != "pages/models.py":
+        assert len(app.dataframe) >= 1 and charts(app) >= 1
+        assert len(app.metric) == 5
+
+
+def test_customer_recommendations_have_reasons(app):
+    app.switch_page("pages/customer.py").run()
+    table = app.dataframe[-1].value
+    assert len(table) == 10 and "because you bought" in table.columns
+    app.toggle[0].set_value(False).run()
+    no_errors(app)
+    app.text_input[0].set_value("no-such-customer").run()
+    assert app.error and "No customer" in app.error[0].value
+
+
+def test_products_page_similar_and_targets(app):
+    app.switch_page("pages/products.py").run()
+    no_errors(app)
+    assert {"Similar products", "Most likely next buyers"} <= {s.value for s in app.subheader}
+    assert len(app.dataframe[1].value) == 50  # default audience size
+
+
+def test_upload_good_then_bad_keeps_dataset(app):
+    app.file_uploader[0].upload("retail.csv", RETAIL.encode(), "text/csv").run()
+    app.text_input[0].set_value("tiny-shop")
+    app.button[0].click().run()
+    no_errors(app)
+    assert app.success and "Imported 7 lines" in app.success[0].value
+    assert {m.label: m.value for m in app.metric}["Customers"] == "3"
+    app.file_uploader[0].clear()
+    app.file_uploader[0].upload("bad.csv", b"a,b\n1,2\n", "text/csv").run()
+    app.button[0].click().run()
+    assert not app.exception
+    assert app.error and "Could not import" in app.error[0].value
+    assert {m.label: m.value for m in app.metric}["Customers"] == "3"  # still loaded
+
+
+def test_models_page_trains_and_shows_leaderboard(app):
+    app.switch_page("pages/models.py").run()
+    app.multiselect[0].set_value(["popularity", "ease"]).run()
+    app.button[0].click().run()  # the form's submit button
+    no_errors(app)
+    board = app.dataframe[0].value
+    assert set(board["model"]) == {"popularity", "ease"}
+    assert (board["ndcg_lo"] <= board["ndcg"]).all() and charts(app) >= 1
+    app.switch_page("pages/customer.py").run()
+    no_errors(app)
+    assert len(app.dataframe) >= 3  # history + one table per model
+
+
+def test_models_page_trains_a_neural_model_quickly(app):
+    app.switch_page("pages/models.py").run()
+    app.multiselect[0].set_value(["two_tower"]).run()
+    app.number_input(key="p_two_tower_epochs").set_value(1)
+    app.number_input(key="p_two_tower_patience").set_value(0)
+    app.button[0].click().run()
+    no_errors(app)
+    assert "two_tower" in set(app.dataframe[0].value["model"])

@@ -1,0 +1,1 @@
+"""Streamlit glue: cache wrappers, session-state keys and shared widgets."""
