@@ -5,14 +5,14 @@ import streamlit as st
 from ui import state
 from ui.widgets import sidebar
 
-st.set_page_config(page_title="recsys · recommendation analyst", page_icon="🛒", layout="wide")
+st.set_page_config(page_title="recsys · recommendation analyst", layout="wide")
 state.init(st.session_state)
 
 pages = [
-    st.Page("pages/data.py", title="Data", icon="📦", default=True),
-    st.Page("pages/models.py", title="Models", icon="🏁"),
-    st.Page("pages/customer.py", title="Customer", icon="👤"),
-    st.Page("pages/products.py", title="Products", icon="🏷️"),
+    st.Page("pages/data.py", title="Data", icon=":material/database:", default=True),
+    st.Page("pages/models.py", title="Models", icon=":material/leaderboard:"),
+    st.Page("pages/customer.py", title="Customer", icon=":material/person:"),
+    st.Page("pages/products.py", title="Products", icon=":material/sell:"),
 ]
 nav = st.navigation(pages)
 sidebar()

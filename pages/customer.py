@@ -6,7 +6,7 @@ from recsys import insights, viz
 from ui.cache import current_data, trained_models
 from ui.widgets import download
 
-st.header("👤 Customer")
+st.header("Customer")
 data = current_data()
 models = trained_models()
 

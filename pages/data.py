@@ -11,7 +11,7 @@ from ui import state as S
 from ui.cache import current_data, dataset_key, import_key, imported_data
 from ui.widgets import cleaning_form, show_notice
 
-st.header("📦 Data")
+st.header("Data")
 show_notice()
 
 with st.expander("Upload an order export", expanded=dataset_key() == S.DEMO):

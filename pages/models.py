@@ -12,7 +12,7 @@ from ui.cache import current_data, dataset_key, get_model, put_model
 from ui.training import train
 from ui.widgets import show_notice
 
-st.header("🏁 Models")
+st.header("Models")
 show_notice()
 data = current_data()
 last = data.interactions["timestamp"].max()

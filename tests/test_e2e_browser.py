@@ -1,0 +1,114 @@
+"""One real-browser journey: start the app, upload an export, train a model, open a customer.
+
+Drives Debian's Chromium through Playwright (never a downloaded browser); skipped where
+Chromium or Playwright is missing. Screenshots land in artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOP = """InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
+""" + "".join(
+    f"{1000 + o},{20000 + (o * 7 + k * 3) % 40},PRODUCT {(o * 7 + k * 3) % 40},"
+    f"{1 + k},2024-{1 + o % 6:02d}-{1 + o % 27:02d} 10:00:00,{1.5 + k},{500 + o % 60}.0,UK\n"
+    for o in range(400) for k in range(4))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed")
+    pytest.importorskip("playwright.sync_api")
+    port = free_port()
+    env = {**os.environ, "RECSYS_WORKSPACE": str(tmp_path_factory.mktemp("e2e-ws"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+         "--server.port", str(port), "--server.headless", "true",
+         "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def wait_idle(page, timeout: float = 180_000) -> None:
+    """Until Streamlit has finished the current run (no running indicator)."""
+    page.wait_for_timeout(500)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+    page.wait_for_timeout(300)
+
+
+def check_page(page, name: str) -> None:
+    wait_idle(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    assert page.locator("[data-testid='stException']").count() == 0, name
+
+
+def test_browser_journey(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    export = tmp_path / "shop.csv"
+    export.write_text(SHOP)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server, timeout=60_000)
+        page.get_by_text("Customers").first.wait_for(timeout=120_000)
+        check_page(page, "1-data-demo")
+
+        page.locator("input[type=file]").set_input_files(str(export))
+        wait_idle(page)
+        page.get_by_role("button", name="Import").click()
+        page.get_by_text("Imported 1,600 lines").wait_for(timeout=120_000)
+        check_page(page, "2-data-uploaded")
+
+        page.get_by_role("link", name="Models").click()
+        page.get_by_role("button", name="Train and evaluate").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Train and evaluate").click()
+        page.get_by_text("NDCG@10").first.wait_for(timeout=180_000)
+        check_page(page, "3-models")
+
+        page.get_by_role("link", name="Customer").click()
+        page.get_by_text("Recommendations").first.wait_for(timeout=120_000)
+        check_page(page, "4-customer")
+
+        page.get_by_role("link", name="Products").click()
+        page.get_by_text("Similar products").first.wait_for(timeout=120_000)
+        check_page(page, "5-products")
+        browser.close()
