@@ -39,6 +39,7 @@ class TwoTowerConfig:
     temperature: float = 0.07
     logq: bool = True
     trend: bool = True
+    repeat: bool = True  # a learned bonus for products the customer bought before
     epochs: int = 30
     batch_size: int = 1024
     items_per_order: int = 0
@@ -72,6 +73,7 @@ class TwoTowerNet(nn.Module):
         self.tokens = nn.EmbeddingBag(n_tokens, dim, mode="sum", padding_idx=0)
         self.item_mlp = mlp(4 * dim, hidden, dim, dropout)
         self.trend = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
+        self.repeat = nn.Parameter(torch.zeros(2))
 
     def customer(self, cid, country, rfm, hist, hist_w):
         """cid [B], country [B], rfm [B,4], hist [B,L], hist_w [B,L] -> [B,d] unit vectors."""
@@ -86,6 +88,10 @@ class TwoTowerNet(nn.Module):
         x = torch.cat([self.item_id(iid), self.category(cat), self.price(price),
                        self.tokens(tokens) / n_tok], -1)
         return F.normalize(self.item_mlp(x), dim=-1)
+
+    def repeat_bias(self, h):
+        """h [...] recency-weighted times the customer bought the product -> [...] bias."""
+        return self.repeat[0] * torch.log1p(h) + self.repeat[1] * (h > 0).float()
 
     def trend_bias(self, table):
         """table [..., 2] log recent buyers -> [...] logit bias."""
@@ -153,6 +159,11 @@ class TwoTower(OrderSequenceModel):
             # The bias of the batch's items in every week, then each row's week: [B,B].
             table = self.net_.trend_bias(self.trend_t_.index_select(1, it))  # [W+1,B]
             logits = logits + table.index_select(0, cust["week"])
+        if c.repeat:
+            # How much each row's customer had bought each column's product before: [B,B].
+            seen = torch.zeros(len(o), len(self.item_ids_) + 1, device=dev)
+            seen.scatter_add_(1, cust["hist"], cust["hist_w"])
+            logits = logits + self.net_.repeat_bias(seen.index_select(1, it + 1))
         if c.logq:
             logits = logits - self.logq_[it][None, :]
         same = (it[None, :] == it[:, None]) & ~torch.eye(len(it), dtype=torch.bool, device=dev)
@@ -176,12 +187,29 @@ class TwoTower(OrderSequenceModel):
         bias = self.net_.trend_bias(torch.tensor(self.trend_table_[-1], device=self.device_))
         self.bias_ = (bias.cpu().numpy() * self.config.temperature if self.config.trend
                       else np.zeros(len(self.V_), np.float32))
+        ci = self.now_inputs_
+        self.hist_now_ = ci.hist
+        self.hist_w_now_ = np.where(ci.hist >= 0, np.exp(-self.config.history_decay * ci.age),
+                                    0.0).astype(np.float32)
+        self.repeat_w_ = (self.net_.repeat.detach().cpu().numpy() * self.config.temperature
+                          if self.config.repeat else np.zeros(2, np.float32))
+
+    def _repeat(self, hist: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """[m, n_items] repeat bonus from history codes/weights [m, L] (scores' scale)."""
+        seen = np.zeros((len(hist), len(self.item_ids_) + 1), dtype=np.float32)
+        np.add.at(seen, (np.repeat(np.arange(len(hist)), hist.shape[1]), hist.ravel() + 1),
+                  w.ravel())
+        seen = seen[:, 1:]
+        return self.repeat_w_[0] * np.log1p(seen) + self.repeat_w_[1] * (seen > 0)
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        return self.U_[rows] @ self.V_.T + self.bias_[None, :]
+        return (self.U_[rows] @ self.V_.T + self.bias_[None, :]
+                + self._repeat(self.hist_now_[rows], self.hist_w_now_[rows]))
 
     def _item_column(self, j: int) -> np.ndarray:
-        return self.U_ @ self.V_[j] + self.bias_[j]
+        seen = (self.hist_w_now_ * (self.hist_now_ == j)).sum(1)
+        rep = self.repeat_w_[0] * np.log1p(seen) + self.repeat_w_[1] * (seen > 0)
+        return self.U_ @ self.V_[j] + self.bias_[j] + rep
 
     def _item_vectors(self) -> np.ndarray:
         return self.V_
@@ -216,7 +244,9 @@ class TwoTower(OrderSequenceModel):
         ci, codes = self._history_inputs(item_ids, country)
         t = self._customer_tensors(ci)
         u = self.net_.customer(t["cid"], t["country"], t["rfm"], t["hist"], t["hist_w"])
-        scores = (u.cpu().numpy() @ self.V_.T + self.bias_[None, :]).astype(np.float32)
+        w = t["hist_w"].cpu().numpy()
+        scores = (u.cpu().numpy() @ self.V_.T + self.bias_[None, :]
+                  + self._repeat(ci.hist, w)).astype(np.float32)
         if exclude_seen and len(codes):
             scores[0, codes] = -np.inf
         idx, val = topn(scores, n)
@@ -224,10 +254,14 @@ class TwoTower(OrderSequenceModel):
 
     # ------------------------------------------------------------------ persistence
     def _state(self) -> dict[str, np.ndarray]:
-        return {"U": self.U_, "V": self.V_, "bias": self.bias_, **self._feature_state()}
+        return {"U": self.U_, "V": self.V_, "bias": self.bias_, "hist_now": self.hist_now_,
+                "hist_w_now": self.hist_w_now_, "repeat_w": self.repeat_w_,
+                **self._feature_state()}
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.U_, self.V_, self.bias_ = arrays["U"], arrays["V"], arrays["bias"]
+        self.hist_now_, self.hist_w_now_ = arrays["hist_now"], arrays["hist_w_now"]
+        self.repeat_w_ = arrays["repeat_w"]
         self._set_feature_state(arrays)
 
     def save(self, path: str | Path) -> None:
