@@ -41,5 +41,5 @@ for col, label in zip(st.columns(max(len(shown), 1)), shown):
     col.markdown(f"**{label}**")
     col.dataframe(table, hide_index=True, width="stretch")
     with col:
-        download(f"Download {label} list", insights.safe_csv(table),
+        download(f"Download {label} list", lambda t=table: insights.safe_csv(t),
                  f"recommendations_{cid}_{label}.csv")

@@ -34,6 +34,7 @@ with right:
     n = st.slider("Audience size", 10, 500, 50, step=10)
     targets = insights.target_table(model, data, item, n=n)
     st.dataframe(targets, hide_index=True, width="stretch", height=300)
-    download("Download target list", insights.safe_csv(targets), f"targets_{item}_{label}.csv")
+    download("Download target list", lambda: insights.safe_csv(targets),
+             f"targets_{item}_{label}.csv")
 with st.expander("Who bought it"):
     st.dataframe(insights.product_buyers(data, item), hide_index=True, width="stretch")

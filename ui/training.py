@@ -23,8 +23,12 @@ class Progress:
         self.last = 0.0
 
     def __call__(self, epoch: int, metrics: dict) -> None:
-        point = {"step": len(self.history) + 1, **metrics}
-        self.history.append(point)
+        if set(metrics) == {"progress"}:  # a heartbeat inside an epoch
+            frac = (epoch - 1 + metrics["progress"]) / self.cap
+            self.bar.progress(min(frac, 1.0), text=f"epoch {epoch}: "
+                              f"{metrics['progress']:.0%} of the training lines")
+            return
+        self.history.append({"step": len(self.history) + 1, **metrics})
         text = f"epoch {epoch} · " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()
                                                if isinstance(v, float) and k != "stop")
         self.bar.progress(min(len(self.history) / self.cap, 1.0), text=text)

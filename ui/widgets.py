@@ -29,8 +29,10 @@ def sidebar() -> None:
     st.sidebar.caption(f"Models trained: {', '.join(trained) or 'none yet'}")
 
 
-def download(label: str, data: bytes, file_name: str) -> None:
-    st.download_button(label, data, file_name=file_name, mime="text/csv", on_click="ignore")
+def download(label: str, build, file_name: str) -> None:
+    """A CSV download built only when clicked (``build`` is a no-argument callable), without
+    rerunning the app."""
+    st.download_button(label, build, file_name=file_name, mime="text/csv", on_click="ignore")
 
 
 def cleaning_form() -> dict[str, bool]:

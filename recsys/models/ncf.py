@@ -128,6 +128,7 @@ class NCF(OrderSequenceModel):
         for idx in batches(len(self.pair_item_), self.config.batch_size, self._rng):
             total += self._step(self.pair_order_[idx], self.pair_item_[idx]) * len(idx)
             n += len(idx)
+            self._tick(n, len(self.pair_item_))
         return total / max(n, 1)
 
     def _step(self, orders: np.ndarray, items: np.ndarray) -> float:

@@ -65,22 +65,35 @@ class TorchRecommender(BaseRecommender):
             torch.manual_seed(self.config.seed)
             self._rng = np.random.default_rng(self.config.seed)
             self._prepare(train, X)
-            for epoch in range(epochs):
-                start = time.perf_counter()
-                loss = self._run_epoch(epoch)
-                metrics = {"loss": loss, "seconds": time.perf_counter() - start}
-                if on_epoch is not None:
-                    self._finalize()
-                    metrics.update(on_epoch(epoch))
-                self.history_.append({"epoch": epoch + 1, "phase": phase, **metrics})
-                try:
-                    if callback is not None:
-                        callback(epoch + 1, metrics)
-                    if on_epoch is not None and metrics.get("stop"):
+            self._callback, self._last_tick = callback, time.perf_counter()
+            try:
+                for epoch in range(epochs):
+                    self._epoch = epoch
+                    if self._one_epoch(epoch, phase, callback, on_epoch):
                         break
-                except StopTraining:
-                    break
+            except StopTraining:
+                pass
         self._finalize()
+
+    def _one_epoch(self, epoch: int, phase: str, callback, on_epoch) -> bool:
+        """Train, validate and report one epoch; True when early stopping says stop."""
+        start = time.perf_counter()
+        loss = self._run_epoch(epoch)
+        metrics = {"loss": loss, "seconds": time.perf_counter() - start}
+        if on_epoch is not None:
+            self._finalize()
+            metrics.update(on_epoch(epoch))
+        self.history_.append({"epoch": epoch + 1, "phase": phase, **metrics})
+        if callback is not None:
+            callback(epoch + 1, metrics)
+        return bool(on_epoch is not None and metrics.get("stop"))
+
+    def _tick(self, done: int, total: int) -> None:
+        """Progress inside an epoch, at most twice a second, so a page never looks frozen."""
+        now = time.perf_counter()
+        if self._callback is not None and now - self._last_tick > 0.5:
+            self._last_tick = now
+            self._callback(self._epoch + 1, {"progress": done / max(total, 1)})
 
     def _select_epochs(self, train: OrderData, callback: Callback | None) -> int:
         """Train on all but the last ``val_days`` of the training period, watch NDCG@10 on

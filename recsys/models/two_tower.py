@@ -129,6 +129,7 @@ class TwoTower(OrderSequenceModel):
             sel = pairs[idx]
             total += self._step(self.pair_order_[sel], self.pair_item_[sel]) * len(idx)
             n += len(idx)
+            self._tick(n, len(pairs))
         return total / max(n, 1)
 
     def _epoch_pairs(self) -> np.ndarray:

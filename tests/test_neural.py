@@ -1,0 +1,113 @@
+"""The neural models beyond the contract: recoverable held-out items, cold start, early
+stopping, the Stop control, and no degenerate scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.evaluate import build_truth, evaluate, temporal_split
+from recsys.models import NewProduct, make_model
+from recsys.models.torch_base import StopTraining
+from tests.conftest import make_data
+
+NEURAL = {
+    "ncf": {"epochs": 15, "patience": 0, "dim": 16, "layers": (32, 16), "batch_size": 64,
+            "device": "cpu", "lr": 0.01},
+    "two_tower": {"epochs": 15, "patience": 0, "dim": 16, "hidden": 32, "batch_size": 64,
+                  "device": "cpu", "lr": 0.01},
+    "item2vec": {"epochs": 30, "dim": 16, "alpha": 0.05, "sample": 0.0},
+    "customer2vec": {"epochs": 40, "dim": 16, "infer_epochs": 20, "negative": 5},
+}
+
+
+@pytest.fixture(scope="module")
+def bundles():
+    """12 bundles of 3 products (a, b, c). Every customer buys a and b of one bundle, and b
+    with c some weeks later; for 24 late customers that second order falls in the test window
+    (April on), so their held-out novel product is c."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for c in range(240):
+        g = c % 12
+        late = c >= 216
+        base = pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 20)))
+        first = base + pd.Timedelta(days=60 if late else 0)
+        third = first + pd.Timedelta(days=45 if late else 40)
+        cat = "ABC"[g % 3]
+        for item, when in ((f"b{g}a", first), (f"b{g}b", first), (f"b{g}b", third),
+                           (f"b{g}c", third)):
+            rows.append((f"c{c:03d}", item, f"o{c}-{when.date()}", when.strftime("%Y-%m-%d"),
+                         cat))
+    data = make_data(rows)
+    return temporal_split(data, cutoff="2024-04-01")
+
+
+@pytest.mark.parametrize("name", list(NEURAL))
+def test_held_out_item_is_recovered(name, bundles):
+    model = make_model(name, **NEURAL[name]).fit(bundles.train)
+    truth = build_truth(bundles, "novel")
+    assert len(truth.customer_ids) == 24
+    res = evaluate(model, bundles, k=10, n_boot=0, truth=truth)
+    assert res.metrics["hr"] >= 0.9, res.metrics
+
+
+@pytest.mark.parametrize("name", ["ncf", "two_tower"])
+def test_scores_vary_across_items(name, clustered_data):
+    """Trained with negatives, scores are not ~1 everywhere, and lists are personal."""
+    model = make_model(name, **NEURAL[name]).fit(clustered_data)
+    scores = model.score(clustered_data.customer_ids[:20], clustered_data.item_ids)
+    assert scores.std(axis=1).min() > 1e-3
+    items, _ = model.recommend(clustered_data.customer_ids[:2], n=5)
+    assert set(items[0]) != set(items[1])
+
+
+@pytest.mark.parametrize("name", ["two_tower", "ncf", "item2vec", "customer2vec"])
+def test_new_customer_from_history(name, clustered_data):
+    model = make_model(name, **NEURAL[name]).fit(clustered_data)
+    history = ["i02", "i05", "i07", "i11"]  # group A products, for someone never seen
+    items, scores = model.recommend_history(history, n=5)
+    assert len(items) == 5 and not set(history) & set(items)
+    assert np.mean([int(i[1:]) < 20 for i in items]) >= 0.8
+
+
+def test_new_product_cold_start(clustered_data):
+    model = make_model("two_tower", **NEURAL["two_tower"]).fit(clustered_data)
+    col = model.score_new_item("Product launch", category="A", price=2.0)
+    group_a = np.array([int(c[1:]) % 2 == 0 for c in model.customer_ids_])
+    assert col[group_a].mean() > col[~group_a].mean()
+    cust, sc = model.recommend_customers(NewProduct("Product launch", "A", 2.0), n=20)
+    assert np.mean([int(c[1:]) % 2 == 0 for c in cust]) >= 0.8
+    with pytest.raises(NotImplementedError, match="two_tower"):
+        make_model("ease").fit(clustered_data).score_new_item("x")
+
+
+def test_early_stopping_on_validation_window(clustered_data):
+    seen = []
+    model = make_model("two_tower", **{**NEURAL["two_tower"], "epochs": 6, "patience": 1,
+                                       "val_days": 20}).fit(
+        clustered_data, callback=lambda e, m: seen.append(m))
+    val = [h for h in model.history_ if h["phase"] == "validate"]
+    fit = [h for h in model.history_ if h["phase"] == "fit"]
+    assert val and all("val_ndcg" in h for h in val)
+    assert 1 <= model.best_epoch_ <= 6 and len(fit) == model.best_epoch_
+    assert any("val_ndcg" in m for m in seen)
+
+
+def test_stop_training_keeps_a_usable_model(clustered_data):
+    def stop(epoch, metrics):
+        if epoch >= 2 and "loss" in metrics:
+            raise StopTraining
+
+    model = make_model("ncf", **NEURAL["ncf"]).fit(clustered_data, callback=stop)
+    assert len(model.history_) == 2
+    items, _ = model.recommend(clustered_data.customer_ids[:3], n=4)
+    assert items.shape == (3, 4)
+
+
+def test_customer2vec_similar_customers(clustered_data):
+    model = make_model("customer2vec", **NEURAL["customer2vec"]).fit(clustered_data)
+    sims, _ = model.similar_customers("c000", n=10)
+    assert "c000" not in sims
+    assert np.mean([int(c[1:]) % 2 == 0 for c in sims]) >= 0.8
