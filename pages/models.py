@@ -1,12 +1,16 @@
 """Models: train with live progress, compare on the temporal holdout, save and load."""
 
-import pandas as pd
 import streamlit as st
 
 from recsys import store, viz
-from recsys.evaluate import default_test_days
 from recsys.models import REGISTRY
-from recsys.workflow import NEURAL_MODELS, model_key, param_fields
+from recsys.workflow import (
+    NEURAL_MODELS,
+    default_cutoff,
+    leaderboard_frame,
+    model_key,
+    param_fields,
+)
 from ui import state as S
 from ui.cache import current_data, dataset_key, get_model, put_model
 from ui.training import train
@@ -15,13 +19,11 @@ from ui.widgets import show_notice
 st.header("Models")
 show_notice()
 data = current_data()
-last = data.interactions["timestamp"].max()
-default_cut = (last - pd.Timedelta(days=default_test_days(data))).date()
 
 names = st.multiselect("Models to train", list(REGISTRY), default=["popularity", "ease"],
                        help="Neural models (" + ", ".join(NEURAL_MODELS) + ") take longer.")
 with st.form("train"):
-    cutoff = st.date_input("Holdout starts on", value=default_cut,
+    cutoff = st.date_input("Holdout starts on", value=default_cutoff(data),
                            help="Models learn from orders before this day and are scored on "
                                 "the orders after it (full ranking, novel products, K=10).")
     params: dict[str, dict] = {}
@@ -49,11 +51,9 @@ if go:
 
 results = st.session_state[S.RESULTS].get(dataset_key(), {})
 if results:
-    board = pd.DataFrame(results.values()).sort_values("ndcg", ascending=False)
+    board = leaderboard_frame(results)
     st.plotly_chart(viz.leaderboard(board), width="stretch")
-    st.dataframe(board[["model", "ndcg", "ndcg_lo", "ndcg_hi", "recall", "hr", "precision",
-                        "map", "coverage", "customers", "fit_seconds", "cutoff"]].round(4),
-                 hide_index=True, width="stretch")
+    st.dataframe(board, hide_index=True, width="stretch")
 else:
     st.info("No model evaluated yet on this dataset: pick models above and press "
             "**Train and evaluate**. The other pages already use a default EASE model.")
@@ -76,6 +76,10 @@ with st.expander("Workspace models"):
         key = model_key(dataset_key(), "saved", {"name": load})
         put_model(key, store.load_model(load))
         trained[load] = key
+        origin = next(m.get("dataset") for m in saved if m["name"] == load)
+        if origin != dataset_key():
+            st.session_state[S.NOTICE] = (f"{load} was trained on {origin}: customers and "
+                                          "products it does not know get popular products.")
         st.rerun()
     if load and c4.button("Delete from workspace"):
         store.delete_entry("models", load)

@@ -167,10 +167,27 @@ def demo_csv_bytes(n_customers: int = 2000, n_products: int = 500, seed: int = 0
     return buf.getvalue().encode("utf-8")
 
 
-def load_demo(n_customers: int = 2000, n_products: int = 500, seed: int = 0):
-    """The demo shop imported and cleaned by the real importer (an OrderData)."""
+DEMO_VERSION = 1  # bump when the generator changes, so cached copies are rebuilt
+
+
+def load_demo(n_customers: int = 2000, n_products: int = 500, seed: int = 0,
+              cache_root=None):
+    """The demo shop imported and cleaned by the real importer (an OrderData).
+
+    With ``cache_root`` (a workspace folder) the result is kept there as Parquet, so later
+    starts read it back instead of generating it again."""
+    from recsys import store
     from recsys.data import load_orders
     from recsys.data.readers import RawSource
 
+    tag = f"demo-v{DEMO_VERSION}-{n_customers}-{n_products}-{seed}"
+    if cache_root is not None:
+        try:
+            return store.load_dataset(tag, root=cache_root, kind="cache")
+        except store.StoreError:
+            pass
     raw = demo_csv_bytes(n_customers, n_products, seed)
-    return load_orders(RawSource(name="demo_online_retail.csv", data=raw))
+    data = load_orders(RawSource(name="demo_online_retail.csv", data=raw))
+    if cache_root is not None:
+        store.save_dataset(data, tag, root=cache_root, kind="cache")
+    return data

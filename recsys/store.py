@@ -85,9 +85,11 @@ def commit_dir(tmp: Path, target: Path) -> None:
 
 
 # ---------------------------------------------------------------- datasets
-def save_dataset(data, name: str, root: str | Path | None = None) -> Path:
-    """Write an OrderData as Parquet tables plus meta.json (import and cleaning reports)."""
-    target = workspace(root) / "datasets" / check_name(name)
+def save_dataset(data, name: str, root: str | Path | None = None,
+                 kind: str = "datasets") -> Path:
+    """Write an OrderData as Parquet tables plus meta.json (import and cleaning reports).
+    ``kind='cache'`` keeps it out of the dataset list (generated data such as the demo)."""
+    target = workspace(root) / kind / check_name(name)
     tmp = atomic_dir(target)
     try:
         data.interactions.to_parquet(tmp / "interactions.parquet", index=False)
@@ -104,10 +106,10 @@ def save_dataset(data, name: str, root: str | Path | None = None) -> Path:
     return target
 
 
-def load_dataset(name: str, root: str | Path | None = None):
+def load_dataset(name: str, root: str | Path | None = None, kind: str = "datasets"):
     from recsys.data import OrderData
 
-    folder = workspace(root) / "datasets" / check_name(name)
+    folder = workspace(root) / kind / check_name(name)
     if not (folder / "meta.json").exists():
         raise StoreError(f"No dataset named {name!r} in {folder.parent}")
     meta = read_json(folder / "meta.json")

@@ -61,3 +61,25 @@ def fit_serving(data: OrderData, name: str, params: dict[str, Any] | None = None
                 callback: Callback | None = None):
     """The model the pages use: fitted on all the data."""
     return make_model(name, **(params or {})).fit(data, callback=callback)
+
+
+def default_cutoff(data: OrderData):
+    """The first day of the default holdout window (see ``evaluate.default_test_days``)."""
+    import pandas as pd
+
+    from recsys.evaluate import default_test_days
+
+    last = data.interactions["timestamp"].max()
+    return (last - pd.Timedelta(days=default_test_days(data))).date()
+
+
+LEADERBOARD_COLUMNS = ["model", "ndcg", "ndcg_lo", "ndcg_hi", "recall", "hr", "precision", "map",
+                       "coverage", "customers", "fit_seconds", "cutoff"]
+
+
+def leaderboard_frame(rows: dict[str, dict[str, Any]]):
+    """Leaderboard rows (from ``fit_evaluate``) as a table, best NDCG first."""
+    import pandas as pd
+
+    board = pd.DataFrame(list(rows.values())).sort_values("ndcg", ascending=False)
+    return board[[c for c in LEADERBOARD_COLUMNS if c in board]].round(4)

@@ -22,7 +22,7 @@ MAX_MODELS = 16
 
 @st.cache_data(show_spinner="Generating the demo shop…", max_entries=1)
 def demo_data() -> OrderData:
-    return load_demo()
+    return load_demo(cache_root=store.workspace())
 
 
 @st.cache_data(show_spinner="Reading the export…", max_entries=4)
