@@ -13,6 +13,7 @@ pages = [
     st.Page("pages/models.py", title="Models", icon=":material/leaderboard:"),
     st.Page("pages/customer.py", title="Customer", icon=":material/person:"),
     st.Page("pages/products.py", title="Products", icon=":material/sell:"),
+    st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
 ]
 nav = st.navigation(pages)
 sidebar()

@@ -59,3 +59,21 @@ def purchase_timeline(history: pd.DataFrame) -> go.Figure:
 def sales_over_time(sales: pd.DataFrame) -> go.Figure:
     fig = px.bar(sales, x="timestamp", y="units", title="Units sold per week")
     return fig.update_layout(height=280, margin=dict(l=10, r=10, t=40, b=10))
+
+
+def embedding_scatter(points: pd.DataFrame, colour: str, title: str) -> go.Figure:
+    hover = [c for c in points.columns if c not in ("x", "y", "label")]
+    fig = px.scatter(points, x="x", y="y", color=colour, hover_name="label",
+                     hover_data=hover, title=title, opacity=0.75)
+    fig.update_traces(marker=dict(size=5))
+    return fig.update_layout(height=560, margin=dict(l=10, r=10, t=40, b=10),
+                             xaxis=dict(showticklabels=False, title=""),
+                             yaxis=dict(showticklabels=False, title=""))
+
+
+def silhouette_curve(curve: dict[int, float], chosen: int) -> go.Figure:
+    fig = px.line(x=list(curve), y=list(curve.values()), markers=True,
+                  labels={"x": "K (clusters)", "y": "silhouette (cosine)"},
+                  title="Silhouette by number of clusters")
+    fig.add_vline(x=chosen, line_dash="dot")
+    return fig.update_layout(height=280, margin=dict(l=10, r=10, t=40, b=10))

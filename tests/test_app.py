@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 from tests.test_import_formats import RETAIL
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ["pages/data.py", "pages/models.py", "pages/customer.py", "pages/products.py"]
+PAGES = ["pages/data.py", "pages/models.py", "pages/customer.py", "pages/products.py",
+         "pages/embeddings.py"]
 
 
 @pytest.fixture
@@ -43,9 +44,11 @@ def test_data_page_shows_demo_summary(app):
 def test_every_page_renders_before_any_upload(app, page):
     app.switch_page(page).run()
     no_errors(app)
-    if page != "pages/models.py":
+    if page in ("pages/customer.py", "pages/products.py"):
         assert len(app.dataframe) >= 1 and charts(app) >= 1
         assert len(app.metric) == 5
+    if page == "pages/embeddings.py":  # scatter, silhouette curve, profiles, baseline metric
+        assert charts(app) == 2 and len(app.dataframe) == 1 and len(app.metric) == 1
 
 
 def test_customer_recommendations_have_reasons(app):

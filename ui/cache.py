@@ -99,3 +99,22 @@ def trained_models() -> dict[str, object]:
         trained[name] = key
         out[name] = model
     return out
+
+
+@st.cache_data(show_spinner="Clustering and projecting…", max_entries=16)
+def segments_for(key: str, what: str, method: str, _model, _data) -> dict:
+    """Clusters, profiles and a 2D projection, cached per model key and settings."""
+    from recsys import segments
+
+    ids, vectors = segments.model_vectors(_model, what)
+    res = segments.segment(_data, vectors, ids, what, "auto", method)
+    proj = segments.project(vectors, method, strata=res["labels"])
+    return {**res, "ids": ids, "vectors": vectors,
+            "points": segments.scatter_frame(_data, ids, what, proj, res["labels"]),
+            "sampled": proj.sampled, "seconds": proj.seconds}
+
+
+def model_keys() -> dict[str, str]:
+    """label -> registry key of the models trained for the current dataset."""
+    trained_models()
+    return dict(st.session_state[S.TRAINED].get(dataset_key(), {}))
