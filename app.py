@@ -14,6 +14,7 @@ pages = [
     st.Page("pages/customer.py", title="Customer", icon=":material/person:"),
     st.Page("pages/products.py", title="Products", icon=":material/sell:"),
     st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
+    st.Page("pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
 ]
 nav = st.navigation(pages)
 sidebar()

@@ -1,4 +1,4 @@
-"""Command line: ``python -m recsys bench|segments|import ...``.
+"""Command line: ``python -m recsys bench|segments|campaign|import ...``.
 
 Errors in the input end the program with exit status 2 and one line naming the problem.
 """
@@ -87,6 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--k", default="auto", help="auto (by silhouette) or a number")
     seg.add_argument("--projection", default="umap", choices=["umap", "tsne", "pca"])
     seg.add_argument("--json", help="write the segments as JSON here")
+    camp = sub.add_parser("campaign", help="size a campaign for products from a backtest")
+    _add_data_args(camp)
+    camp.add_argument("--model", required=True)
+    camp.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE")
+    target = camp.add_mutually_exclusive_group(required=True)
+    target.add_argument("--product", nargs="+", metavar="SKU")
+    target.add_argument("--top-products", type=int, metavar="N",
+                        help="the N best sellers of the training period")
+    target.add_argument("--new-product", metavar="NAME,CATEGORY,PRICE")
+    camp.add_argument("--cutoff")
+    camp.add_argument("--window-days", type=int, default=30)
+    camp.add_argument("--cost-per-contact", type=float, default=0.35)
+    camp.add_argument("--fixed-cost", type=float, default=0.0)
+    camp.add_argument("--margin-pct", type=float, default=30.0, help="percent of the price")
+    camp.add_argument("--json")
     imp = sub.add_parser("import", help="import and clean an export into the workspace")
     _add_data_args(imp)
     imp.add_argument("--name", required=True, help="dataset name in the workspace")
@@ -146,6 +161,29 @@ def cmd_segments(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def cmd_campaign(args: argparse.Namespace) -> dict[str, Any]:
+    from recsys import campaign as cp
+
+    params = parse_params(args.set, [args.model])[args.model]
+    data = load_input(args)
+    econ = cp.Economics(cost_per_contact=args.cost_per_contact, fixed_cost=args.fixed_cost,
+                        margin_pct=args.margin_pct / 100)
+    if args.new_product:
+        parts = [p.strip() for p in args.new_product.split(",")]
+        if len(parts) != 3:
+            raise CliError("--new-product is NAME,CATEGORY,PRICE")
+        out = cp.new_product_report(data, args.model, params, parts[0], parts[1] or None,
+                                    float(parts[2]), args.cutoff, args.window_days, econ)
+    else:
+        train_items = None if args.product else args.top_products
+        out = cp.report(data, args.model, params, args.product, train_items, args.cutoff,
+                        args.window_days, econ)
+    print(cp.format_report(out))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2, default=str))
+    return out
+
+
 def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
     from recsys import store
 
@@ -166,7 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from recsys.store import StoreError
 
     try:
-        {"bench": cmd_bench, "import": cmd_import, "segments": cmd_segments}[args.command](args)
+        {"bench": cmd_bench, "import": cmd_import, "segments": cmd_segments,
+         "campaign": cmd_campaign}[args.command](args)
     except (CliError, FormatError, ReadError, StoreError, KeyError, ValueError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {msg}", file=sys.stderr)

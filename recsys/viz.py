@@ -77,3 +77,19 @@ def silhouette_curve(curve: dict[int, float], chosen: int) -> go.Figure:
                   title="Silhouette by number of clusters")
     fig.add_vline(x=chosen, line_dash="dot")
     return fig.update_layout(height=280, margin=dict(l=10, r=10, t=40, b=10))
+
+
+def campaign_curves(curves: dict[str, pd.DataFrame], chosen: int, currency: str = "£"
+                    ) -> dict[str, go.Figure]:
+    """Gains (recall), lift and expected profit by audience size, one line per ranking."""
+    figs = {}
+    for key, title in (("recall", "Gains: share of buyers reached"),
+                       ("lift", "Lift over a random audience"),
+                       ("expected_profit", f"Expected profit ({currency})")):
+        fig = go.Figure()
+        for name, c in curves.items():
+            fig.add_trace(go.Scatter(x=c["n"], y=c[key], name=name, mode="lines"))
+        fig.add_vline(x=chosen, line_dash="dot")
+        figs[key] = fig.update_layout(title=title, height=300, xaxis_title="audience size",
+                                      margin=dict(l=10, r=10, t=40, b=10))
+    return figs

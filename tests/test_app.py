@@ -12,7 +12,7 @@ from tests.test_import_formats import RETAIL
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ["pages/data.py", "pages/models.py", "pages/customer.py", "pages/products.py",
-         "pages/embeddings.py"]
+         "pages/embeddings.py", "pages/campaigns.py"]
 
 
 @pytest.fixture
@@ -47,6 +47,9 @@ def test_every_page_renders_before_any_upload(app, page):
     if page in ("pages/customer.py", "pages/products.py"):
         assert len(app.dataframe) >= 1 and charts(app) >= 1
         assert len(app.metric) == 5
+    if page == "pages/campaigns.py":  # gains, lift, profit; the summary; the target list
+        assert charts(app) == 3 and app.success[0].value.startswith("Targeting")
+        assert len(app.dataframe[0].value) >= 1
     if page == "pages/embeddings.py":  # scatter, silhouette curve, profiles, baseline metric
         assert charts(app) == 2 and len(app.dataframe) == 1 and len(app.metric) == 1
 

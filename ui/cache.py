@@ -118,3 +118,15 @@ def model_keys() -> dict[str, str]:
     """label -> registry key of the models trained for the current dataset."""
     trained_models()
     return dict(st.session_state[S.TRAINED].get(dataset_key(), {}))
+
+
+@st.cache_data(show_spinner="Backtesting the campaign…", max_entries=16)
+def campaign_backtest(key: str, item: str, model_name: str, cutoff: str, window: int,
+                      econ_json: str, _data) -> dict:
+    """Backtest curves for one product and model, cached by dataset key and settings."""
+    from recsys import campaign as cp
+
+    econ = cp.Economics(**json.loads(econ_json))
+    bt = cp.backtest(_data, [item], model_name, None, cutoff, window, econ)[0]
+    return {"curves": bt.curves, "base_rate": bt.base_rate, "positives": bt.positives,
+            "calibration": bt.calibration, "margin": bt.margin}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
 from torch import nn
@@ -108,6 +109,11 @@ class TwoTower(OrderSequenceModel):
     # ------------------------------------------------------------------ training
     def _prepare(self, train: OrderData, X: sp.csr_matrix) -> None:
         self._prepare_features(train)
+        inter = train.interactions
+        age = (inter["timestamp"].max() - inter["timestamp"]) / pd.Timedelta(days=1)
+        self.activity_now_ = np.bincount(inter["customer_id"].cat.codes,
+                                         weights=np.exp(-age.to_numpy() / 60.0),
+                                         minlength=len(self.customer_ids_)).astype(np.float32)
         self.logq_ = torch.tensor(np.log(np.maximum(self.item_freq_, 1e-9)),
                                   dtype=torch.float32, device=self.device_)
         self.net_ = self._new_net().to(self.device_)
@@ -194,6 +200,8 @@ class TwoTower(OrderSequenceModel):
                                     0.0).astype(np.float32)
         self.repeat_w_ = (self.net_.repeat.detach().cpu().numpy() * self.config.temperature
                           if self.config.repeat else np.zeros(2, np.float32))
+        # Recency-weighted number of lines bought (60-day decay): how much each buys lately.
+        self.activity_ = self.activity_now_
 
     def _repeat(self, hist: np.ndarray, w: np.ndarray) -> np.ndarray:
         """[m, n_items] repeat bonus from history codes/weights [m, L] (scores' scale)."""
@@ -208,9 +216,17 @@ class TwoTower(OrderSequenceModel):
                 + self._repeat(self.hist_now_[rows], self.hist_w_now_[rows]))
 
     def _item_column(self, j: int) -> np.ndarray:
-        seen = (self.hist_w_now_ * (self.hist_now_ == j)).sum(1)
-        rep = self.repeat_w_[0] * np.log1p(seen) + self.repeat_w_[1] * (seen > 0)
-        return self.U_ @ self.V_[j] + self.bias_[j] + rep
+        """Expected purchases of product j per customer: the model's softmax probability of j
+        among all products, times how much the customer buys lately. (Ranking customers by the
+        raw score would ignore that an inactive customer buys nothing at all.)"""
+        out = np.empty(len(self.U_), dtype=np.float32)
+        for s in range(0, len(out), 2048):
+            rows = np.arange(s, min(s + 2048, len(out)))
+            logits = self._score_rows(rows) / self.config.temperature
+            logits -= logits.max(1, keepdims=True)
+            p = np.exp(logits[:, j]) / np.exp(logits).sum(1)
+            out[rows] = p * self.activity_[rows]
+        return out
 
     def _item_vectors(self) -> np.ndarray:
         return self.V_
@@ -235,7 +251,17 @@ class TwoTower(OrderSequenceModel):
         zero = torch.zeros(1, 2, device=self.device_)
         bias = float(self.net_.trend_bias(zero)[0]) * self.config.temperature \
             if self.config.trend else 0.0
-        return (self.U_ @ v + bias).astype(np.float32)
+        # Same expected-purchases scale as _item_column: softmax share among the known
+        # products plus this one, times recent activity.
+        col = (self.U_ @ v + bias) / self.config.temperature
+        out = np.empty(len(self.U_), dtype=np.float32)
+        for s in range(0, len(out), 2048):
+            rows = np.arange(s, min(s + 2048, len(out)))
+            logits = self._score_rows(rows) / self.config.temperature
+            top = np.maximum(logits.max(1), col[rows])
+            denom = np.exp(logits - top[:, None]).sum(1) + np.exp(col[rows] - top)
+            out[rows] = np.exp(col[rows] - top) / denom * self.activity_[rows]
+        return out
 
     @torch.no_grad()
     def recommend_history(self, item_ids, n: int = 10, country: str | None = None,
@@ -257,12 +283,14 @@ class TwoTower(OrderSequenceModel):
     def _state(self) -> dict[str, np.ndarray]:
         return {"U": self.U_, "V": self.V_, "bias": self.bias_, "hist_now": self.hist_now_,
                 "hist_w_now": self.hist_w_now_, "repeat_w": self.repeat_w_,
+                "activity": self.activity_,
                 **self._feature_state()}
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.U_, self.V_, self.bias_ = arrays["U"], arrays["V"], arrays["bias"]
         self.hist_now_, self.hist_w_now_ = arrays["hist_now"], arrays["hist_w_now"]
         self.repeat_w_ = arrays["repeat_w"]
+        self.activity_ = arrays["activity"]
         self._set_feature_state(arrays)
 
     def save(self, path: str | Path) -> None:

@@ -1,0 +1,42 @@
+"""Silhouettes of embedding clusters vs hand-crafted features, and projection times.
+
+    python tools/segments_bench.py [../shared/data/online_retail.csv.gz]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from recsys import segments  # noqa: E402
+from recsys.data import load_orders  # noqa: E402
+from recsys.models import make_model  # noqa: E402
+
+path = sys.argv[1] if len(sys.argv) > 1 else "../shared/data/online_retail.csv.gz"
+data = load_orders(path)
+print(f"{'model':<14}{'what':<11}{'n':>6}{'K':>4}{'silhouette':>12}{'baseline':>10}{'fit s':>8}")
+vectors_for_timing = None
+for name in ("item2vec", "customer2vec", "two_tower", "als"):
+    t = time.perf_counter()
+    model = make_model(name).fit(data)
+    fit_s = time.perf_counter() - t
+    for what in ("customers", "items"):
+        ids, vec = segments.model_vectors(model, what)
+        res = segments.segment(data, vec, ids, what)
+        print(f"{name:<14}{what:<11}{len(ids):>6}{res['k']:>4}{res['chosen_silhouette']:>12.3f}"
+              f"{res['baseline_silhouette']:>10.3f}{fit_s:>8.1f}", flush=True)
+        if name == "two_tower" and what == "customers":
+            vectors_for_timing = vec
+
+segments.project(vectors_for_timing[:500], "umap")  # compile numba once (cold start)
+p = segments.project(vectors_for_timing, "umap")
+print(f"umap warm, {len(p.index):,} real customer vectors: {p.seconds:.1f}s")
+rng = np.random.default_rng(0)
+big = np.repeat(vectors_for_timing, 13, axis=0)[:50_000] + rng.normal(0, 0.05, (50_000, 64))
+p = segments.project(big.astype(np.float32), "umap")
+print(f"umap warm, {len(p.index):,} points: {p.seconds:.1f}s")
