@@ -11,7 +11,6 @@ and dropout keep the ID embeddings from memorising the training period.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -221,12 +220,3 @@ class NCF(OrderSequenceModel):
         self.U_, self.V_, self.bias_ = arrays["U"], arrays["V"], arrays["bias"]
         self._set_feature_state(arrays)
 
-    def save(self, path: str | Path) -> None:
-        super().save(path)
-        torch.save(self.net_.state_dict(), Path(path) / "net.pt")
-
-    @classmethod
-    def load(cls, path: str | Path) -> NCF:
-        model = super().load(path)
-        cls._load_net(model, path)
-        return model

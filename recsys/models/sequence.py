@@ -7,6 +7,8 @@ At inference every customer is seen from the end of the training period.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
@@ -101,12 +103,18 @@ class OrderSequenceModel(TorchRecommender):
         self.best_epoch_ = int(arrays["best_epoch"][0])
         self.item_cat_ = torch.tensor(arrays["item_cat"])
 
-    @classmethod
-    def _load_net(cls, model, path) -> None:
-        from pathlib import Path
+    def save(self, path) -> None:
+        """The base folder (config, arrays, ID maps) plus the network's state dict."""
+        super().save(path)
+        torch.save(self.net_.state_dict(), Path(path) / "net.pt")
 
+    @classmethod
+    def load(cls, path):
+        """Restore; the state dict is read with ``weights_only=True`` (no pickle)."""
+        model = super().load(path)
         model.device_ = torch.device("cpu")
         model.net_ = model._new_net()
         state = torch.load(Path(path) / "net.pt", map_location="cpu", weights_only=True)
         model.net_.load_state_dict(state)
         model.net_.eval()
+        return model

@@ -11,7 +11,6 @@ Training examples are the orders themselves, each seen from the history before i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -293,12 +292,3 @@ class TwoTower(OrderSequenceModel):
         self.activity_ = arrays["activity"]
         self._set_feature_state(arrays)
 
-    def save(self, path: str | Path) -> None:
-        super().save(path)
-        torch.save(self.net_.state_dict(), Path(path) / "net.pt")
-
-    @classmethod
-    def load(cls, path: str | Path) -> TwoTower:
-        model = super().load(path)
-        cls._load_net(model, path)
-        return model
