@@ -1,6 +1,6 @@
 """Silhouettes of embedding clusters vs hand-crafted features, and projection times.
 
-    python tools/segments_bench.py [../shared/data/online_retail.csv.gz]
+    python tools/segments_bench.py [DATA] [MODEL,MODEL,...]
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from recsys.data import load_orders  # noqa: E402
 from recsys.models import make_model  # noqa: E402
 
 path = sys.argv[1] if len(sys.argv) > 1 else "../shared/data/online_retail.csv.gz"
+names = sys.argv[2].split(",") if len(sys.argv) > 2 else ["item2vec", "customer2vec",
+                                                          "two_tower", "als"]
 data = load_orders(path)
 print(f"{'model':<14}{'what':<11}{'n':>6}{'K':>4}{'silhouette':>12}{'baseline':>10}{'fit s':>8}")
 vectors_for_timing = None
-for name in ("item2vec", "customer2vec", "two_tower", "als"):
+for name in names:
     t = time.perf_counter()
     model = make_model(name).fit(data)
     fit_s = time.perf_counter() - t
@@ -30,10 +32,12 @@ for name in ("item2vec", "customer2vec", "two_tower", "als"):
         res = segments.segment(data, vec, ids, what)
         print(f"{name:<14}{what:<11}{len(ids):>6}{res['k']:>4}{res['chosen_silhouette']:>12.3f}"
               f"{res['baseline_silhouette']:>10.3f}{fit_s:>8.1f}", flush=True)
-        if name == "two_tower" and what == "customers":
+        if what == "customers":
             vectors_for_timing = vec
 
+t = time.perf_counter()
 segments.project(vectors_for_timing[:500], "umap")  # compile numba once (cold start)
+print(f"umap first call (numba compile) on 500 points: {time.perf_counter() - t:.1f}s")
 p = segments.project(vectors_for_timing, "umap")
 print(f"umap warm, {len(p.index):,} real customer vectors: {p.seconds:.1f}s")
 rng = np.random.default_rng(0)

@@ -23,9 +23,13 @@ TOP_CATEGORIES = 32
 TREND_WEEKS = (1, 4)
 
 
+def crc32(text) -> int:
+    """A hash that is the same in every process (Python's hash() is salted per process)."""
+    return zlib.crc32(str(text).encode("utf-8"))
+
+
 def stable_hash(text: str, buckets: int) -> int:
-    """A hash that is the same in every process (Python's hash() is salted)."""
-    return zlib.crc32(text.encode("utf-8")) % buckets
+    return crc32(text) % buckets
 
 
 def tokenize(name: str) -> list[str]:

@@ -13,7 +13,6 @@ in the same space). Customers unseen in training get a vector inferred from thei
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,12 +21,13 @@ import scipy.sparse as sp
 
 from recsys.data import OrderData
 from recsys.models.base import BaseRecommender, Callback, emit, topn
+from recsys.models.features import crc32
 
 
 def stable_hash(text: str) -> int:
     """gensim seeds each word's initial vector by hashing it; Python's hash() is salted per
     process, so models would differ between runs. crc32 is not."""
-    return zlib.crc32(str(text).encode())
+    return crc32(text)
 
 
 @dataclass(frozen=True)
