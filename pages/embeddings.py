@@ -16,7 +16,9 @@ model = get_model(keys[label])
 has_customers = model.embeddings().customers is not None
 what = c2.radio("Show", ["customers", "items"] if has_customers else ["items"],
                 horizontal=True, format_func={"customers": "Customers", "items": "Products"}.get)
-method = c3.selectbox("Projection", list(segments.PROJECTIONS))
+method = c3.selectbox("Projection", ["pca", "umap", "tsne"],
+                      help="PCA is instant. UMAP (cosine) shows local structure best; its "
+                           "first run in a fresh server compiles for about a minute.")
 if not has_customers:
     st.caption(f"{label} has no customer embeddings; train als, ncf, two_tower, item2vec or "
                "customer2vec on the Models page to see customers.")
