@@ -135,3 +135,20 @@ def test_bad_parameters_and_unknown_model():
         make_model("ease", lambda_=3)
     with pytest.raises(KeyError, match="Unknown model"):
         make_model("deep-magic")
+
+
+def test_ease_scoring_options(clustered_data, tmp_path):
+    """Count history and the own-purchase term change scores, not the learned weights."""
+    plain = make_model("ease").fit(clustered_data)
+    opt = make_model("ease", history="count", self_weight=1.0).fit(clustered_data)
+    np.testing.assert_allclose(plain.B_, opt.B_)
+    item = clustered_data.item_ids[0]
+    buyers = clustered_data.matrix().tocsc()[:, 0].indices
+    gap = opt._item_column(0) - plain._item_column(0)
+    assert (gap[buyers] >= 1.0 - 1e-5).all()  # every past buyer gains at least one line
+    opt.save(tmp_path / "e")
+    back = load_model(tmp_path / "e")
+    np.testing.assert_allclose(back._item_column(0), opt._item_column(0), rtol=1e-6)
+    assert item in set(back.item_ids_)
+    with pytest.raises(ValueError, match="history"):
+        make_model("ease", history="weird")
