@@ -8,7 +8,13 @@ from recsys import campaign as cp
 from recsys import insights, viz
 from recsys.models import NewProduct
 from recsys.workflow import default_cutoff
-from ui.cache import campaign_backtest, current_data, dataset_key, trained_models
+from ui.cache import (
+    campaign_backtest,
+    campaign_model,
+    current_data,
+    dataset_key,
+    trained_models,
+)
 from ui.widgets import download
 
 st.header("Campaigns")
@@ -51,7 +57,7 @@ for col, key in zip(cols, ("recall", "lift", "expected_profit")):
     col.plotly_chart(figs[key], width="stretch")
 
 st.subheader("Target list (models fitted on all data)")
-live = models.get(compare[0]) or next(iter(models.values()))
+live = campaign_model(compare[0])
 targets = cp.target_list(live, data, item, first["calibration"], n=size)
 st.dataframe(targets.head(200), hide_index=True, width="stretch")
 download("Download target list", lambda: insights.safe_csv(targets), f"targets_{item}.csv")

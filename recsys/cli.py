@@ -164,7 +164,7 @@ def cmd_segments(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_campaign(args: argparse.Namespace) -> dict[str, Any]:
     from recsys import campaign as cp
 
-    params = parse_params(args.set, [args.model])[args.model]
+    params = parse_params(args.set, [args.model])[args.model] or None  # None: campaign defaults
     data = load_input(args)
     econ = cp.Economics(cost_per_contact=args.cost_per_contact, fixed_cost=args.fixed_cost,
                         margin_pct=args.margin_pct / 100)

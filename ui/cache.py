@@ -130,3 +130,17 @@ def campaign_backtest(key: str, item: str, model_name: str, cutoff: str, window:
     bt = cp.backtest(_data, [item], model_name, None, cutoff, window, econ)[0]
     return {"curves": bt.curves, "base_rate": bt.base_rate, "positives": bt.positives,
             "calibration": bt.calibration, "margin": bt.margin}
+
+
+def campaign_model(name: str):
+    """The model that ranks customers now: fitted on all data with the campaign settings."""
+    from recsys.campaign import CAMPAIGN_PARAMS
+
+    params = CAMPAIGN_PARAMS.get(name, {})
+    key = model_key(dataset_key(), name, {"campaign": params})
+    model = get_model(key)
+    if model is None:
+        with st.spinner(f"Fitting {name} on all the data…"):
+            model = fit_serving(current_data(), name, params)
+        put_model(key, model)
+    return model
