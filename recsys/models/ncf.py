@@ -20,7 +20,6 @@ from torch.nn import functional as F
 
 from recsys.data import OrderData
 from recsys.models.sequence import OrderSequenceModel
-from recsys.models.torch_base import batches
 
 CUSTOMER_MODES = ("id", "features", "id+features")
 
@@ -121,15 +120,6 @@ class NCF(OrderSequenceModel):
         return self.net_.customer(t["cid"], t["rfm"], t["hist"], t["hist_w"],
                                   self.item_cat_[t["hist"]])
 
-    def _run_epoch(self, epoch: int) -> float:
-        self.net_.train()
-        total, n = 0.0, 0
-        for idx in batches(len(self.pair_item_), self.config.batch_size, self._rng):
-            total += self._step(self.pair_order_[idx], self.pair_item_[idx]) * len(idx)
-            n += len(idx)
-            self._tick(n, len(self.pair_item_))
-        return total / max(n, 1)
-
     def _step(self, orders: np.ndarray, items: np.ndarray) -> float:
         """Each positive pair against ``negatives`` sampled products."""
         c, dev = self.config, self.device_
@@ -155,9 +145,7 @@ class NCF(OrderSequenceModel):
             loss = loss / (1 + k)
         reg = (u.pow(2).sum(1).mean() + pos_v.pow(2).sum(1).mean()
                + neg_v.pow(2).sum(2).mean())
-        self.opt_.zero_grad()
-        (loss + c.l2 * reg).backward()
-        self.opt_.step()
+        self._update(loss + c.l2 * reg)
         return float(loss.detach())
 
     # ------------------------------------------------------------------ inference

@@ -15,7 +15,7 @@ import torch
 
 from recsys.data import OrderData
 from recsys.models import features as fx
-from recsys.models.torch_base import TorchRecommender
+from recsys.models.torch_base import TorchRecommender, batches
 
 
 class OrderSequenceModel(TorchRecommender):
@@ -44,6 +44,38 @@ class OrderSequenceModel(TorchRecommender):
         self.ex_ = self._customer_tensors(ex)
         self.item_t_ = self._item_tensors(self.items_side_, np.arange(len(self.item_ids_)) + 1)
         self.trend_t_ = torch.tensor(self.trend_table_, device=self.device_)
+
+    def _step(self, orders: np.ndarray, items: np.ndarray) -> float:
+        """One optimisation step on a batch of (order, bought item) pairs; returns the loss."""
+        raise NotImplementedError
+
+    def _run_epoch(self, epoch: int) -> float:
+        self.net_.train()
+        total, n = 0.0, 0
+        pairs = self._epoch_pairs()
+        for idx in batches(len(pairs), self.config.batch_size, self._rng):
+            sel = pairs[idx]
+            total += self._step(self.pair_order_[sel], self.pair_item_[sel]) * len(idx)
+            n += len(idx)
+            self._tick(n, len(pairs))
+        return total / max(n, 1)
+
+    def _epoch_pairs(self) -> np.ndarray:
+        """At most ``items_per_order`` random lines of each order this epoch (0: all), so
+        that big wholesale orders need not swamp the loss."""
+        cap = getattr(self.config, "items_per_order", 0)
+        if cap <= 0:
+            return np.arange(len(self.pair_item_))
+        prio = self._rng.random(len(self.pair_item_))
+        order = np.lexsort((prio, self.pair_order_))
+        starts = np.searchsorted(self.pair_order_[order], self.pair_order_[order], "left")
+        return np.sort(order[np.arange(len(order)) - starts < cap])
+
+    def _update(self, loss: torch.Tensor) -> float:
+        self.opt_.zero_grad()
+        loss.backward()
+        self.opt_.step()
+        return float(loss.detach())
 
     def _vocabs(self, train: OrderData) -> None:
         self.cat_vocab_ = fx.Vocab.fit(train.products["category"])

@@ -23,7 +23,6 @@ from recsys.data import OrderData
 from recsys.models import features as fx
 from recsys.models.base import topn
 from recsys.models.sequence import OrderSequenceModel
-from recsys.models.torch_base import batches
 
 
 @dataclass(frozen=True)
@@ -126,28 +125,6 @@ class TwoTower(OrderSequenceModel):
                            fx.N_PRICE_BUCKETS + 2, fx.N_TOKEN_BUCKETS, c.dim, c.hidden,
                            c.dropout)
 
-    def _run_epoch(self, epoch: int) -> float:
-        self.net_.train()
-        total, n = 0.0, 0
-        pairs = self._epoch_pairs()
-        for idx in batches(len(pairs), self.config.batch_size, self._rng):
-            sel = pairs[idx]
-            total += self._step(self.pair_order_[sel], self.pair_item_[sel]) * len(idx)
-            n += len(idx)
-            self._tick(n, len(pairs))
-        return total / max(n, 1)
-
-    def _epoch_pairs(self) -> np.ndarray:
-        """At most ``items_per_order`` random lines of each order this epoch, so that big
-        wholesale orders do not swamp the loss (and an epoch stays short)."""
-        cap = self.config.items_per_order
-        if cap <= 0:
-            return np.arange(len(self.pair_item_))
-        prio = self._rng.random(len(self.pair_item_))
-        order = np.lexsort((prio, self.pair_order_))
-        starts = np.searchsorted(self.pair_order_[order], self.pair_order_[order], "left")
-        return np.sort(order[np.arange(len(order)) - starts < cap])
-
     def _step(self, orders: np.ndarray, items: np.ndarray) -> float:
         """In-batch sampled softmax over the batch's items, log-Q corrected; the same item as
         another row's positive is masked, not counted as a negative."""
@@ -174,11 +151,7 @@ class TwoTower(OrderSequenceModel):
             logits = logits - self.logq_[it][None, :]
         same = (it[None, :] == it[:, None]) & ~torch.eye(len(it), dtype=torch.bool, device=dev)
         target = torch.arange(len(it), device=dev)
-        loss = F.cross_entropy(logits.masked_fill(same, -1e9), target)
-        self.opt_.zero_grad()
-        loss.backward()
-        self.opt_.step()
-        return float(loss.detach())
+        return self._update(F.cross_entropy(logits.masked_fill(same, -1e9), target))
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
