@@ -36,7 +36,14 @@ class Economics:
     currency: str = "£"
 
 
-def heuristic_scores(train: OrderData, item_id: str, kind: str, seed: int = 0) -> np.ndarray:
+def line_categories(train: OrderData) -> pd.Series:
+    """The category of every training line (computed once per backtest, not per product)."""
+    cats = train.products.set_index("item_id")["category"]
+    return train.interactions["item_id"].astype(str).map(cats)
+
+
+def heuristic_scores(train: OrderData, item_id: str, kind: str, seed: int = 0,
+                     line_cats: pd.Series | None = None) -> np.ndarray:
     """Scores of every training customer under a heuristic (higher = contact first)."""
     inter = train.interactions
     n = train.n_customers
@@ -48,10 +55,9 @@ def heuristic_scores(train: OrderData, item_id: str, kind: str, seed: int = 0) -
         recent = (inter["timestamp"] >= inter["timestamp"].max() - pd.Timedelta(days=90))
         orders = inter.loc[recent.to_numpy()].drop_duplicates("order_id")
         return np.bincount(orders["customer_id"].cat.codes, minlength=n) + tiebreak
-    cats = train.products.set_index("item_id")["category"]
-    cat = cats.get(item_id)
-    in_cat = inter["item_id"].astype(str).map(cats).eq(cat).to_numpy() if cat is not None \
-        else np.zeros(len(inter), bool)
+    cat = train.products.set_index("item_id")["category"].get(item_id)
+    line_cats = line_categories(train) if line_cats is None else line_cats
+    in_cat = line_cats.eq(cat).to_numpy() if cat is not None else np.zeros(len(inter), bool)
     activity = np.bincount(codes, minlength=n)
     return np.bincount(codes[in_cat], minlength=n) + activity / (activity.max() + 1) + tiebreak
 
@@ -115,6 +121,28 @@ def product_margin(data: OrderData, item_id: str, econ: Economics) -> float:
 
 
 @dataclass
+class CampaignWindow:
+    """The backtest's split: training data before the cutoff and the window's lines after."""
+
+    cutoff: pd.Timestamp
+    days: int
+    train: OrderData
+    lines: pd.DataFrame
+
+    @classmethod
+    def of(cls, data: OrderData, cutoff: str | None, days: int) -> CampaignWindow:
+        t = data.interactions["timestamp"]
+        cut = pd.Timestamp(cutoff) if cutoff else t.max() - pd.Timedelta(days=days)
+        after = ((t >= cut) & (t < cut + pd.Timedelta(days=days))).to_numpy()
+        return cls(cut, days, data.before(cut), data.interactions[after])
+
+    def positives(self, item_id: str) -> np.ndarray:
+        """Which training customers bought the product in the window."""
+        buyers = self.lines.loc[self.lines["item_id"] == item_id, "customer_id"].astype(str)
+        return np.isin(self.train.customer_ids, buyers.unique())
+
+
+@dataclass
 class Backtest:
     """One product's backtest for one model and the heuristics."""
 
@@ -128,28 +156,24 @@ class Backtest:
 
 def backtest(data: OrderData, items: list[str], model_name: str, params: dict | None = None,
              cutoff: str | None = None, window_days: int = 30, econ: Economics | None = None,
-             model=None) -> list[Backtest]:
+             model=None, window: CampaignWindow | None = None) -> list[Backtest]:
     """Fit before the cutoff (once), then per product: rank all training customers, observe
     who bought it in the window; curves for the model and the heuristics."""
     econ = econ or Economics()
-    cut = pd.Timestamp(cutoff) if cutoff else data.interactions["timestamp"].max() - \
-        pd.Timedelta(days=window_days)
-    train = data.before(cut)
-    t = data.interactions["timestamp"]
-    window = data.interactions[((t >= cut) & (t < cut + pd.Timedelta(days=window_days)))
-                               .to_numpy()]
+    window = window or CampaignWindow.of(data, cutoff, window_days)
+    train = window.train
+    line_cats = line_categories(train)
     if params is None:
         params = CAMPAIGN_PARAMS.get(model_name, {})
     model = model or make_model(model_name, **params).fit(train)
     sizes = size_grid(train.n_customers)
     out = []
     for item in items:
-        buyers = set(window.loc[window["item_id"] == item, "customer_id"].astype(str))
-        pos = np.isin(train.customer_ids, list(buyers))
+        pos = window.positives(item)
         scores = _model_scores(model, train, item)
         curves = {model_name: gains(scores, pos, sizes)}
         for h in HEURISTICS[1:]:
-            curves[h] = gains(heuristic_scores(train, item, h), pos, sizes)
+            curves[h] = gains(heuristic_scores(train, item, h, line_cats=line_cats), pos, sizes)
         curves["random"] = expected_random(pos, sizes)
         margin = product_margin(train, item, econ)
         curves = {k: economics(v, econ, margin) for k, v in curves.items()}
@@ -230,14 +254,13 @@ def report(data: OrderData, model_name: str, params: dict | None, items: list[st
            econ: Economics) -> dict[str, Any]:
     """The CLI's JSON: curves (means over products), best and break-even sizes, lift at the
     top 5% for the model and each heuristic, a summary sentence, per-product figures."""
-    cut = cutoff or str((data.interactions["timestamp"].max()
-                         - pd.Timedelta(days=window_days)).date())
-    train = data.before(pd.Timestamp(cut))
+    window = CampaignWindow.of(data, cutoff, window_days)
+    train, cut = window.train, str(window.cutoff.date())
     items = items or best_sellers(train, top_products or 20)
     unknown = [i for i in items if i not in set(train.item_ids)]
     if unknown:
         raise ValueError(f"Products not sold before the cutoff {cut}: {unknown[:5]}")
-    bts = backtest(data, items, model_name, params, cut, window_days, econ)
+    bts = backtest(data, items, model_name, params, econ=econ, window=window)
     n_cust = train.n_customers
     per = {}
     for b in bts:
@@ -268,20 +291,15 @@ def new_product_report(data: OrderData, model_name: str, params: dict | None, na
     their name, category and price only, as this one is)."""
     if model_name != "two_tower":
         raise ValueError("New products are scored from their attributes: use --model two_tower")
-    cut = pd.Timestamp(cutoff) if cutoff else data.interactions["timestamp"].max() - \
-        pd.Timedelta(days=window_days)
-    train = data.before(cut)
+    window = CampaignWindow.of(data, cutoff, window_days)
+    train, cut = window.train, window.cutoff
     p = data.products
     fresh = p[(p["first_seen"] >= cut) & (p["first_seen"] < cut + pd.Timedelta(days=window_days))]
     model = make_model(model_name, **(params or {})).fit(train)
     sizes = size_grid(train.n_customers)
-    t = data.interactions["timestamp"]
-    window = data.interactions[((t >= cut) & (t < cut + pd.Timedelta(days=window_days)))
-                               .to_numpy()]
     curves = []
     for _, row in fresh.iterrows():
-        buyers = set(window.loc[window["item_id"] == row["item_id"], "customer_id"].astype(str))
-        pos = np.isin(train.customer_ids, list(buyers))
+        pos = window.positives(row["item_id"])
         if pos.sum() >= 3:
             scores = model.score_new_item(str(row["name"]), row["category"], row["price"])
             curves.append(economics(gains(scores, pos, sizes), econ,

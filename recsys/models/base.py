@@ -225,6 +225,14 @@ class BaseRecommender(ABC):
         raise NotImplementedError(f"{self.name} cannot score customers outside its training "
                                   "data; use two_tower, item2vec or customer2vec.")
 
+    def _history_top(self, scores: np.ndarray, codes: np.ndarray, n: int,
+                     exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n of one unseen customer's scores [1, n_items], minus what they bought."""
+        if exclude_seen and len(codes):
+            scores[0, codes] = -np.inf
+        idx, val = topn(scores, n)
+        return self.item_ids_[idx[0]], val[0]
+
     def similar_items(self, item_ids, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Per query item, the n most similar other items (cosine of the item vectors, or of
         co-purchase columns for models without vectors)."""

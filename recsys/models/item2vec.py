@@ -159,10 +159,7 @@ class Item2Vec(BaseRecommender):
         codes = codes[codes >= 0]
         u = _unit(self.V_[codes].sum(0, keepdims=True)) if len(codes) else None
         scores = (u @ self.V_.T if u is not None else self.popularity_[None, :]).copy()
-        if exclude_seen and len(codes):
-            scores[0, codes] = -np.inf
-        idx, val = topn(scores, n)
-        return self.item_ids_[idx[0]], val[0]
+        return self._history_top(scores, codes, n, exclude_seen)
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"U": self.U_, "V": self.V_}
@@ -248,10 +245,7 @@ class Customer2Vec(BaseRecommender):
         codes = self._items(item_ids, strict=False)
         codes = codes[codes >= 0]
         scores = (self.infer_vector(item_ids) @ self.W_out_.T)[None, :]
-        if exclude_seen and len(codes):
-            scores[0, codes] = -np.inf
-        idx, val = topn(scores, n)
-        return self.item_ids_[idx[0]], val[0]
+        return self._history_top(scores, codes, n, exclude_seen)
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"U": self.U_, "V": self.V_, "W_out": self.W_out_}

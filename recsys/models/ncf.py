@@ -190,15 +190,11 @@ class NCF(OrderSequenceModel):
                           exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
         if self.config.customer == "id":
             return super().recommend_history(item_ids, n, country, exclude_seen)
-        from recsys.models.base import topn
 
         ci, codes = self._history_inputs(item_ids, country)
         u = self._cust_vec(self._customer_tensors(ci)).numpy()
         scores = self._score_vectors(u) + self.bias_[None, :]
-        if exclude_seen and len(codes):
-            scores[0, codes] = -np.inf
-        idx, val = topn(scores, n)
-        return self.item_ids_[idx[0]], val[0]
+        return self._history_top(scores, codes, n, exclude_seen)
 
     # ------------------------------------------------------------------ persistence
     def _state(self) -> dict[str, np.ndarray]:

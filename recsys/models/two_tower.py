@@ -21,7 +21,6 @@ from torch.nn import functional as F
 
 from recsys.data import OrderData
 from recsys.models import features as fx
-from recsys.models.base import topn
 from recsys.models.sequence import OrderSequenceModel
 
 
@@ -246,10 +245,7 @@ class TwoTower(OrderSequenceModel):
         w = t["hist_w"].cpu().numpy()
         scores = (u.cpu().numpy() @ self.V_.T + self.bias_[None, :]
                   + self._repeat(ci.hist, w)).astype(np.float32)
-        if exclude_seen and len(codes):
-            scores[0, codes] = -np.inf
-        idx, val = topn(scores, n)
-        return self.item_ids_[idx[0]], val[0]
+        return self._history_top(scores, codes, n, exclude_seen)
 
     # ------------------------------------------------------------------ persistence
     def _state(self) -> dict[str, np.ndarray]:
