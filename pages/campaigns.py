@@ -24,8 +24,9 @@ models = trained_models()
 choices = insights.product_choices(data)
 c1, c2 = st.columns([2, 1])
 item = c1.selectbox("Product to promote", list(choices), format_func=choices.get)
-compare = c2.multiselect("Models (up to two)", ["ease", "als", "two_tower", "ncf", "itemknn"],
-                         default=["ease"], max_selections=2)
+compare = c2.multiselect("Models (up to two)", list(cp.CAMPAIGN_MODELS),
+                         default=list(cp.CAMPAIGN_MODELS[:2]), max_selections=2,
+                         help="propensity: learned from past 30-day windows who buys what next.")
 e1, e2, e3, e4, e5 = st.columns(5)
 cutoff = e1.date_input("Backtest cutoff", value=default_cutoff(data))
 window = e2.number_input("Window (days)", 7, 120, 30)

@@ -77,9 +77,12 @@ def recommendation_table(model, data: OrderData, customer_id: str, n: int = 10,
     names = data.products.set_index("item_id")["name"]
     bought = _bought(model, customer_id)
     because = explain(model, items, bought, names)
-    return pd.DataFrame({"rank": np.arange(1, len(items) + 1), "item_id": items,
-                         "name": names.reindex(items).fillna("").to_numpy(),
-                         "score": np.round(scores.astype(float), 4), "because you bought": because})
+    out = pd.DataFrame({"rank": np.arange(1, len(items) + 1), "item_id": items,
+                        "name": names.reindex(items).fillna("").to_numpy(),
+                        "score": np.round(scores.astype(float), 4), "because you bought": because})
+    if hasattr(model, "drivers") and model._rows([customer_id])[0] >= 0:
+        out["drivers"] = [model.drivers(customer_id, i) for i in items]
+    return out
 
 
 def _bought(model, customer_id: str) -> np.ndarray:

@@ -49,6 +49,8 @@ def test_every_page_renders_before_any_upload(app, page):
         assert len(app.metric) == 5
     if page == "pages/campaigns.py":  # gains, lift, profit; the summary; the target list
         assert charts(app) == 3 and app.success[0].value.startswith("Targeting")
+        lift = app.get("plotly_chart")[1].proto.spec  # both default models beside the heuristics
+        assert all(f'"name":"{m}"' in lift.replace(" ", "") for m in ("propensity", "ease"))
         assert len(app.dataframe[0].value) >= 1
     if page == "pages/embeddings.py":  # scatter, silhouette curve, profiles, baseline metric
         assert charts(app) == 2 and len(app.dataframe) == 1 and len(app.metric) == 1

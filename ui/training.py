@@ -40,7 +40,9 @@ class Progress:
 
 def train(data, name: str, params: dict, cutoff: str | None, label: str) -> None:
     """Fit on the holdout split and evaluate, then fit on all data for the other pages."""
-    cap = int(params.get("epochs", params.get("iterations", 1)) or 1)
+    # Progress steps: epochs, iterations, or (propensity) one per replayed window plus the fit.
+    cap = int(params.get("epochs") or params.get("iterations")
+              or (params["windows"] + 1 if "windows" in params else 1))
     with st.status(f"Training {label}…", expanded=True) as box:
         box.write("1/2 · fit before the cutoff and score the holdout")
         row = fit_evaluate(data, name, params, cutoff=cutoff, callback=Progress(box, cap))

@@ -29,6 +29,7 @@ REGISTRY: dict[str, str] = {
     "ncf": "recsys.models.ncf:NCF",
     "item2vec": "recsys.models.item2vec:Item2Vec",
     "customer2vec": "recsys.models.item2vec:Customer2Vec",
+    "propensity": "recsys.models.propensity:Propensity",
 }
 
 

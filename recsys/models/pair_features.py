@@ -1,0 +1,147 @@
+"""Customer x product features at a point in time, for the propensity model.
+
+Everything is computed from lines before ``at``: how often and how recently the customer bought
+the product, their ordering rhythm, what EASE predicts from the rest of their basket history,
+their spend in the product's category and the product's own trend. Features are built block by
+block (rows x products), so nothing of size customers x products is ever held at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys.data import OrderData
+
+FEATURES = ("n_ui", "r_ui", "f_ui", "gap_ui", "due_ui", "share_ui",
+            "n_u", "r_u", "f_u", "rate_u", "o30_u", "o90_u",
+            "ease", "ease_count", "ease_own", "cat_share", "cat_n",
+            "lines_i", "trend_i", "repeat_i")
+
+# Plain words for each feature, for explanations shown to analysts.
+LABELS = {"n_ui": "times bought", "r_ui": "days since last bought",
+          "f_ui": "days since first bought", "gap_ui": "days between reorders",
+          "due_ui": "time since last / usual gap",
+          "share_ui": "share of their orders", "n_u": "orders placed",
+          "r_u": "days since last order", "f_u": "days as a customer",
+          "rate_u": "orders per day", "o30_u": "orders in the last 30 days",
+          "o90_u": "orders in the last 90 days", "ease": "fits their basket (EASE)",
+          "ease_count": "fits their basket, by lines", "ease_own": "basket fit + own lines",
+          "cat_share": "share of lines in the category", "cat_n": "lines in the category",
+          "lines_i": "product's lines", "trend_i": "product's last-30-day share",
+          "repeat_i": "product's repeat-buyer share"}
+
+
+def reference_time(data: OrderData) -> pd.Timestamp:
+    """The start of the day after the last line: 'now' for a model fitted on ``data``."""
+    return (data.interactions["timestamp"].max() + pd.Timedelta(days=1)).normalize()
+
+
+def _days(at: pd.Timestamp, t: pd.Series) -> np.ndarray:
+    return ((at - t).dt.total_seconds() / 86400).to_numpy(dtype=np.float64)
+
+
+@dataclass
+class PairFeatures:
+    """The arrays the features are read from. ``count``, ``last`` and ``first`` share one
+    sparsity pattern (the pairs bought); ages are stored +1 day so a zero never means 'never'."""
+
+    count: sp.csr_matrix       # [customers, items] order lines
+    last: sp.csr_matrix        # days since the customer last bought the item, +1
+    first: sp.csr_matrix       # days since they first bought it, +1
+    customer: np.ndarray       # [customers, 7] n_u, r_u, f_u, rate_u, o30, o90, lines
+    item: np.ndarray           # [items, 3] lines, share of lines in the last 30 days, repeat
+    item_cat: np.ndarray       # [items] category code
+    cat_lines: sp.csr_matrix   # [customers, categories] lines per category
+    B: np.ndarray              # [items, items] EASE weights
+
+    @classmethod
+    def build(cls, data: OrderData, at: pd.Timestamp, B: np.ndarray) -> PairFeatures:
+        """Features of ``data`` (lines before ``at``) seen from time ``at``."""
+        inter = data.interactions
+        n, m = data.n_customers, data.n_items
+        u = inter["customer_id"].cat.codes.to_numpy()
+        i = inter["item_id"].cat.codes.to_numpy()
+        age = _days(at, inter["timestamp"])
+        count = _pairs(u, i, np.ones(len(u)), "sum", (n, m))
+        last = _pairs(u, i, age + 1, "min", (n, m))
+        first = _pairs(u, i, age + 1, "max", (n, m))
+        orders = inter.drop_duplicates("order_id")
+        ou = orders["customer_id"].cat.codes.to_numpy()
+        oage = _days(at, orders["timestamp"])
+        n_u = np.bincount(ou, minlength=n).astype(np.float64)
+        r_u = _group(oage, ou, n, "min")
+        f_u = _group(oage, ou, n, "max")
+        customer = np.column_stack([
+            n_u, r_u, f_u, n_u / np.maximum(f_u, 30.0),
+            np.bincount(ou[oage < 30], minlength=n), np.bincount(ou[oage < 90], minlength=n),
+            np.bincount(u, minlength=n)]).astype(np.float32)
+        lines = np.bincount(i, minlength=m).astype(np.float64)
+        buyers = np.diff(count.tocsc().indptr)
+        repeat = np.bincount(count.tocoo().col[count.tocoo().data > 1], minlength=m)
+        item = np.column_stack([lines, np.bincount(i[age < 30], minlength=m) / np.maximum(lines, 1),
+                                repeat / np.maximum(buyers, 1)]).astype(np.float32)
+        cats = data.products.set_index("item_id")["category"].reindex(data.item_ids)
+        item_cat = pd.Categorical(cats.fillna("?").astype(str)).codes.astype(np.int64)
+        cat_lines = sp.csr_matrix((np.ones(len(u), np.float32), (u, item_cat[i])),
+                                  shape=(n, int(item_cat.max()) + 1))
+        cat_lines.sum_duplicates()
+        return cls(count, last, first, customer, item, item_cat, cat_lines, B)
+
+    def block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """[len(rows) * len(cols), len(FEATURES)] float32, row-major (customer, then item)."""
+        cnt = self.count[rows][:, cols].toarray()
+        bought = cnt > 0
+        last = np.where(bought, self.last[rows][:, cols].toarray() - 1, np.nan)
+        first = np.where(bought, self.first[rows][:, cols].toarray() - 1, np.nan)
+        c = self.customer[rows]
+        hist = self.count[rows]
+        ease = np.asarray((hist > 0).astype(np.float32) @ self.B[:, cols])
+        ease_count = np.asarray(hist @ self.B[:, cols])
+        cat_n = self.cat_lines[rows].toarray()[:, self.item_cat[cols]]
+        k = len(cols)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gap = (first - last) / (cnt - 1)
+            cols_ = [cnt, last, first, gap, last / gap, cnt / c[:, :1],
+                     *(np.repeat(c[:, j:j + 1], k, 1) for j in range(6)),
+                     ease, ease_count, ease_count + cnt, cat_n / c[:, 6:7], cat_n,
+                     *(np.repeat(self.item[None, cols, j], len(rows), 0) for j in range(3))]
+        return np.stack([np.asarray(a, np.float32).ravel() for a in cols_], axis=1)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"count_data": self.count.data, "count_indices": self.count.indices,
+                "count_indptr": self.count.indptr, "last": self.last.data,
+                "first": self.first.data, "customer": self.customer, "item": self.item,
+                "item_cat": self.item_cat, "cat_data": self.cat_lines.data,
+                "cat_indices": self.cat_lines.indices, "cat_indptr": self.cat_lines.indptr,
+                "B": self.B}
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> PairFeatures:
+        shape = (len(a["customer"]), len(a["item"]))
+        pattern = (a["count_indices"], a["count_indptr"])
+
+        def csr(data):
+            return sp.csr_matrix((data, *pattern), shape=shape)
+
+        cats = sp.csr_matrix((a["cat_data"], a["cat_indices"], a["cat_indptr"]),
+                             shape=(shape[0], int(a["item_cat"].max()) + 1))
+        return cls(csr(a["count_data"]), csr(a["last"]), csr(a["first"]), a["customer"],
+                   a["item"], a["item_cat"], cats, a["B"])
+
+
+def _pairs(u: np.ndarray, i: np.ndarray, v: np.ndarray, how: str, shape) -> sp.csr_matrix:
+    """One value per (customer, item) pair bought, in one shared (sorted) sparsity pattern."""
+    s = pd.Series(v).groupby([u, i], sort=True).agg(how)
+    rows = s.index.get_level_values(0).to_numpy()
+    cols = s.index.get_level_values(1).to_numpy()
+    m = sp.csr_matrix((s.to_numpy(np.float32), (rows, cols)), shape=shape)
+    m.has_sorted_indices = True
+    return m
+
+
+def _group(v: np.ndarray, codes: np.ndarray, n: int, how: str) -> np.ndarray:
+    return pd.Series(v).groupby(codes).agg(how).reindex(range(n)).to_numpy(np.float64)

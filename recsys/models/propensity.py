@@ -1,0 +1,190 @@
+"""Purchase propensity: who buys what in the next few weeks, learned from the shop's own past.
+
+The training period is replayed: at cutoffs 30, 60 and 90 days before its end, features of
+every (customer, product) pair are computed from the lines before the cutoff (see
+``pair_features``) and labelled with whether the customer bought the product in the 30 days
+after it. A logistic regression on quantile-binned features (an additive model: one learned
+curve per feature) fits those labels; serving applies it to features computed at the end of
+the training period. Scores are log-odds of buying within ``window_days``.
+
+Binning keeps the model small, fast and pickle-free (edges and weights save as arrays), and
+each score splits into per-feature contributions, which is what ``explain`` returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys.data import OrderData
+from recsys.models.base import BaseRecommender, Callback, emit
+from recsys.models.pair_features import FEATURES, LABELS, PairFeatures, reference_time
+
+BLOCK = 256
+
+
+@dataclass(frozen=True)
+class PropensityConfig:
+    """``windows`` past cutoffs, ``window_days`` apart, each labelled by the next
+    ``window_days`` of purchases, on the ``train_items`` products with the most lines;
+    ``bins`` quantile bins per feature; ``C`` inverse L2 strength; ``l2`` EASE's penalty
+    (its scores are features); ``max_rows`` caps the training pairs (negatives subsampled)."""
+
+    window_days: int = 30
+    windows: int = 3
+    train_items: int = 200
+    bins: int = 32
+    C: float = 1.0
+    l2: float = 500.0
+    max_rows: int = 3_000_000
+    seed: int = 0
+
+
+class Propensity(BaseRecommender):
+    """Additive logistic model of buying a product within the next ``window_days``."""
+
+    name = "propensity"
+    Config = PropensityConfig
+
+    def _fit(self, train: OrderData, X: sp.csr_matrix, callback: Callback | None) -> None:
+        cfg = self.config
+        now = reference_time(train)
+        feats, labels = [], []
+        for k in range(1, cfg.windows + 1):
+            f, y = self._window(train, now - pd.Timedelta(days=cfg.window_days * k))
+            if f is not None:
+                feats.append(f)
+                labels.append(y)
+            emit(callback, k, {"windows": float(len(feats))})
+        if not labels or not np.concatenate(labels).any():
+            raise ValueError(f"Propensity needs purchases in at least one of the last "
+                             f"{cfg.windows} {cfg.window_days}-day windows of the training "
+                             "period, after some earlier history: the data is too short.")
+        F, y = self._subsample(np.concatenate(feats), np.concatenate(labels))
+        self._learn(F, y)
+        emit(callback, cfg.windows + 1, {"train_rows": float(len(y)), "positives": float(y.sum())})
+        self.features_ = PairFeatures.build(train, now, self._ease(train))
+
+    def _ease(self, data: OrderData) -> np.ndarray:
+        from recsys.models.ease import EASE
+
+        return EASE(l2=self.config.l2).fit(data).B_
+
+    def _window(self, train: OrderData, cut: pd.Timestamp):
+        """Features at ``cut`` for its top products x all its customers, and the labels."""
+        hist = train.before(cut)
+        t = train.interactions["timestamp"]
+        after = ((t >= cut) & (t < cut + pd.Timedelta(days=self.config.window_days))).to_numpy()
+        if len(hist.interactions) == 0 or not after.any():
+            return None, None
+        top = hist.interactions["item_id"].value_counts().index[:self.config.train_items]
+        cols = pd.Index(hist.item_ids).get_indexer(top.astype(str))
+        pf = PairFeatures.build(hist, cut, self._ease(hist))
+        rows = np.arange(hist.n_customers)
+        F = np.concatenate([pf.block(rows[s:s + BLOCK], cols)
+                            for s in range(0, len(rows), BLOCK)])
+        lines = train.interactions.loc[after]
+        r = pd.Index(hist.customer_ids).get_indexer(lines["customer_id"].astype(str))
+        c = pd.Index(hist.item_ids[cols]).get_indexer(lines["item_id"].astype(str))
+        Y = np.zeros((len(rows), len(cols)), dtype=bool)
+        ok = (r >= 0) & (c >= 0)
+        Y[r[ok], c[ok]] = True
+        return F, Y.ravel()
+
+    def _subsample(self, F: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Keep every positive; thin negatives uniformly (ranks are unchanged in expectation:
+        uniform thinning only shifts the intercept)."""
+        if len(y) <= self.config.max_rows:
+            return F, y
+        rng = np.random.default_rng(self.config.seed)
+        keep = y | (rng.random(len(y)) < (self.config.max_rows - y.sum()) / (~y).sum())
+        return F[keep], y[keep]
+
+    def _learn(self, F: np.ndarray, y: np.ndarray) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        qs = np.linspace(0, 1, self.config.bins + 1)[1:-1]
+        edges = []
+        for j in range(F.shape[1]):
+            col = F[:, j][np.isfinite(F[:, j])]
+            edges.append(np.unique(np.quantile(col, qs)) if len(col) else np.zeros(0))
+        width = max(len(e) for e in edges) + 2  # bins 0..len(e), plus one for missing
+        self.edges_ = np.full((F.shape[1], width - 2), np.inf, dtype=np.float64)
+        for j, e in enumerate(edges):
+            self.edges_[j, :len(e)] = e
+        codes = self._bin(F)
+        onehot = sp.csr_matrix((np.ones(codes.size, np.float32),
+                                codes.ravel(), np.arange(0, codes.size + 1, codes.shape[1])),
+                               shape=(len(F), F.shape[1] * width))
+        lr = LogisticRegression(C=self.config.C, max_iter=1000).fit(onehot, y)
+        self.weights_ = lr.coef_[0].reshape(F.shape[1], width).astype(np.float64)
+        self.intercept_ = np.array([lr.intercept_[0]])
+
+    def _bin(self, F: np.ndarray) -> np.ndarray:
+        """Flat one-hot column per (row, feature): feature * width + bin; NaN -> last bin."""
+        n_f, width = self.edges_.shape[0], self.edges_.shape[1] + 2
+        codes = np.empty(F.shape, dtype=np.int64)
+        for j in range(n_f):
+            b = np.searchsorted(self.edges_[j], F[:, j], side="right")
+            codes[:, j] = j * width + np.where(np.isnan(F[:, j]), width - 1, b)
+        return codes
+
+    def _contributions(self, F: np.ndarray) -> np.ndarray:
+        """[rows, features] the log-odds each feature adds."""
+        return self.weights_.ravel()[self._bin(F)]
+
+    def _logits(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        F = self.features_.block(rows, cols)
+        z = self._contributions(F).sum(axis=1) + self.intercept_[0]
+        return z.reshape(len(rows), len(cols)).astype(np.float32)
+
+    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
+        return self._logits(rows, np.arange(len(self.item_ids_)))
+
+    def _item_column(self, j: int) -> np.ndarray:
+        n = self.X_.shape[0]
+        return np.concatenate([self._logits(np.arange(s, min(s + 4 * BLOCK, n)), np.array([j]))
+                               .ravel() for s in range(0, n, 4 * BLOCK)])
+
+    def _item_similarity(self, q: np.ndarray) -> np.ndarray:
+        # EASE's B[i, j]: how much buying i predicts j (the same weights the features use).
+        return self.features_.B[q].copy()
+
+    def explain(self, customer_id: str, item_id: str) -> pd.DataFrame:
+        """Each feature's value for the pair and the log-odds it adds, largest effect first."""
+        self._check_fitted()
+        rows, cols = self._rows([customer_id]), self._items([item_id])
+        if rows[0] < 0:
+            raise KeyError(f"Unknown customer {customer_id!r}")
+        F = self.features_.block(rows, cols)
+        out = pd.DataFrame({"feature": FEATURES, "label": [LABELS[f] for f in FEATURES],
+                            "value": F[0],
+                            "contribution": self._contributions(F)[0]})
+        order = out["contribution"].abs().sort_values(ascending=False).index
+        return out.reindex(order).reset_index(drop=True)
+
+    def drivers(self, customer_id: str, item_id: str, top: int = 2) -> str:
+        """The strongest reasons for a pair's score in words, e.g. 'times bought 4 (+1.2)'."""
+        why = self.explain(customer_id, item_id)
+        why = why[why["contribution"] > 0].head(top)
+        return "; ".join(f"{r.label} {_fmt(r.value)} (+{r.contribution:.1f})"
+                         for r in why.itertuples()) or "(no strong reason)"
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"edges": self.edges_, "weights": self.weights_, "intercept": self.intercept_,
+                **{f"pf_{k}": v for k, v in self.features_.arrays().items()}}
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.edges_, self.weights_ = arrays["edges"], arrays["weights"]
+        self.intercept_ = arrays["intercept"]
+        self.features_ = PairFeatures.from_arrays(
+            {k[3:]: v for k, v in arrays.items() if k.startswith("pf_")})
+
+
+def _fmt(v: float) -> str:
+    if not np.isfinite(v):
+        return "never"
+    return f"{v:.0f}" if abs(v) >= 10 or float(v).is_integer() else f"{v:.2g}"

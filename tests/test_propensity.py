@@ -1,0 +1,113 @@
+"""Pair features by hand, and what the propensity model must learn from constructed shops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys import insights
+from recsys.models import load_model, make_model
+from recsys.models.pair_features import FEATURES, PairFeatures, reference_time
+from tests.conftest import make_data
+
+
+def test_pair_features_by_hand():
+    data = make_data([
+        ("a", "x", "o1", "2024-01-01", "A"), ("a", "x", "o2", "2024-01-11", "A"),
+        ("a", "x", "o3", "2024-01-21", "A"), ("a", "y", "o3", "2024-01-21", "B"),
+        ("b", "y", "o4", "2024-01-06", "B"),
+    ])
+    assert reference_time(data) == pd.Timestamp("2024-01-22")
+    B = np.array([[0.0, 0.5], [0.25, 0.0]], dtype=np.float32)
+    pf = PairFeatures.build(data, pd.Timestamp("2024-01-31"), B)
+    F = pd.DataFrame(pf.block(np.array([0, 1]), np.array([0, 1])), columns=FEATURES)
+    ax, ay, bx, by = (F.iloc[k] for k in range(4))  # rows: customer-major (a,x) (a,y) (b,x)
+    assert (ax["n_ui"], ax["r_ui"], ax["f_ui"], ax["gap_ui"], ax["due_ui"]) == (3, 10, 30, 10, 1)
+    assert ax["share_ui"] == 1.0 and ay["share_ui"] == pytest.approx(1 / 3)
+    assert (ax["n_u"], ax["r_u"], ax["f_u"], ax["o30_u"], ax["o90_u"]) == (3, 10, 30, 2, 3)
+    assert ax["rate_u"] == pytest.approx(0.1)
+    assert ay["n_ui"] == 1 and np.isnan(ay["gap_ui"])
+    assert bx["n_ui"] == 0 and np.isnan(bx["r_ui"]) and np.isnan(bx["f_ui"])
+    # EASE terms: a's basket {x, y} -> x gets B[y, x]; with counts (3, 1) the same; own adds 3.
+    assert ax["ease"] == pytest.approx(0.25) and ax["ease_count"] == pytest.approx(0.25)
+    assert ax["ease_own"] == pytest.approx(3.25)
+    assert ay["ease_count"] == pytest.approx(1.5)  # 3 lines of x x 0.5
+    assert ax["cat_n"] == 3 and ax["cat_share"] == pytest.approx(0.75)
+    assert by["cat_n"] == 1 and by["cat_share"] == 1.0
+    assert ax["lines_i"] == 3 and ax["trend_i"] == pytest.approx(2 / 3)
+    assert ax["repeat_i"] == 1.0 and ay["repeat_i"] == 0.0
+    round_trip = PairFeatures.from_arrays(pf.arrays())
+    np.testing.assert_array_equal(round_trip.block(np.array([0, 1]), np.array([0, 1])),
+                                  pf.block(np.array([0, 1]), np.array([0, 1])))
+
+
+def regular_shop(seed: int = 0):
+    """'Regulars' reorder product z about every 12 days all year; 'lapsed' bought z once
+    early on and since only other things; 'others' never bought z."""
+    rng = np.random.default_rng(seed)
+    rows, start = [], pd.Timestamp("2024-01-01")
+    for c in range(90):
+        kind = ("regular", "lapsed", "other")[c % 3]
+        day, k = int(rng.integers(0, 12)), 0
+        while day < 240:
+            items = [f"p{int(i)}" for i in rng.choice(30, size=2, replace=False)]
+            if kind == "regular" or (kind == "lapsed" and k == 0):
+                items.append("z")
+            for item in items:
+                rows.append((f"{kind}{c:02d}", item, f"o{c}-{k}",
+                             (start + pd.Timedelta(days=day)).strftime("%Y-%m-%d")))
+            day, k = day + int(rng.integers(9, 16)), k + 1
+    return make_data(rows)
+
+
+def test_learns_who_reorders():
+    data = regular_shop()
+    model = make_model("propensity", bins=8).fit(data)
+    cust, scores = model.recommend_customers("z", n=30, exclude_buyers=False)
+    assert np.mean([c.startswith("regular") for c in cust]) > 0.9
+    p = 1 / (1 + np.exp(-model.score(["regular00", "lapsed01", "other02"], ["z"]).ravel()))
+    assert p[0] > 0.5 > p[1] and p[0] > p[2]
+
+
+def test_explain_adds_up_to_the_score(tmp_path):
+    data = regular_shop(1)
+    model = make_model("propensity", bins=8).fit(data)
+    why = model.explain("regular00", "z")
+    assert list(why.columns) == ["feature", "label", "value", "contribution"]
+    assert set(why["feature"]) == set(FEATURES)
+    assert why["contribution"].abs().is_monotonic_decreasing
+    score = model.score(["regular00"], ["z"])[0, 0]
+    assert why["contribution"].sum() + model.intercept_[0] == pytest.approx(score, abs=1e-4)
+    top = why[why["contribution"] > 0].head(2)["label"]
+    words = model.drivers("regular00", "z")
+    assert words.count(";") == 1 and all(label in words for label in top)
+    model.save(tmp_path / "p")
+    back = load_model(tmp_path / "p")
+    pd.testing.assert_frame_equal(back.explain("regular00", "z"), why)
+    with pytest.raises(KeyError, match="Unknown customer"):
+        model.explain("nobody", "z")
+
+
+def test_customer_page_table_says_why():
+    data = regular_shop(2)
+    model = make_model("propensity", bins=8).fit(data)
+    table = insights.recommendation_table(model, data, "regular00", n=3, exclude_seen=False)
+    assert "drivers" in table.columns and table["item_id"].iloc[0] == "z"
+    assert table["drivers"].str.contains(r"\(\+\d").all()
+
+
+def test_negatives_thinned_positives_kept():
+    model = make_model("propensity", max_rows=100, seed=3)
+    y = np.zeros(1000, bool)
+    y[::50] = True
+    F = np.arange(1000, dtype=np.float32)[:, None]
+    Fs, ys = model._subsample(F, y)
+    assert ys.sum() == 20 and 50 < len(ys) < 160
+    np.testing.assert_array_equal(Fs[ys, 0], F[y, 0])
+
+
+def test_too_short_history_is_a_clear_error():
+    data = make_data([("a", "x", "o1", "2024-01-01"), ("b", "y", "o2", "2024-01-03")])
+    with pytest.raises(ValueError, match="too short"):
+        make_model("propensity").fit(data)
