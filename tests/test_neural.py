@@ -63,6 +63,28 @@ def test_scores_vary_across_items(name, clustered_data):
     assert set(items[0]) != set(items[1])
 
 
+@pytest.mark.parametrize("name", ["ncf", "two_tower"])
+def test_customer_ranking_is_expected_purchases(name, clustered_data, tmp_path):
+    """recommend_customers ranks by the product's share of each customer's predicted
+    purchases times recent activity, computed from one column (not the full matrix)."""
+    model = make_model(name, **NEURAL[name]).fit(clustered_data)
+    S = model._score_rows(np.arange(clustered_data.n_customers)).astype(np.float64)
+    if name == "two_tower":
+        L = S / model.config.temperature
+        P = np.exp(L - L.max(1, keepdims=True))
+    else:
+        P = 1 / (1 + np.exp(-S))
+    P /= P.sum(1, keepdims=True)
+    for j in (0, 25):
+        np.testing.assert_allclose(model._item_column(j), P[:, j] * model.activity_, rtol=1e-4)
+    model.save(tmp_path / "m")
+    back = type(model).load(tmp_path / "m")
+    np.testing.assert_allclose(back._item_column(3), model._item_column(3), rtol=1e-5)
+    inactive = np.argmin(model.activity_)
+    cust, _ = model.recommend_customers(clustered_data.item_ids[0], n=10, exclude_buyers=False)
+    assert clustered_data.customer_ids[inactive] not in cust
+
+
 @pytest.mark.parametrize("name", ["two_tower", "ncf", "item2vec", "customer2vec"])
 def test_new_customer_from_history(name, clustered_data):
     model = make_model(name, **NEURAL[name]).fit(clustered_data)

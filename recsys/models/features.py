@@ -142,6 +142,14 @@ class OrderHistory:
     first_of_cust: np.ndarray  # [n_orders] index of the customer's first order
 
 
+def recent_activity(train: OrderData, tau_days: float = 60.0) -> np.ndarray:
+    """Per customer, order lines weighted exp(-age / tau_days): how much each buys lately."""
+    inter = train.interactions
+    age = (inter["timestamp"].max() - inter["timestamp"]) / pd.Timedelta(days=1)
+    return np.bincount(inter["customer_id"].cat.codes, weights=np.exp(-age.to_numpy() / tau_days),
+                       minlength=train.n_customers).astype(np.float32)
+
+
 def order_history(train: OrderData) -> OrderHistory:
     inter = train.interactions
     frame = pd.DataFrame({

@@ -173,11 +173,16 @@ class NCF(OrderSequenceModel):
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
         return self._score_vectors(self.U_[rows]) + self.bias_[None, :]
 
+    # Purchase weights are sigmoid(score): a product's share is its probability over the sum.
+    def _row_log_norm(self, rows: np.ndarray) -> np.ndarray:
+        p = 1.0 / (1.0 + np.exp(-self._score_rows(rows).astype(np.float64)))
+        return np.log(p.sum(1))
+
     @torch.no_grad()
-    def _item_column(self, j: int) -> np.ndarray:
+    def _column_log_weight(self, j: int) -> np.ndarray:
         u = torch.tensor(self.U_)
-        v = torch.tensor(self.V_[j]).expand(len(u), -1)
-        return self.net_.score(u, v).numpy() + self.bias_[j]
+        s = self.net_.score(u, torch.tensor(self.V_[j]).expand(len(u), -1)).numpy()
+        return -np.logaddexp(0.0, -(s.astype(np.float64) + self.bias_[j]))
 
     def _item_vectors(self) -> np.ndarray:
         return self.V_

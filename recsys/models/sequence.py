@@ -44,10 +44,33 @@ class OrderSequenceModel(TorchRecommender):
         self.ex_ = self._customer_tensors(ex)
         self.item_t_ = self._item_tensors(self.items_side_, np.arange(len(self.item_ids_)) + 1)
         self.trend_t_ = torch.tensor(self.trend_table_, device=self.device_)
+        # Ranking customers for a product needs how much each buys, not only what.
+        self.activity_ = fx.recent_activity(train)
+        self._log_norm = None
 
     def _step(self, orders: np.ndarray, items: np.ndarray) -> float:
         """One optimisation step on a batch of (order, bought item) pairs; returns the loss."""
         raise NotImplementedError
+
+    def _row_log_norm(self, rows: np.ndarray) -> np.ndarray:
+        """log of the sum over all products of a customer's unnormalised purchase weights."""
+        raise NotImplementedError
+
+    def _column_log_weight(self, j: int) -> np.ndarray:
+        """Every customer's log unnormalised purchase weight for product j."""
+        raise NotImplementedError
+
+    def _item_column(self, j: int) -> np.ndarray:
+        """Expected purchases of product j per customer: the model's probability of j among
+        all products times how much the customer buys lately. (Ranking by the raw score
+        would ignore that an inactive customer buys nothing at all.) The per-customer
+        normaliser takes one pass over all scores, so it is computed once per fitted model."""
+        if self._log_norm is None:
+            n = len(self.customer_ids_)
+            self._log_norm = np.concatenate([self._row_log_norm(np.arange(s, min(s + 1024, n)))
+                                             for s in range(0, n, 1024)])
+        share = np.exp(self._column_log_weight(j) - self._log_norm)
+        return (share * self.activity_).astype(np.float32)
 
     def _run_epoch(self, epoch: int) -> float:
         self.net_.train()
@@ -124,7 +147,7 @@ class OrderSequenceModel(TorchRecommender):
                 "price_edges": self.price_edges_, "rfm_mu": self.rfm_mu_,
                 "rfm_sd": self.rfm_sd_, "now": np.array([np.datetime64(self.now_)]),
                 "best_epoch": np.array([self.best_epoch_]),
-                "item_cat": self.item_cat_.cpu().numpy()}
+                "item_cat": self.item_cat_.cpu().numpy(), "activity": self.activity_}
 
     def _set_feature_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.cat_vocab_ = fx.Vocab(arrays["cat_vocab"])
@@ -134,6 +157,8 @@ class OrderSequenceModel(TorchRecommender):
         self.now_ = pd.Timestamp(arrays["now"][0])
         self.best_epoch_ = int(arrays["best_epoch"][0])
         self.item_cat_ = torch.tensor(arrays["item_cat"])
+        self.activity_ = arrays["activity"]
+        self._log_norm = None
 
     def save(self, path) -> None:
         """The base folder (config, arrays, ID maps) plus the network's state dict."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import torch
 from torch import nn
@@ -106,11 +105,6 @@ class TwoTower(OrderSequenceModel):
     # ------------------------------------------------------------------ training
     def _prepare(self, train: OrderData, X: sp.csr_matrix) -> None:
         self._prepare_features(train)
-        inter = train.interactions
-        age = (inter["timestamp"].max() - inter["timestamp"]) / pd.Timedelta(days=1)
-        self.activity_now_ = np.bincount(inter["customer_id"].cat.codes,
-                                         weights=np.exp(-age.to_numpy() / 60.0),
-                                         minlength=len(self.customer_ids_)).astype(np.float32)
         self.logq_ = torch.tensor(np.log(np.maximum(self.item_freq_, 1e-9)),
                                   dtype=torch.float32, device=self.device_)
         self.net_ = self._new_net().to(self.device_)
@@ -171,8 +165,6 @@ class TwoTower(OrderSequenceModel):
                                     0.0).astype(np.float32)
         self.repeat_w_ = (self.net_.repeat.detach().cpu().numpy() * self.config.temperature
                           if self.config.repeat else np.zeros(2, np.float32))
-        # Recency-weighted number of lines bought (60-day decay): how much each buys lately.
-        self.activity_ = self.activity_now_
 
     def _repeat(self, hist: np.ndarray, w: np.ndarray) -> np.ndarray:
         """[m, n_items] repeat bonus from history codes/weights [m, L] (scores' scale)."""
@@ -186,18 +178,17 @@ class TwoTower(OrderSequenceModel):
         return (self.U_[rows] @ self.V_.T + self.bias_[None, :]
                 + self._repeat(self.hist_now_[rows], self.hist_w_now_[rows]))
 
-    def _item_column(self, j: int) -> np.ndarray:
-        """Expected purchases of product j per customer: the model's softmax probability of j
-        among all products, times how much the customer buys lately. (Ranking customers by the
-        raw score would ignore that an inactive customer buys nothing at all.)"""
-        out = np.empty(len(self.U_), dtype=np.float32)
-        for s in range(0, len(out), 2048):
-            rows = np.arange(s, min(s + 2048, len(out)))
-            logits = self._score_rows(rows) / self.config.temperature
-            logits -= logits.max(1, keepdims=True)
-            p = np.exp(logits[:, j]) / np.exp(logits).sum(1)
-            out[rows] = p * self.activity_[rows]
-        return out
+    def _row_log_norm(self, rows: np.ndarray) -> np.ndarray:
+        logits = self._score_rows(rows).astype(np.float64) / self.config.temperature
+        top = logits.max(1)
+        return top + np.log(np.exp(logits - top[:, None]).sum(1))
+
+    def _column_log_weight(self, j: int) -> np.ndarray:
+        # Softmax logits of product j: its column of _score_rows, without the full matrix.
+        w = np.where(self.hist_now_ == j, self.hist_w_now_, 0.0).sum(1)
+        repeat = self.repeat_w_[0] * np.log1p(w) + self.repeat_w_[1] * (w > 0)
+        col = self.U_ @ self.V_[j] + self.bias_[j] + repeat
+        return col.astype(np.float64) / self.config.temperature
 
     def _item_vectors(self) -> np.ndarray:
         return self.V_
@@ -251,13 +242,11 @@ class TwoTower(OrderSequenceModel):
     def _state(self) -> dict[str, np.ndarray]:
         return {"U": self.U_, "V": self.V_, "bias": self.bias_, "hist_now": self.hist_now_,
                 "hist_w_now": self.hist_w_now_, "repeat_w": self.repeat_w_,
-                "activity": self.activity_,
                 **self._feature_state()}
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.U_, self.V_, self.bias_ = arrays["U"], arrays["V"], arrays["bias"]
         self.hist_now_, self.hist_w_now_ = arrays["hist_now"], arrays["hist_w_now"]
         self.repeat_w_ = arrays["repeat_w"]
-        self.activity_ = arrays["activity"]
         self._set_feature_state(arrays)
 
