@@ -224,9 +224,12 @@ def target_list(model, data: OrderData, item, calibration=None, n: int | None = 
     cust, scores = model.recommend_customers(item, n=n, exclude_buyers=False)
     rank = np.arange(len(cust)) / max(data.n_customers - 1, 1)
     prob = calibration.predict(rank) if calibration is not None else np.full(len(cust), np.nan)
-    return pd.DataFrame({"rank": np.arange(1, len(cust) + 1), "customer_id": cust,
-                         "score": np.round(scores.astype(float), 5),
-                         "probability": np.round(prob, 4)})
+    out = pd.DataFrame({"rank": np.arange(1, len(cust) + 1), "customer_id": cust,
+                        "score": np.round(scores.astype(float), 5),
+                        "probability": np.round(prob, 4)})
+    if hasattr(model, "drivers") and not isinstance(item, NewProduct):
+        out["why"] = model.drivers(cust, [item])
+    return out
 
 
 def best_sellers(train: OrderData, n: int = 20) -> list[str]:

@@ -81,7 +81,7 @@ def recommendation_table(model, data: OrderData, customer_id: str, n: int = 10,
                         "name": names.reindex(items).fillna("").to_numpy(),
                         "score": np.round(scores.astype(float), 4), "because you bought": because})
     if hasattr(model, "drivers") and model._rows([customer_id])[0] >= 0:
-        out["drivers"] = [model.drivers(customer_id, i) for i in items]
+        out["drivers"] = model.drivers([customer_id], items)
     return out
 
 

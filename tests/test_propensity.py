@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys import insights
+from recsys import campaign, insights
 from recsys.models import load_model, make_model
 from recsys.models.pair_features import FEATURES, PairFeatures, reference_time
 from tests.conftest import make_data
@@ -80,7 +80,7 @@ def test_explain_adds_up_to_the_score(tmp_path):
     score = model.score(["regular00"], ["z"])[0, 0]
     assert why["contribution"].sum() + model.intercept_[0] == pytest.approx(score, abs=1e-4)
     top = why[why["contribution"] > 0].head(2)["label"]
-    words = model.drivers("regular00", "z")
+    words = model.drivers(["regular00"], ["z"])[0]
     assert words.count(";") == 1 and all(label in words for label in top)
     model.save(tmp_path / "p")
     back = load_model(tmp_path / "p")
@@ -95,6 +95,18 @@ def test_customer_page_table_says_why():
     table = insights.recommendation_table(model, data, "regular00", n=3, exclude_seen=False)
     assert "drivers" in table.columns and table["item_id"].iloc[0] == "z"
     assert table["drivers"].str.contains(r"\(\+\d").all()
+    assert not table["drivers"].str.contains("orders placed|days since last order").any()
+
+
+def test_target_list_says_why_each_customer():
+    data = regular_shop(3)
+    model = make_model("propensity", bins=8).fit(data)
+    targets = campaign.target_list(model, data, "z", n=12)
+    assert list(targets["customer_id"]) == list(model.recommend_customers(
+        "z", n=12, exclude_buyers=False)[0])
+    assert targets["why"].str.len().gt(0).all()
+    assert not targets["why"].str.contains("product's").any()  # same for every customer
+    assert model.drivers(["nobody", "regular00"], ["z"])[0] == ""
 
 
 def test_negatives_thinned_positives_kept():

@@ -20,6 +20,8 @@ FEATURES = ("n_ui", "r_ui", "f_ui", "gap_ui", "due_ui", "share_ui",
             "n_u", "r_u", "f_u", "rate_u", "o30_u", "o90_u",
             "ease", "ease_count", "ease_own", "cat_share", "cat_n",
             "lines_i", "trend_i", "repeat_i")
+CUSTOMER_FEATURES = ("n_u", "r_u", "f_u", "rate_u", "o30_u", "o90_u")
+PRODUCT_FEATURES = ("lines_i", "trend_i", "repeat_i")
 
 # Plain words for each feature, for explanations shown to analysts.
 LABELS = {"n_ui": "times bought", "r_ui": "days since last bought",
@@ -31,7 +33,7 @@ LABELS = {"n_ui": "times bought", "r_ui": "days since last bought",
           "o90_u": "orders in the last 90 days", "ease": "fits their basket (EASE)",
           "ease_count": "fits their basket, by lines", "ease_own": "basket fit + own lines",
           "cat_share": "share of lines in the category", "cat_n": "lines in the category",
-          "lines_i": "product's lines", "trend_i": "product's last-30-day share",
+          "lines_i": "popularity (order lines)", "trend_i": "product's last-30-day share",
           "repeat_i": "product's repeat-buyer share"}
 
 

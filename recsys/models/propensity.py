@@ -21,7 +21,14 @@ import scipy.sparse as sp
 
 from recsys.data import OrderData
 from recsys.models.base import BaseRecommender, Callback, emit
-from recsys.models.pair_features import FEATURES, LABELS, PairFeatures, reference_time
+from recsys.models.pair_features import (
+    CUSTOMER_FEATURES,
+    FEATURES,
+    LABELS,
+    PRODUCT_FEATURES,
+    PairFeatures,
+    reference_time,
+)
 
 BLOCK = 256
 
@@ -166,12 +173,26 @@ class Propensity(BaseRecommender):
         order = out["contribution"].abs().sort_values(ascending=False).index
         return out.reindex(order).reset_index(drop=True)
 
-    def drivers(self, customer_id: str, item_id: str, top: int = 2) -> str:
-        """The strongest reasons for a pair's score in words, e.g. 'times bought 4 (+1.2)'."""
-        why = self.explain(customer_id, item_id)
-        why = why[why["contribution"] > 0].head(top)
-        return "; ".join(f"{r.label} {_fmt(r.value)} (+{r.contribution:.1f})"
-                         for r in why.itertuples()) or "(no strong reason)"
+    def drivers(self, customer_ids, item_ids, top: int = 2) -> list[str]:
+        """The strongest reasons in words, e.g. 'times bought 4 (+1.2)', for every
+        (customer, product) pair of the grid, customer-major; unknown customers get ''.
+        Features that are the same across what is being compared are left out: product
+        features for one product's customers, customer features for one customer's list."""
+        self._check_fitted()
+        rows, cols = self._rows(customer_ids), self._items(item_ids)
+        F = self.features_.block(np.maximum(rows, 0), cols)
+        contrib = self._contributions(F)
+        same = PRODUCT_FEATURES if len(cols) == 1 else ()
+        same += CUSTOMER_FEATURES if len(rows) == 1 else ()
+        contrib[:, [FEATURES.index(f) for f in same]] = 0.0
+        order = np.argsort(-contrib, axis=1)[:, :top]
+        known = np.repeat(rows >= 0, len(cols))
+        out = []
+        for r, idx in enumerate(order):
+            words = [f"{LABELS[FEATURES[j]]} {_fmt(F[r, j])} (+{contrib[r, j]:.1f})"
+                     for j in idx if contrib[r, j] > 0]
+            out.append(("; ".join(words) or "(no strong reason)") if known[r] else "")
+        return out
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"edges": self.edges_, "weights": self.weights_, "intercept": self.intercept_,
