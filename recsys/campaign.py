@@ -137,6 +137,9 @@ class CampaignWindow:
         t = data.interactions["timestamp"]
         cut = pd.Timestamp(cutoff) if cutoff else t.max() - pd.Timedelta(days=days)
         after = ((t >= cut) & (t < cut + pd.Timedelta(days=days))).to_numpy()
+        if not (t < cut).any():
+            raise ValueError(f"No orders before the cutoff {cut.date()}: the backtest needs "
+                             f"history to learn from (data starts {t.min().date()}).")
         return cls(cut, days, data.before(cut), data.interactions[after])
 
     def positives(self, item_id: str) -> np.ndarray:

@@ -82,5 +82,10 @@ def test_campaign_cli_json(tmp_path):
     assert res["lift_at_5pct_all"]["random"] == pytest.approx(1.0)
 
 
+def test_cutoff_before_any_order_is_a_clear_error(clustered_data):
+    with pytest.raises(ValueError, match="No orders before the cutoff 2023-06-01"):
+        cp.CampaignWindow.of(clustered_data, "2023-06-01", 30)
+
+
 def test_new_product_needs_two_tower():
     assert main(["campaign", "--demo", "--model", "ease", "--new-product", "MUG,Kitchen,3"]) == 2
