@@ -33,7 +33,7 @@ def customer_baseline(data: OrderData, top_n: int = 50) -> tuple[np.ndarray, np.
     cats = data.products.set_index("item_id")["category"]
     key = inter["item_id"].astype(str).map(cats) if cats.notna().any() else None
     if key is None or key.nunique() < 2:
-        top = inter["item_id"].value_counts().index[:top_n].astype(str)
+        top = data.top_items(top_n)
         key = inter["item_id"].astype(str).where(inter["item_id"].astype(str).isin(top), "other")
     table = pd.crosstab(inter["customer_id"].astype(str), key.fillna("other").to_numpy(),
                         values=spend, aggfunc="sum").fillna(0.0)

@@ -7,6 +7,7 @@ import time
 import streamlit as st
 
 from recsys import viz
+from recsys.models import make_model
 from recsys.workflow import fit_evaluate, fit_serving, model_key
 from ui import state as S
 from ui.cache import dataset_key, put_model
@@ -40,9 +41,7 @@ class Progress:
 
 def train(data, name: str, params: dict, cutoff: str | None, label: str) -> None:
     """Fit on the holdout split and evaluate, then fit on all data for the other pages."""
-    # Progress steps: epochs, iterations, or (propensity) one per replayed window plus the fit.
-    cap = int(params.get("epochs") or params.get("iterations")
-              or (params["windows"] + 1 if "windows" in params else 1))
+    cap = make_model(name, **params).progress_steps()
     with st.status(f"Training {label}…", expanded=True) as box:
         box.write("1/2 · fit before the cutoff and score the holdout")
         row = fit_evaluate(data, name, params, cutoff=cutoff, callback=Progress(box, cap))

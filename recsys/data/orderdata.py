@@ -90,6 +90,10 @@ class OrderData:
             raise ValueError(f"Unknown weighting {weighting!r}: binary, count or quantity")
         return m
 
+    def top_items(self, n: int) -> np.ndarray:
+        """The n products on the most order lines, most first."""
+        return self.interactions["item_id"].value_counts().index[:n].astype(str).to_numpy()
+
     # ------------------------------------------------------------------ slicing
     def subset(self, mask: np.ndarray | pd.Series) -> OrderData:
         """Rows where mask is true; customers/products recomputed, unused IDs dropped."""

@@ -124,6 +124,11 @@ class BaseRecommender(ABC):
     def params(self) -> dict[str, Any]:
         return asdict(self.config)
 
+    def progress_steps(self) -> int:
+        """How many progress reports ``fit`` sends: epochs or iterations where it has them."""
+        return int(getattr(self.config, "epochs", None) or getattr(self.config, "iterations", None)
+                   or 1)
+
     def fit(self, train: OrderData, *, callback: Callback | None = None) -> Self:
         """Learn from ``train``; returns self. ``callback(epoch, metrics)`` reports progress."""
         if len(train.interactions) == 0:

@@ -83,7 +83,8 @@ class PairFeatures:
             np.bincount(u, minlength=n)]).astype(np.float32)
         lines = np.bincount(i, minlength=m).astype(np.float64)
         buyers = np.diff(count.tocsc().indptr)
-        repeat = np.bincount(count.tocoo().col[count.tocoo().data > 1], minlength=m)
+        coo = count.tocoo()
+        repeat = np.bincount(coo.col[coo.data > 1], minlength=m)
         item = np.column_stack([lines, np.bincount(i[age < 30], minlength=m) / np.maximum(lines, 1),
                                 repeat / np.maximum(buyers, 1)]).astype(np.float32)
         cats = data.products.set_index("item_id")["category"].reindex(data.item_ids)
@@ -95,12 +96,12 @@ class PairFeatures:
 
     def block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """[len(rows) * len(cols), len(FEATURES)] float32, row-major (customer, then item)."""
-        cnt = self.count[rows][:, cols].toarray()
+        hist = self.count[rows]
+        cnt = hist[:, cols].toarray()
         bought = cnt > 0
         last = np.where(bought, self.last[rows][:, cols].toarray() - 1, np.nan)
         first = np.where(bought, self.first[rows][:, cols].toarray() - 1, np.nan)
         c = self.customer[rows]
-        hist = self.count[rows]
         ease = np.asarray((hist > 0).astype(np.float32) @ self.B[:, cols])
         ease_count = np.asarray(hist @ self.B[:, cols])
         cat_n = self.cat_lines[rows].toarray()[:, self.item_cat[cols]]

@@ -56,6 +56,9 @@ class Propensity(BaseRecommender):
     name = "propensity"
     Config = PropensityConfig
 
+    def progress_steps(self) -> int:
+        return self.config.windows + 1  # one per replayed window, then the fit
+
     def _fit(self, train: OrderData, X: sp.csr_matrix, callback: Callback | None) -> None:
         cfg = self.config
         now = reference_time(train)
@@ -87,8 +90,7 @@ class Propensity(BaseRecommender):
         after = ((t >= cut) & (t < cut + pd.Timedelta(days=self.config.window_days))).to_numpy()
         if len(hist.interactions) == 0 or not after.any():
             return None, None
-        top = hist.interactions["item_id"].value_counts().index[:self.config.train_items]
-        cols = pd.Index(hist.item_ids).get_indexer(top.astype(str))
+        cols = pd.Index(hist.item_ids).get_indexer(hist.top_items(self.config.train_items))
         pf = PairFeatures.build(hist, cut, self._ease(hist))
         rows = np.arange(hist.n_customers)
         F = np.concatenate([pf.block(rows[s:s + BLOCK], cols)
@@ -143,9 +145,14 @@ class Propensity(BaseRecommender):
         """[rows, features] the log-odds each feature adds."""
         return self.weights_.ravel()[self._bin(F)]
 
-    def _logits(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    def _pair_contributions(self, rows: np.ndarray, cols: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """Features and their log-odds contributions for the rows x cols grid."""
         F = self.features_.block(rows, cols)
-        z = self._contributions(F).sum(axis=1) + self.intercept_[0]
+        return F, self._contributions(F)
+
+    def _logits(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        z = self._pair_contributions(rows, cols)[1].sum(axis=1) + self.intercept_[0]
         return z.reshape(len(rows), len(cols)).astype(np.float32)
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
@@ -166,10 +173,9 @@ class Propensity(BaseRecommender):
         rows, cols = self._rows([customer_id]), self._items([item_id])
         if rows[0] < 0:
             raise KeyError(f"Unknown customer {customer_id!r}")
-        F = self.features_.block(rows, cols)
+        F, contrib = self._pair_contributions(rows, cols)
         out = pd.DataFrame({"feature": FEATURES, "label": [LABELS[f] for f in FEATURES],
-                            "value": F[0],
-                            "contribution": self._contributions(F)[0]})
+                            "value": F[0], "contribution": contrib[0]})
         order = out["contribution"].abs().sort_values(ascending=False).index
         return out.reindex(order).reset_index(drop=True)
 
@@ -180,8 +186,7 @@ class Propensity(BaseRecommender):
         features for one product's customers, customer features for one customer's list."""
         self._check_fitted()
         rows, cols = self._rows(customer_ids), self._items(item_ids)
-        F = self.features_.block(np.maximum(rows, 0), cols)
-        contrib = self._contributions(F)
+        F, contrib = self._pair_contributions(np.maximum(rows, 0), cols)
         same = PRODUCT_FEATURES if len(cols) == 1 else ()
         same += CUSTOMER_FEATURES if len(rows) == 1 else ()
         contrib[:, [FEATURES.index(f) for f in same]] = 0.0
