@@ -176,7 +176,7 @@ def backtest(data: OrderData, items: list[str], model_name: str, params: dict | 
     out = []
     for item in items:
         pos = window.positives(item)
-        scores = _model_scores(model, train, item)
+        scores = customer_scores(model, train, item)
         curves = {model_name: gains(scores, pos, sizes)}
         for h in HEURISTICS[1:]:
             curves[h] = gains(heuristic_scores(train, item, h, line_cats=line_cats), pos, sizes)
@@ -188,7 +188,7 @@ def backtest(data: OrderData, items: list[str], model_name: str, params: dict | 
     return out
 
 
-def _model_scores(model, train: OrderData, item) -> np.ndarray:
+def customer_scores(model, train: OrderData, item) -> np.ndarray:
     """Every training customer's score for a product (or a NewProduct), in customer order."""
     cust, scores = model.recommend_customers(item, n=train.n_customers, exclude_buyers=False)
     pos = pd.Index(train.customer_ids).get_indexer(cust)
