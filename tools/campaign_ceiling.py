@@ -24,6 +24,7 @@ from recsys.campaign import (  # noqa: E402
     CampaignWindow,
     best_sellers,
     customer_scores,
+    gains,
     heuristic_scores,
 )
 from recsys.data import load_orders  # noqa: E402
@@ -37,7 +38,7 @@ def auc(scores: np.ndarray, y: np.ndarray) -> float:
 
 
 def lift_top(scores: np.ndarray, pos: np.ndarray, top: int) -> float:
-    return float(pos[np.argsort(-scores, kind="stable")[:top]].mean() / pos.mean())
+    return float(gains(scores, pos, np.array([top]))["lift"].iloc[0])
 
 
 name = sys.argv[1] if len(sys.argv) > 1 else "propensity"
@@ -60,7 +61,7 @@ for cut in cutoffs:
         pos = window.positives(item)
         s = customer_scores(model, train, item)
         rank = np.argsort(np.argsort(s))  # 0..n-1, so ordered customers go first, same order
-        before = np.asarray(X[:, train.item_ids.tolist().index(item)].todense()).ravel() > 0
+        before = X[:, np.flatnonzero(train.item_ids == item)].toarray().ravel() > 0
         aud = np.argsort(-s, kind="stable")[:top]
         rows.append((lift_top(s, pos, top), lift_top(rank + ordered * len(s), pos, top),
                      before[aud].mean(), before[pos].mean()))
