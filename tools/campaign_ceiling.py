@@ -6,8 +6,8 @@ will order at all in the window (an upper bound, not a score: it reads the windo
 Per cutoff (20 best sellers, 30-day window, every training customer a candidate): the lift at
 the top 5%; the lift when customers who order in the window are ranked first (same model order
 within each group); how well 'orders in the last 90 days' predicts ordering at all (AUC);
-and how much of the audience and of the buyers had
-bought the product before. Defaults to the validation cutoffs, before the reported one.
+and how much of the audience and of the buyers had bought the product before. Defaults to
+the validation cutoffs, before the reported one.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -29,12 +30,6 @@ from recsys.campaign import (  # noqa: E402
 )
 from recsys.data import load_orders  # noqa: E402
 from recsys.models import make_model  # noqa: E402
-
-
-def auc(scores: np.ndarray, y: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y, scores))
 
 
 def lift_top(scores: np.ndarray, pos: np.ndarray, top: int) -> float:
@@ -67,5 +62,5 @@ for cut in cutoffs:
                      before[aud].mean(), before[pos].mean()))
     r = np.mean(rows, axis=0)
     recent = heuristic_scores(train, "", "most_active")
-    print(f"{cut:<12}{r[0]:>8.2f}x{r[1]:>8.2f}x{auc(recent, ordered):>9.3f}"
+    print(f"{cut:<12}{r[0]:>8.2f}x{r[1]:>8.2f}x{roc_auc_score(ordered, recent):>9.3f}"
           f"{r[2]:>23.0%}{r[3]:>21.0%}", flush=True)
