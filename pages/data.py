@@ -5,16 +5,17 @@ from pathlib import Path
 
 import streamlit as st
 
-from recsys import insights, store, viz
+from recsys import insights, viz
 from recsys.data import FORMATS, FormatError, ReadError
+from recsys.workspace import DatasetRef, StoreError, check_name
 from ui import state as S
-from ui.cache import current_data, dataset_key, import_key, imported_data
+from ui.cache import current_data, current_ref, import_key, imported_data, workspace
 from ui.widgets import cleaning_form, show_notice
 
 st.header("Data")
 show_notice()
 
-with st.expander("Upload an order export", expanded=dataset_key() == S.DEMO):
+with st.expander("Upload an order export", expanded=current_ref().is_demo):
     files = st.file_uploader(
         "CSV, XLSX, Parquet or zip (Instacart: all its tables, or one zip)",
         type=["csv", "txt", "tsv", "gz", "zip", "xlsx", "parquet"], accept_multiple_files=True)
@@ -29,12 +30,13 @@ with st.expander("Upload an order export", expanded=dataset_key() == S.DEMO):
         raw = [(f.name, f.getvalue()) for f in files]
         opts = (fmt, mapping.strip() or None, json.dumps(cleaning, sort_keys=True))
         try:
+            check_name(name.strip())
             new = imported_data(import_key(raw, *opts), raw, *opts)
-            store.save_dataset(new, store.check_name(name.strip()))
-        except (FormatError, ReadError, store.StoreError, ValueError) as exc:
+            ref = workspace().save_dataset(new, name.strip())
+        except (FormatError, ReadError, StoreError, ValueError) as exc:
             st.error(f"Could not import: {exc}  \nThe dataset already loaded is unchanged.")
         else:
-            st.session_state[S.DATASET] = f"saved:{name.strip()}"
+            st.session_state[S.DATASET] = ref
             st.session_state[S.NOTICE] = (f"Imported {new.report['rows_read']:,} lines as "
                                           f"{new.report['format']}; {new.report['rows_kept']:,}"
                                           " kept after cleaning.")
@@ -63,14 +65,14 @@ with st.expander("Column mapping and cleaning report", expanded=False):
     st.json(rep.get("mapping", {}))
     st.dataframe(insights.cleaning_table(data), hide_index=True, width="stretch")
 
-saved = store.list_datasets()
+saved = workspace().list_datasets()
 if saved:
     with st.expander(f"Workspace datasets ({len(saved)})"):
         st.dataframe([{"name": d["name"], **d.get("summary", {})} for d in saved],
                      hide_index=True)
         gone = st.selectbox("Delete a dataset", [""] + [d["name"] for d in saved])
         if gone and st.button(f"Delete {gone}"):
-            store.delete_entry("datasets", gone)
-            if dataset_key() == f"saved:{gone}":
-                st.session_state[S.DATASET] = S.DEMO
+            workspace().delete_dataset(gone)
+            if current_ref() == DatasetRef.saved(gone):
+                st.session_state[S.DATASET] = DatasetRef.demo()
             st.rerun()

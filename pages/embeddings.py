@@ -3,25 +3,32 @@
 import streamlit as st
 
 from recsys import insights, segments, viz
+from recsys.models import registry
 from ui.cache import current_data, get_model, model_keys, segments_for
 from ui.widgets import download
 
 st.header("Embeddings and segments")
 data = current_data()
-keys = model_keys()
+keys = {label: k for label, k in model_keys().items()
+        if registry.spec(get_model(k).name).item_vectors}
+if not keys:
+    st.info("None of the models trained on this dataset has embeddings: train one of "
+            f"{', '.join(registry.names(item_vectors=True))} on the Models page.")
+    st.stop()
 
 c1, c2, c3 = st.columns(3)
 label = c1.selectbox("Model", list(keys))
 model = get_model(keys[label])
-has_customers = model.embeddings().customers is not None
+has_customers = registry.spec(model.name).customer_vectors
 what = c2.radio("Show", ["customers", "items"] if has_customers else ["items"],
                 horizontal=True, format_func={"customers": "Customers", "items": "Products"}.get)
 method = c3.selectbox("Projection", ["pca", "umap", "tsne"],
                       help="PCA is instant. UMAP (cosine) shows local structure best; its "
                            "first run in a fresh server compiles for about a minute.")
 if not has_customers:
-    st.caption(f"{label} has no customer embeddings; train als, ncf, two_tower, item2vec or "
-               "customer2vec on the Models page to see customers.")
+    st.caption(f"{label} has no customer embeddings; train "
+               f"{', '.join(registry.names(customer_vectors=True))} on the Models page to see "
+               "customers.")
 
 res = segments_for(keys[label] + what + method, what, method, model, data)
 points = res["points"]

@@ -2,17 +2,20 @@
 
 import streamlit as st
 
-from recsys import store, viz
-from recsys.models import REGISTRY
-from recsys.workflow import (
-    NEURAL_MODELS,
-    default_cutoff,
-    leaderboard_frame,
-    model_key,
-    param_fields,
-)
+from recsys import viz
+from recsys.models import registry
+from recsys.workflow import default_cutoff, leaderboard_frame, model_key, param_fields
+from recsys.workspace import check_name
 from ui import state as S
-from ui.cache import current_data, dataset_key, get_model, put_model
+from ui.cache import (
+    current_data,
+    current_fingerprint,
+    current_ref,
+    get_model,
+    put_model,
+    trained_labels,
+    workspace,
+)
 from ui.training import train
 from ui.widgets import show_notice
 
@@ -20,8 +23,10 @@ st.header("Models")
 show_notice()
 data = current_data()
 
-names = st.multiselect("Models to train", list(REGISTRY), default=["popularity", "ease"],
-                       help="Neural models (" + ", ".join(NEURAL_MODELS) + ") take longer.")
+names = st.multiselect("Models to train", registry.names(), default=["popularity", "ease"],
+                       format_func=lambda n: n + (" (slow)" if registry.spec(n).slow else ""),
+                       help="Neural models (" + ", ".join(registry.names(slow=True))
+                       + ") take minutes on a CPU.")
 with st.form("train"):
     cutoff = st.date_input("Holdout starts on", value=default_cutoff(data),
                            help="Models learn from orders before this day and are scored on "
@@ -49,7 +54,7 @@ if go:
         except (ValueError, RuntimeError, KeyError) as exc:
             st.error(f"{name} could not be trained: {exc}")
 
-results = st.session_state[S.RESULTS].get(dataset_key(), {})
+results = st.session_state[S.RESULTS].get(current_fingerprint(), {})
 if results:
     board = leaderboard_frame(results)
     st.plotly_chart(viz.leaderboard(board), width="stretch")
@@ -59,28 +64,30 @@ else:
             "**Train and evaluate**. The other pages already use a default EASE model.")
 
 with st.expander("Workspace models"):
-    trained = st.session_state[S.TRAINED].setdefault(dataset_key(), {})
+    ws, trained = workspace(), trained_labels()
     c1, c2 = st.columns(2)
     pick = c1.selectbox("Save a trained model", [""] + list(trained))
-    as_name = c2.text_input("as", value=f"{pick}-{dataset_key().replace(':', '-')}"[:60])
+    as_name = c2.text_input("as", value=f"{pick}-{current_ref().name or 'demo'}"[:60])
     if pick and st.button("Save model"):
-        store.save_model(get_model(trained[pick]), store.check_name(as_name),
-                         metrics=results.get(pick, {}), dataset=dataset_key())
+        ws.save_model(get_model(trained[pick]), check_name(as_name),
+                      metrics=results.get(pick, {}), dataset=current_ref().label,
+                      fingerprint=current_fingerprint())
         st.success(f"Saved {as_name}")
-    saved = store.list_models()
+    saved = ws.list_models()
     st.dataframe([{"name": m["name"], "model": m["model"], "dataset": m.get("dataset"),
                    "ndcg": m.get("metrics", {}).get("ndcg")} for m in saved], hide_index=True)
     c3, c4 = st.columns(2)
     load = c3.selectbox("Load or delete", [""] + [m["name"] for m in saved])
     if load and c3.button("Load for this dataset"):
-        key = model_key(dataset_key(), "saved", {"name": load})
-        put_model(key, store.load_model(load))
+        key = model_key(current_fingerprint(), "saved", {"name": load})
+        put_model(key, ws.load_model(load))
         trained[load] = key
-        origin = next(m.get("dataset") for m in saved if m["name"] == load)
-        if origin != dataset_key():
-            st.session_state[S.NOTICE] = (f"{load} was trained on {origin}: customers and "
-                                          "products it does not know get popular products.")
+        origin = next(m for m in saved if m["name"] == load)
+        if origin.get("fingerprint") != current_fingerprint():
+            st.session_state[S.NOTICE] = (f"{load} was trained on {origin.get('dataset')}: "
+                                          "customers and products it does not know get "
+                                          "popular products.")
         st.rerun()
     if load and c4.button("Delete from workspace"):
-        store.delete_entry("models", load)
+        ws.delete_model(load)
         st.rerun()

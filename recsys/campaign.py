@@ -1,9 +1,11 @@
 """Campaign sizing: who to contact about a product, how many, and what it should return.
 
-A backtest fits the model on orders before a cutoff, ranks every training customer for the
-product and checks who bought it in the following window. From the hits at each audience size
-come precision, recall, lift over the base rate and over simple heuristics, a calibrated
-purchase probability per rank, and with costs and margins the expected profit and ROI.
+A backtest works in three stages, each with its own inputs, so that changing one input redoes
+only its stage: (1) ``fit_window_model`` fits the model on orders before a cutoff (dataset,
+model, cutoff, window); (2) ``product_backtest`` ranks every training customer for one product
+and checks who bought it in the window: precision, recall and lift at each audience size, over
+simple heuristics too, and a calibrated purchase probability per rank (+ the product); (3)
+``Backtest.priced`` adds costs and margins: expected profit and ROI (pure, milliseconds).
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ import numpy as np
 import pandas as pd
 
 from recsys.data import OrderData
-from recsys.models import NewProduct, make_model
+from recsys.models import NewProduct, make_model, registry
+from recsys.models.base import Callback
 
 HEURISTICS = ("random", "category_buyers", "most_active")
-# Models offered for campaigns, best first: propensity won the validation backtests
-# (cutoffs 2011-09-01 and 2011-10-01 on the shared data; see the README's figures).
-CAMPAIGN_MODELS = ("propensity", "ease", "two_tower", "als", "ncf", "itemknn")
-# Settings for ranking customers (not products), chosen on a backtest one month before the
-# reported one (cutoff 2011-10-01 on the shared data): line counts and own past purchases.
-CAMPAIGN_PARAMS: dict[str, dict[str, Any]] = {"ease": {"history": "count", "self_weight": 1.0}}
+
+
+def campaign_params(model_name: str) -> dict[str, Any]:
+    """The settings that rank customers (not products) best for this model, from its spec
+    (chosen on backtests before the reported cutoff; tools/campaign_validation.py)."""
+    return dict(registry.spec(model_name).campaign_params)
 
 
 @dataclass(frozen=True)
@@ -114,13 +117,12 @@ def economics(curve: pd.DataFrame, econ: Economics, margin: float) -> pd.DataFra
     return out
 
 
-def product_margin(data: OrderData, item_id: str, econ: Economics) -> float:
-    if econ.margin_per_conversion is not None:
-        return econ.margin_per_conversion
-    lines = data.interactions[data.interactions["item_id"] == item_id]
+def unit_value(train: OrderData, item_id: str) -> float:
+    """What one conversion sells: the product's median price x median quantity per line."""
+    lines = train.interactions[train.interactions["item_id"] == item_id]
     price = float(lines["price"].median()) if len(lines) else 0.0
     qty = float(lines["quantity"].median()) if len(lines) else 1.0
-    return price * qty * econ.margin_pct
+    return price * qty
 
 
 @dataclass
@@ -150,42 +152,60 @@ class CampaignWindow:
 
 @dataclass
 class Backtest:
-    """One product's backtest for one model and the heuristics."""
+    """One product's backtest for one model beside the heuristics: gains curves (hits,
+    precision, recall, lift by audience size), without money; ``priced`` adds it."""
 
     item_id: str
     base_rate: float
     positives: int
     curves: dict[str, pd.DataFrame]
     calibration: Any
-    margin: float
+    unit_value: float
+
+    def margin(self, econ: Economics) -> float:
+        if econ.margin_per_conversion is not None:
+            return econ.margin_per_conversion
+        return self.unit_value * econ.margin_pct
+
+    def priced(self, econ: Economics) -> dict[str, pd.DataFrame]:
+        """Stage 3: every curve with costs, margin, expected profit and ROI (pure)."""
+        margin = self.margin(econ)
+        return {k: economics(v, econ, margin) for k, v in self.curves.items()}
+
+
+def fit_window_model(window: CampaignWindow, model_name: str, params: dict | None = None,
+                     callback: Callback | None = None):
+    """Stage 1: the model fitted on the orders before the cutoff (``params`` None: the
+    model's campaign settings)."""
+    params = campaign_params(model_name) if params is None else params
+    return make_model(model_name, **params).fit(window.train, callback=callback)
+
+
+def product_backtest(window: CampaignWindow, model, item_id: str, label: str | None = None,
+                     line_cats: pd.Series | None = None) -> Backtest:
+    """Stage 2: rank every training customer for the product, check who bought it in the
+    window; curves for the model (named ``label``) and the heuristics."""
+    train = window.train
+    line_cats = line_categories(train) if line_cats is None else line_cats
+    sizes = size_grid(train.n_customers)
+    pos = window.positives(item_id)
+    scores = customer_scores(model, train, item_id)
+    curves = {label or model.name: gains(scores, pos, sizes)}
+    for h in HEURISTICS[1:]:
+        curves[h] = gains(heuristic_scores(train, item_id, h, line_cats=line_cats), pos, sizes)
+    curves["random"] = expected_random(pos, sizes)
+    return Backtest(item_id, float(pos.mean()), int(pos.sum()), curves,
+                    calibrate(pos, scores), unit_value(train, item_id))
 
 
 def backtest(data: OrderData, items: list[str], model_name: str, params: dict | None = None,
-             cutoff: str | None = None, window_days: int = 30, econ: Economics | None = None,
-             model=None, window: CampaignWindow | None = None) -> list[Backtest]:
-    """Fit before the cutoff (once), then per product: rank all training customers, observe
-    who bought it in the window; curves for the model and the heuristics."""
-    econ = econ or Economics()
+             cutoff: str | None = None, window_days: int = 30,
+             window: CampaignWindow | None = None) -> list[Backtest]:
+    """All three stages but pricing for several products: fit once, then each product."""
     window = window or CampaignWindow.of(data, cutoff, window_days)
-    train = window.train
-    line_cats = line_categories(train)
-    if params is None:
-        params = CAMPAIGN_PARAMS.get(model_name, {})
-    model = model or make_model(model_name, **params).fit(train)
-    sizes = size_grid(train.n_customers)
-    out = []
-    for item in items:
-        pos = window.positives(item)
-        scores = customer_scores(model, train, item)
-        curves = {model_name: gains(scores, pos, sizes)}
-        for h in HEURISTICS[1:]:
-            curves[h] = gains(heuristic_scores(train, item, h, line_cats=line_cats), pos, sizes)
-        curves["random"] = expected_random(pos, sizes)
-        margin = product_margin(train, item, econ)
-        curves = {k: economics(v, econ, margin) for k, v in curves.items()}
-        out.append(Backtest(item, float(pos.mean()), int(pos.sum()), curves,
-                            calibrate(pos, scores), margin))
-    return out
+    model = fit_window_model(window, model_name, params)
+    line_cats = line_categories(window.train)
+    return [product_backtest(window, model, item, model_name, line_cats) for item in items]
 
 
 def customer_scores(model, train: OrderData, item) -> np.ndarray:
@@ -230,7 +250,7 @@ def target_list(model, data: OrderData, item, calibration=None, n: int | None = 
     out = pd.DataFrame({"rank": np.arange(1, len(cust) + 1), "customer_id": cust,
                         "score": np.round(scores.astype(float), 5),
                         "probability": np.round(prob, 4)})
-    if hasattr(model, "drivers") and not isinstance(item, NewProduct):
+    if registry.spec(model.name).drivers and not isinstance(item, NewProduct):
         out["why"] = model.drivers(cust, [item])
     return out
 
@@ -238,10 +258,6 @@ def target_list(model, data: OrderData, item, calibration=None, n: int | None = 
 def best_sellers(train: OrderData, n: int = 20) -> list[str]:
     """The n products on the most order lines (the reference protocol's 'best-selling')."""
     return train.top_items(n).tolist()
-
-
-def new_product(name: str, category: str | None, price: float | None) -> NewProduct:
-    return NewProduct(name, category, price)
 
 
 def _curve_json(curve: pd.DataFrame) -> list[dict[str, float]]:
@@ -268,21 +284,22 @@ def report(data: OrderData, model_name: str, params: dict | None, items: list[st
     unknown = [i for i in items if i not in set(train.item_ids)]
     if unknown:
         raise ValueError(f"Products not sold before the cutoff {cut}: {unknown[:5]}")
-    bts = backtest(data, items, model_name, params, econ=econ, window=window)
+    bts = backtest(data, items, model_name, params, window=window)
+    priced = [b.priced(econ) for b in bts]
     n_cust = train.n_customers
     per = {}
-    for b in bts:
-        best, even = best_sizes(b.curves[model_name])
+    for b, curves in zip(bts, priced):
+        best, even = best_sizes(curves[model_name])
         per[b.item_id] = {"base_rate": b.base_rate, "positives": b.positives,
                           "lift_at_5pct": {k: lift_at(c, 0.05, n_cust)
-                                           for k, c in b.curves.items()},
-                          "best_n": best, "break_even_n": even, "margin": b.margin}
-    curve = _mean_curve([b.curves[model_name] for b in bts])
+                                           for k, c in curves.items()},
+                          "best_n": best, "break_even_n": even, "margin": b.margin(econ)}
+    curve = _mean_curve([c[model_name] for c in priced])
     base = float(np.mean([b.base_rate for b in bts]))
     best, even = best_sizes(curve)
     lifts = {k: float(np.nanmean([p["lift_at_5pct"][k] for p in per.values()]))
              for k in (model_name, *HEURISTICS)}
-    used = params if params is not None else CAMPAIGN_PARAMS.get(model_name, {})
+    used = params if params is not None else campaign_params(model_name)
     return {"model": model_name, "params": used, "products": items, "cutoff": cut,
             "window_days": window_days,
             "candidates": n_cust, "base_rate": base, "curve": _curve_json(curve),
@@ -294,11 +311,14 @@ def report(data: OrderData, model_name: str, params: dict | None, items: list[st
 def new_product_report(data: OrderData, model_name: str, params: dict | None, name: str,
                        category: str | None, price: float | None, cutoff: str | None,
                        window_days: int, econ: Economics) -> dict[str, Any]:
-    """A product with no sales yet: its audience comes from the two-tower product tower; its
-    expected curve from a backtest on the products first sold in the window (scored from
-    their name, category and price only, as this one is)."""
-    if model_name != "two_tower":
-        raise ValueError("New products are scored from their attributes: use --model two_tower")
+    """A product with no sales yet: its audience comes from a model that scores products by
+    their attributes (``new_items`` in its spec); its expected curve from a backtest on the
+    products first sold in the window (scored from their name, category and price only, as
+    this one is)."""
+    able = registry.names(new_items=True)
+    if model_name not in able:
+        raise ValueError("New products are scored from their name, category and price: use "
+                         f"--model {' or '.join(able)}")
     window = CampaignWindow.of(data, cutoff, window_days)
     train, cut = window.train, window.cutoff
     p = data.products

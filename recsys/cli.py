@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-DEFAULT_MODELS = "popularity,recent_popularity,itemknn,ease,als,bpr"
+from recsys.models import registry
 
 
 class CliError(Exception):
@@ -46,15 +46,18 @@ def parse_params(items: Sequence[str], models: Sequence[str]) -> dict[str, dict[
 
 def load_input(args: argparse.Namespace):
     """The OrderData the command works on: --demo or the DATA files."""
-    from recsys.data import ColumnMapping, load_orders
+    from recsys.data import ColumnMapping, ImportOptions, load_orders
     from recsys.datasets import load_demo
+    from recsys.workspace import Workspace
 
     if args.demo or not args.data:
         if not args.demo:
             raise CliError("Give DATA files, or --demo for the generated demo shop.")
         return load_demo()
     mapping = ColumnMapping.from_string(args.map) if args.map else None
-    return load_orders([Path(p) for p in args.data], format=args.format, mapping=mapping)
+    opts = ImportOptions(pii_key=Workspace().pii_key)
+    return load_orders([Path(p) for p in args.data], format=args.format, mapping=mapping,
+                       options=opts)
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -75,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--test-days", type=float, help="test on the last N days")
     bench.add_argument("--task", default="novel", choices=["novel", "all"])
     bench.add_argument("--k", type=int, default=10)
-    bench.add_argument("--models", default=DEFAULT_MODELS)
+    bench.add_argument("--models", default=",".join(registry.names(bench_default=True)),
+                       help="comma-separated: " + ", ".join(registry.names()))
     bench.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE")
     bench.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
     bench.add_argument("--json", help="write the results as JSON here")
@@ -185,10 +189,12 @@ def cmd_campaign(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
-    from recsys import store
+    from recsys.workspace import Workspace, check_name
 
+    check_name(args.name)
     data = load_input(args)
-    path = store.save_dataset(data, args.name)
+    ws = Workspace()
+    path = ws.location(ws.save_dataset(data, args.name))
     rep = data.report
     print(f"{args.name}: {rep['format']}, {rep['rows_read']:,} lines read, "
           f"{rep['rows_kept']:,} kept -> {path}")
@@ -201,12 +207,14 @@ def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from recsys.data import FormatError, ReadError
-    from recsys.store import StoreError
+    from recsys.models import ModelFileError
+    from recsys.workspace import StoreError
 
     try:
         {"bench": cmd_bench, "import": cmd_import, "segments": cmd_segments,
          "campaign": cmd_campaign}[args.command](args)
-    except (CliError, FormatError, ReadError, StoreError, KeyError, ValueError) as exc:
+    except (CliError, FormatError, ReadError, StoreError, ModelFileError, KeyError,
+            ValueError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {msg}", file=sys.stderr)
         return 2

@@ -167,27 +167,21 @@ def demo_csv_bytes(n_customers: int = 2000, n_products: int = 500, seed: int = 0
     return buf.getvalue().encode("utf-8")
 
 
-DEMO_VERSION = 1  # bump when the generator changes, so cached copies are rebuilt
+DEMO_VERSION = 1  # bump when the generator changes, so stored copies are rebuilt
+DEMO_SIZE = {"n_customers": 2000, "n_products": 500, "seed": 0}
 
 
-def load_demo(n_customers: int = 2000, n_products: int = 500, seed: int = 0,
-              cache_root=None):
-    """The demo shop imported and cleaned by the real importer (an OrderData).
+def demo_tag() -> str:
+    """The name the workspace stores the demo shop under (changes with the generator)."""
+    s = DEMO_SIZE
+    return f"demo-v{DEMO_VERSION}-{s['n_customers']}-{s['n_products']}-{s['seed']}"
 
-    With ``cache_root`` (a workspace folder) the result is kept there as Parquet, so later
-    starts read it back instead of generating it again."""
-    from recsys import store
+
+def load_demo(n_customers: int = 2000, n_products: int = 500, seed: int = 0):
+    """The demo shop imported and cleaned by the real importer (an OrderData). The
+    workspace keeps a copy (``Workspace.load_dataset(DatasetRef.demo())``)."""
     from recsys.data import load_orders
     from recsys.data.readers import RawSource
 
-    tag = f"demo-v{DEMO_VERSION}-{n_customers}-{n_products}-{seed}"
-    if cache_root is not None:
-        try:
-            return store.load_dataset(tag, root=cache_root, kind="cache")
-        except store.StoreError:
-            pass
     raw = demo_csv_bytes(n_customers, n_products, seed)
-    data = load_orders(RawSource(name="demo_online_retail.csv", data=raw))
-    if cache_root is not None:
-        store.save_dataset(data, tag, root=cache_root, kind="cache")
-    return data
+    return load_orders(RawSource(name="demo_online_retail.csv", data=raw))

@@ -194,14 +194,3 @@ def evaluate(model, split: Split, k: int = 10, task: str = "novel", n_boot: int 
         novelty=float(-np.log2(np.maximum(p, 1e-12)).mean()) if len(p) else 0.0,
         recommend_ms_per_customer=ms,
     )
-
-
-def leaderboard(results: dict[str, EvalResult]) -> pd.DataFrame:
-    """One row per model, best NDCG first."""
-    rows = []
-    for name, r in results.items():
-        rows.append({"model": name, **{m: r.metrics[m] for m in METRICS},
-                     "ndcg_lo": r.ci["ndcg"][0], "ndcg_hi": r.ci["ndcg"][1],
-                     "coverage": r.coverage, "novelty": r.novelty,
-                     "ms_per_customer": r.recommend_ms_per_customer})
-    return pd.DataFrame(rows).sort_values("ndcg", ascending=False).reset_index(drop=True)

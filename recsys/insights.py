@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.data import OrderData
+from recsys.models import registry
 
 
 def summary_frames(data: OrderData, top: int = 15) -> dict[str, pd.DataFrame]:
@@ -75,35 +76,23 @@ def recommendation_table(model, data: OrderData, customer_id: str, n: int = 10,
     keep = np.isfinite(scores[0])
     items, scores = items[0][keep], scores[0][keep]
     names = data.products.set_index("item_id")["name"]
-    bought = _bought(model, customer_id)
-    because = explain(model, items, bought, names)
     out = pd.DataFrame({"rank": np.arange(1, len(items) + 1), "item_id": items,
                         "name": names.reindex(items).fillna("").to_numpy(),
-                        "score": np.round(scores.astype(float), 4), "because you bought": because})
-    if hasattr(model, "drivers") and model._rows([customer_id])[0] >= 0:
+                        "score": np.round(scores.astype(float), 4),
+                        "because you bought": because_text(model, customer_id, items, names)})
+    if registry.spec(model.name).drivers and model.knows_customer(customer_id):
         out["drivers"] = model.drivers([customer_id], items)
     return out
 
 
-def _bought(model, customer_id: str) -> np.ndarray:
-    row = model._rows([customer_id])[0]
-    if row < 0:
-        return np.array([], dtype=int)
-    return model.X_[row].indices
-
-
-def explain(model, items: np.ndarray, bought: np.ndarray, names: pd.Series) -> list[str]:
-    """For each recommended item, up to two of the customer's bought items closest to it."""
-    if len(bought) == 0 or len(items) == 0:
+def because_text(model, customer_id: str, items: np.ndarray, names: pd.Series) -> list[str]:
+    """For each recommended item, up to two of the customer's purchases closest to it."""
+    if len(items) == 0:
+        return []
+    if len(model.history_items(customer_id)) == 0:
         return ["(popular with everyone)"] * len(items)
-    sims = model._item_similarity(model._items(items))[:, bought]
-    out = []
-    for r in range(len(items)):
-        best = bought[np.argsort(-sims[r])[:2]]
-        out.append(", ".join(str(names.get(model.item_ids_[b], model.item_ids_[b]))
-                             for b in best if sims[r][np.flatnonzero(bought == b)[0]] > 0)
-                   or "(overall trend)")
-    return out
+    return [", ".join(str(names.get(b, b)) for b in best) or "(overall trend)"
+            for best in model.because(customer_id, items)]
 
 
 def product_profile(data: OrderData, item_id: str) -> dict[str, Any]:

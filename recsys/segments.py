@@ -223,9 +223,11 @@ def model_vectors(model, what: str) -> tuple[np.ndarray, np.ndarray]:
     vec, ids = (emb.customers, emb.customer_ids) if what == "customers" else (emb.items,
                                                                              emb.item_ids)
     if vec is None:
-        raise ValueError(f"{model.name} has no {what[:-1]} embeddings; use als, bpr, ncf, "
-                         "two_tower, item2vec or customer2vec" + (" (or look at products)"
-                                                                  if what == "customers" else ""))
+        from recsys.models import registry
+
+        able = registry.names(**{f"{what[:-1]}_vectors": True})
+        raise ValueError(f"{model.name} has no {what[:-1]} embeddings; use {', '.join(able)}"
+                         + (" (or look at products)" if what == "customers" else ""))
     return np.asarray(ids, dtype=str), np.asarray(vec, dtype=np.float32)
 
 

@@ -11,17 +11,13 @@ from typing import Any
 
 from recsys.data import OrderData
 from recsys.evaluate import evaluate, temporal_split
-from recsys.models import make_model, model_class
+from recsys.models import make_model, model_class, registry
 from recsys.models.base import Callback
-
-FAST_MODELS = ("popularity", "recent_popularity", "itemknn", "ease", "als", "bpr")
-NEURAL_MODELS = ("ncf", "two_tower", "item2vec", "customer2vec")
-MAX_EASE_ITEMS = 20_000
 
 
 def default_model(data: OrderData) -> str:
     """A strong model that trains in seconds on this data (used before any training)."""
-    return "ease" if data.n_items <= MAX_EASE_ITEMS else "als"
+    return registry.default_model(data.n_items)
 
 
 def param_fields(name: str) -> list[dict[str, Any]]:
@@ -35,8 +31,9 @@ def param_fields(name: str) -> list[dict[str, Any]]:
     return out
 
 
-def model_key(dataset_key: str, name: str, params: dict[str, Any]) -> str:
-    blob = json.dumps({"d": dataset_key, "m": name, "p": params}, sort_keys=True, default=str)
+def model_key(fingerprint: str, name: str, params: dict[str, Any]) -> str:
+    """A key for a model fitted on a dataset's content (its fingerprint, never its name)."""
+    blob = json.dumps({"d": fingerprint, "m": name, "p": params}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -37,7 +37,7 @@ def test_data_page_shows_demo_summary(app):
     labels = {m.label: m.value for m in app.metric}
     assert int(labels["Customers"].replace(",", "")) > 1000
     assert charts(app) == 4
-    assert "Demo shop" in app.sidebar.selectbox[0].value or app.sidebar.selectbox[0].value == "demo"
+    assert app.sidebar.selectbox[0].value.is_demo
 
 
 @pytest.mark.parametrize("page", PAGES[1:])
@@ -109,3 +109,34 @@ def test_models_page_trains_a_neural_model_quickly(app):
     app.button[0].click().run()
     no_errors(app)
     assert "two_tower" in set(app.dataframe[0].value["model"])
+
+
+def test_campaign_what_if_fits_nothing(app, monkeypatch):
+    """Costs and margins are priced on stored backtest curves: changing them (or the
+    audience size, or going back to a product seen before) fits no model."""
+    from recsys.models.base import BaseRecommender
+
+    app.switch_page("pages/campaigns.py").run()
+    no_errors(app)
+    before = app.success[0].value
+    fits = []
+    real_fit = BaseRecommender.fit
+
+    def counting_fit(self, *args, **kwargs):
+        fits.append(self.name)
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(BaseRecommender, "fit", counting_fit)
+    app.number_input(key="cost").set_value(0.40).run()
+    app.number_input(key="fixed").set_value(100.0).run()
+    app.number_input(key="margin").set_value(45.0).run()
+    app.slider[0].set_value(50).run()
+    no_errors(app)
+    assert fits == []
+    assert app.success[0].value != before and "£0.40 per contact" in app.success[0].value
+    product = app.selectbox(key="product")
+    first, other = product.value, product.options[3].rsplit("(", 1)[1].rstrip(")")
+    product.set_value(other).run()  # another product: stage 2 only
+    app.selectbox(key="product").set_value(first).run()
+    no_errors(app)
+    assert fits == []

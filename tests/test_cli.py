@@ -58,6 +58,6 @@ def test_import_command(tmp_path, capsys):
     src = tmp_path / "orders.csv"
     src.write_text(DATA)
     assert main(["import", str(src), "--name", "shop"]) == 0
-    from recsys import store
+    from recsys.workspace import DatasetRef, Workspace
 
-    assert store.load_dataset("shop").summary()["customers"] == 40
+    assert Workspace().load_dataset(DatasetRef.saved("shop")).summary()["customers"] == 40

@@ -7,27 +7,18 @@ import dataclasses
 import numpy as np
 import pytest
 
-from recsys.models import REGISTRY, NotFittedError, Recommender, load_model, make_model
+from recsys.models import NotFittedError, Recommender, load_model, make_model, registry
 
-# Small, fast settings for the iterative models; everything else runs its defaults.
-FAST = {
-    "als": {"iterations": 5, "factors": 16},
-    "bpr": {"iterations": 20, "factors": 16},
-    "two_tower": {"epochs": 8, "patience": 0, "dim": 16, "hidden": 32, "batch_size": 128,
-                  "device": "cpu"},
-    "ncf": {"epochs": 6, "patience": 0, "dim": 8, "layers": (16, 8), "batch_size": 128,
-            "device": "cpu"},
-    "item2vec": {"epochs": 20, "dim": 16, "alpha": 0.05, "sample": 0.0},
-    "customer2vec": {"epochs": 10, "dim": 16, "infer_epochs": 5},
-}
-PERSONALISED = [m for m in REGISTRY if "popularity" not in m]
+# Every registered model, with its spec's quick settings; adding a model adds it here.
+MODELS = registry.names()
+PERSONALISED = registry.names(personalised=True)
 
 
 def build(name):
-    return make_model(name, **FAST.get(name, {}))
+    return make_model(name, **registry.spec(name).quick)
 
 
-@pytest.fixture(scope="module", params=list(REGISTRY))
+@pytest.fixture(scope="module", params=MODELS)
 def fitted(request, clustered_data):
     model = build(request.param)
     assert model.fit(clustered_data) is model
@@ -102,17 +93,19 @@ def test_save_load_round_trip(fitted, clustered_data, tmp_path):
     np.testing.assert_allclose(loaded.recommend(cust)[1], fitted.recommend(cust)[1], rtol=1e-6)
 
 
-@pytest.mark.parametrize("name", list(REGISTRY))
+@pytest.mark.parametrize("name", MODELS)
 def test_same_seed_same_model_and_callback(name, clustered_data):
     calls = []
     a = build(name).fit(clustered_data, callback=lambda e, m: calls.append((e, m)))
     b = build(name).fit(clustered_data)
     assert calls and all(isinstance(m, dict) for _, m in calls)
+    reports = [e for e, m in calls if set(m) != {"progress"}]  # not the in-epoch heartbeats
+    assert len(reports) == a.progress_steps() and reports[-1] == a.progress_steps()
     cust = clustered_data.customer_ids
     np.testing.assert_allclose(a.recommend(cust)[1], b.recommend(cust)[1], rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", list(REGISTRY))
+@pytest.mark.parametrize("name", MODELS)
 def test_clear_error_before_fit(name, clustered_data):
     with pytest.raises(NotFittedError, match="fit"):
         build(name).recommend(clustered_data.customer_ids[:1])
@@ -128,6 +121,47 @@ def test_learns_taste_groups(name, clustered_data):
     group = np.array([int(c[1:]) % 2 for c in clustered_data.customer_ids])
     in_group = (np.vectorize(lambda i: int(i[1:]) >= 20)(items) == group[:, None]).mean()
     assert in_group > 0.85, in_group
+
+
+def check_capabilities(model, spec, data) -> None:
+    """What a spec says its model can do is what the fitted model does."""
+    emb = model.embeddings()
+    assert (emb.customers is not None) == spec.customer_vectors, "customer_vectors"
+    assert (emb.items is not None) == spec.item_vectors, "item_vectors"
+    cust, items = data.customer_ids[:2], data.item_ids[:3]
+    checks = {"new_items": lambda: model.score_new_item("Product new", "A", 2.0),
+              "new_customers": lambda: model.recommend_history(list(items), n=3),
+              "drivers": lambda: model.drivers(cust, items)}
+    for flag, call in checks.items():
+        if getattr(spec, flag):
+            try:
+                out = call()
+            except NotImplementedError as exc:
+                raise AssertionError(f"{flag}: {exc}") from exc
+            assert len(out) > 0, flag
+        else:
+            with pytest.raises(NotImplementedError):
+                call()
+
+
+def test_declared_capabilities_are_true(fitted, clustered_data):
+    """Pages and the CLI trust the registry, so the registry must tell the truth."""
+    spec = registry.spec(fitted.name)
+    assert type(fitted) is spec.cls  # a model's name is its spec's (loading relies on it)
+    check_capabilities(fitted, spec, clustered_data)
+
+
+def test_public_explanations(fitted, clustered_data):
+    """Presentation reads only the public API: who is known, their history, the reasons."""
+    c = clustered_data.customer_ids[0]
+    bought = set(fitted.history_items(c))
+    assert fitted.knows_customer(c) and not fitted.knows_customer("nobody")
+    assert bought == set(clustered_data.item_ids[clustered_data.matrix()[0].indices])
+    items, _ = fitted.recommend([c], n=4)
+    reasons = fitted.because(c, items[0])
+    assert len(reasons) == 4 and all(set(r) <= bought and len(r) <= 2 for r in reasons)
+    assert fitted.because("nobody", items[0]) == [[]] * 4
+    assert fitted.refit_params()["seed"] == fitted.params()["seed"]
 
 
 def test_bad_parameters_and_unknown_model():

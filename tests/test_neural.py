@@ -9,7 +9,7 @@ import pytest
 
 from recsys.evaluate import build_truth, evaluate, temporal_split
 from recsys.models import NewProduct, make_model
-from recsys.models.torch_base import StopTraining
+from recsys.models.trainer import StopTraining
 from tests.conftest import make_data
 
 NEURAL = {
@@ -76,11 +76,11 @@ def test_customer_ranking_is_expected_purchases(name, clustered_data, tmp_path):
         P = 1 / (1 + np.exp(-S))
     P /= P.sum(1, keepdims=True)
     for j in (0, 25):
-        np.testing.assert_allclose(model._item_column(j), P[:, j] * model.activity_, rtol=1e-4)
+        np.testing.assert_allclose(model._item_column(j), P[:, j] * model.features_.activity, rtol=1e-4)
     model.save(tmp_path / "m")
     back = type(model).load(tmp_path / "m")
     np.testing.assert_allclose(back._item_column(3), model._item_column(3), rtol=1e-5)
-    inactive = np.argmin(model.activity_)
+    inactive = np.argmin(model.features_.activity)
     cust, _ = model.recommend_customers(clustered_data.item_ids[0], n=10, exclude_buyers=False)
     assert clustered_data.customer_ids[inactive] not in cust
 

@@ -1,9 +1,12 @@
-"""Measure the app's speed goals in a real browser and print the figures.
+"""Measure the app's speed goals and print the figures.
 
-    python tools/app_timings.py
+    python tools/app_timings.py            # in a real browser: cold start, page switches
+    python tools/app_timings.py campaign   # Campaigns what-if on the shared Online Retail data
 
 cold start (server start to the first page rendered), page switches with everything cached,
-and one customer's recommendations (library call behind the Customer page).
+one customer's recommendations (library call behind the Customer page); and how long the
+Campaigns page takes to answer a change of cost, fixed cost, margin or audience size, with
+how many models that change fitted (it must be none).
 """
 
 from __future__ import annotations
@@ -93,8 +96,59 @@ def recommendation_timing() -> dict[str, float]:
             "one_customer_recommendations_ms_max": max(times)}
 
 
+def campaign_whatif_timing(path: str = "../shared/data/online_retail.csv.gz") -> dict:
+    """AppTest on the Campaigns page over the shared data: first render, then what-ifs."""
+    import os
+    import tempfile
+
+    from streamlit.testing.v1 import AppTest
+
+    from recsys.data import load_orders
+    from recsys.models.base import BaseRecommender
+    from recsys.workspace import Workspace
+
+    os.environ["RECSYS_WORKSPACE"] = tempfile.mkdtemp()
+    ref = Workspace().save_dataset(load_orders(path), "online-retail")
+    fits: list[str] = []
+    real_fit = BaseRecommender.fit
+
+    def counting_fit(self, *args, **kwargs):
+        fits.append(self.name)
+        return real_fit(self, *args, **kwargs)
+
+    BaseRecommender.fit = counting_fit
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)
+    at.session_state["dataset"] = ref
+    at.run()
+    t = time.perf_counter()
+    at.switch_page("pages/campaigns.py").run()
+    out = {"campaigns_first_render_s": time.perf_counter() - t,
+           "campaigns_first_render_fits": float(len(fits))}
+    fits.clear()
+    times = []
+    changes = [("cost", 0.40), ("cost", 0.50), ("fixed", 100.0), ("margin", 45.0),
+               ("fixed", 0.0), ("margin", 30.0)]
+    for key, value in changes:
+        t = time.perf_counter()
+        at.number_input(key=key).set_value(value).run()
+        times.append(time.perf_counter() - t)
+    for size in (100, 400, 1000):
+        t = time.perf_counter()
+        at.slider[0].set_value(size).run()
+        times.append(time.perf_counter() - t)
+    assert not at.exception, [e.value for e in at.exception]
+    out.update({"campaigns_what_if_median_s": statistics.median(times),
+                "campaigns_what_if_max_s": max(times), "campaigns_what_if_fits": float(len(fits))})
+    return out
+
+
 if __name__ == "__main__":
     import tempfile
+
+    if sys.argv[1:] == ["campaign"]:
+        for k, v in campaign_whatif_timing().items():
+            print(f"{k:<42}{v:8.3f}")
+        sys.exit(0)
 
     ws = tempfile.mkdtemp()
     first = browser_timings(ws)  # generates the demo shop and caches it in the workspace

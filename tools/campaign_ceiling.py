@@ -21,9 +21,9 @@ from sklearn.metrics import roc_auc_score
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys.campaign import (  # noqa: E402
-    CAMPAIGN_PARAMS,
     CampaignWindow,
     best_sellers,
+    campaign_params,
     customer_scores,
     gains,
     heuristic_scores,
@@ -47,7 +47,7 @@ print(f"{'cutoff':<12}{'lift@5%':>9}{'oracle':>9}{'AUC 90d':>9}"
 for cut in cutoffs:
     window = CampaignWindow.of(data, cut, 30)
     train = window.train
-    model = make_model(name, **CAMPAIGN_PARAMS.get(name, {})).fit(train)
+    model = make_model(name, **campaign_params(name)).fit(train)
     ordered = np.isin(train.customer_ids, window.lines["customer_id"].astype(str).unique())
     top = max(1, round(0.05 * train.n_customers))
     X = train.matrix("binary").tocsc()

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from recsys.data import load_orders  # noqa: E402
 from recsys.evaluate import build_truth, evaluate, temporal_split, validation_split  # noqa: E402
 from recsys.models import make_model  # noqa: E402
-from recsys.models.torch_base import TorchRecommender  # noqa: E402
+from recsys.models.torch_base import TorchRecommender, Trainer  # noqa: E402
 
 name, grid = sys.argv[1], json.loads(sys.argv[2])
 path = sys.argv[3] if len(sys.argv) > 3 else "../shared/data/online_retail.csv.gz"
@@ -28,13 +28,12 @@ for params in grid:
     model = make_model(name, **params)
     if isinstance(model, TorchRecommender):
         model = make_model(name, **{**params, "patience": 0})
-        model._begin(val.train)
-        model.history_ = []
+
         def watch(epoch: int, model=model, curve=curve) -> dict:
             curve.append(evaluate(model, val, n_boot=0, truth=truth).metrics["ndcg"])
             return {}
 
-        model._train(val.train, model.X_, model.config.epochs, None, "tune", on_epoch=watch)
+        Trainer().train(model, val.train, model.config.epochs, on_epoch=watch)
     else:
         model.fit(val.train)
         curve.append(evaluate(model, val, n_boot=0, truth=truth).metrics["ndcg"])

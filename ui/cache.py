@@ -1,5 +1,5 @@
-"""Caching: datasets by key (a hash of the bytes plus options, or a workspace name and its
-modification time), never by hashing a DataFrame; models in a bounded process-wide registry."""
+"""Caching: everything keyed by a dataset's fingerprint (a hash of its stored bytes) or of
+uploaded bytes, plus the settings; never by a name and never by hashing a DataFrame."""
 
 from __future__ import annotations
 
@@ -9,20 +9,18 @@ from collections import OrderedDict
 
 import streamlit as st
 
-from recsys import store
 from recsys.data import ColumnMapping, ImportOptions, OrderData, load_orders
 from recsys.data.clean import CleaningOptions
 from recsys.data.readers import RawSource
-from recsys.datasets import load_demo
 from recsys.workflow import default_model, fit_serving, model_key
+from recsys.workspace import DatasetRef, StoreError, Workspace
 from ui import state as S
 
 MAX_MODELS = 16
 
 
-@st.cache_data(show_spinner="Generating the demo shop…", max_entries=1)
-def demo_data() -> OrderData:
-    return load_demo(cache_root=store.workspace())
+def workspace() -> Workspace:
+    return Workspace()
 
 
 @st.cache_data(show_spinner="Reading the export…", max_entries=4)
@@ -30,7 +28,8 @@ def imported_data(key: str, _files: list[tuple[str, bytes]], format: str,
                   mapping: str | None, cleaning: str) -> OrderData:
     """``key`` hashes the bytes and options; the files themselves are not hashed again."""
     sources = [RawSource(name=n, data=b) for n, b in _files]
-    opts = ImportOptions(cleaning=CleaningOptions(**json.loads(cleaning)))
+    opts = ImportOptions(cleaning=CleaningOptions(**json.loads(cleaning)),
+                         pii_key=workspace().pii_key)
     m = ColumnMapping.from_string(mapping) if mapping else None
     return load_orders(sources, format=format, mapping=m, options=opts)
 
@@ -44,30 +43,40 @@ def import_key(files: list[tuple[str, bytes]], *options: str | None) -> str:
 
 
 @st.cache_data(show_spinner="Opening the dataset…", max_entries=4)
-def saved_data(name: str, mtime: float) -> OrderData:
-    return store.load_dataset(name)
+def _stored_data(root: str, kind: str, name: str, fingerprint: str) -> OrderData:
+    return Workspace(root).load_dataset(DatasetRef(kind, name))
 
 
-def dataset_key() -> str:
-    return st.session_state.get(S.DATASET, S.DEMO)
+def current_ref() -> DatasetRef:
+    return st.session_state.get(S.DATASET, DatasetRef.demo())
+
+
+def current_fingerprint() -> str:
+    """The content hash of this session's dataset (the demo when it is gone)."""
+    ws, ref = workspace(), current_ref()
+    if not ref.is_demo and not ws.has_dataset(ref):
+        st.session_state[S.DATASET] = ref = DatasetRef.demo()
+        st.warning("The dataset you had open is no longer in the workspace; showing the demo.")
+    if ref.is_demo and not ws.has_dataset(ref):
+        with st.spinner("Generating the demo shop…"):
+            return ws.fingerprint(ref)
+    try:
+        return ws.fingerprint(ref)
+    except StoreError:
+        st.session_state[S.DATASET] = DatasetRef.demo()
+        return ws.fingerprint(DatasetRef.demo())
 
 
 def current_data() -> OrderData:
     """The dataset chosen in this session; the demo shop when none (or it is gone)."""
-    key = dataset_key()
-    if key.startswith("saved:"):
-        name = key[6:]
-        meta = store.workspace() / "datasets" / name / "meta.json"
-        if meta.exists():
-            return saved_data(name, meta.stat().st_mtime)
-        st.session_state[S.DATASET] = S.DEMO
-        st.warning(f"The dataset {name!r} is no longer in the workspace; showing the demo.")
-    return demo_data()
+    fp = current_fingerprint()
+    ref = current_ref()
+    return _stored_data(str(workspace().root), ref.kind, ref.name, fp)
 
 
 @st.cache_resource
 def _registry() -> OrderedDict:
-    """Fitted models by key, newest last; shared read-only between sessions."""
+    """Fitted models by key (dataset fingerprint + model + params), newest last."""
     return OrderedDict()
 
 
@@ -83,14 +92,19 @@ def get_model(key: str):
     return _registry().get(key)
 
 
+def trained_labels() -> dict[str, str]:
+    """label -> model key of the models trained on this session's dataset."""
+    return st.session_state[S.TRAINED].setdefault(current_fingerprint(), {})
+
+
 def trained_models() -> dict[str, object]:
     """label -> fitted model for the current dataset (a default model when none yet)."""
-    trained = st.session_state[S.TRAINED].setdefault(dataset_key(), {})
+    trained = trained_labels()
     out = {label: m for label, k in trained.items() if (m := get_model(k)) is not None}
     if not out:
         data = current_data()
         name = default_model(data)
-        key = model_key(dataset_key(), name, {})
+        key = model_key(current_fingerprint(), name, {})
         model = get_model(key)
         if model is None:
             with st.spinner(f"Training a first {name} model…"):
@@ -99,6 +113,12 @@ def trained_models() -> dict[str, object]:
         trained[name] = key
         out[name] = model
     return out
+
+
+def model_keys() -> dict[str, str]:
+    """label -> registry key of the models trained for the current dataset."""
+    trained_models()
+    return dict(trained_labels())
 
 
 @st.cache_data(show_spinner="Clustering and projecting…", max_entries=16)
@@ -114,30 +134,33 @@ def segments_for(key: str, what: str, method: str, _model, _data) -> dict:
             "sampled": proj.sampled, "seconds": proj.seconds}
 
 
-def model_keys() -> dict[str, str]:
-    """label -> registry key of the models trained for the current dataset."""
-    trained_models()
-    return dict(st.session_state[S.TRAINED].get(dataset_key(), {}))
-
-
-@st.cache_data(show_spinner="Backtesting the campaign…", max_entries=16)
-def campaign_backtest(key: str, item: str, model_name: str, cutoff: str, window: int,
-                      econ_json: str, _data) -> dict:
-    """Backtest curves for one product and model, cached by dataset key and settings."""
+# ---------------------------------------------------------------- campaigns, in stages
+@st.cache_resource(show_spinner="Fitting the model before the cutoff…", max_entries=8)
+def campaign_window_model(fingerprint: str, model_name: str, cutoff: str, window: int,
+                          _data: OrderData):
+    """Stage 1, keyed by (dataset, model, cutoff, window): the window and its model."""
     from recsys import campaign as cp
 
-    econ = cp.Economics(**json.loads(econ_json))
-    bt = cp.backtest(_data, [item], model_name, None, cutoff, window, econ)[0]
-    return {"curves": bt.curves, "base_rate": bt.base_rate, "positives": bt.positives,
-            "calibration": bt.calibration, "margin": bt.margin}
+    win = cp.CampaignWindow.of(_data, cutoff, window)
+    return win, cp.fit_window_model(win, model_name)
+
+
+@st.cache_resource(show_spinner="Backtesting the product…", max_entries=64)
+def campaign_product(fingerprint: str, model_name: str, cutoff: str, window: int, item: str,
+                     _data: OrderData):
+    """Stage 2, + the product: gains curves and calibration (no money: that is stage 3)."""
+    from recsys import campaign as cp
+
+    win, model = campaign_window_model(fingerprint, model_name, cutoff, window, _data)
+    return cp.product_backtest(win, model, item, model_name)
 
 
 def campaign_model(name: str):
     """The model that ranks customers now: fitted on all data with the campaign settings."""
-    from recsys.campaign import CAMPAIGN_PARAMS
+    from recsys.campaign import campaign_params
 
-    params = CAMPAIGN_PARAMS.get(name, {})
-    key = model_key(dataset_key(), name, {"campaign": params})
+    params = campaign_params(name)
+    key = model_key(current_fingerprint(), name, {"campaign": params})
     model = get_model(key)
     if model is None:
         with st.spinner(f"Fitting {name} on all the data…"):

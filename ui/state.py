@@ -1,13 +1,14 @@
 """Session-state keys the app owns (widget keys are dropped on page switch; these are not)."""
 
-DATASET = "dataset"  # "demo" or "saved:<name>"
-RESULTS = "results"  # {dataset key: {label: leaderboard row}}
-TRAINED = "trained"  # {dataset key: {label: registry key}}
+from recsys.workspace import DatasetRef
+
+DATASET = "dataset"  # the DatasetRef this session looks at
+RESULTS = "results"  # {dataset fingerprint: {label: leaderboard row}}
+TRAINED = "trained"  # {dataset fingerprint: {label: model key}}
 NOTICE = "notice"  # a message to show once on the next run
-DEMO = "demo"
 
 
 def init(state) -> None:
-    state.setdefault(DATASET, DEMO)
+    state.setdefault(DATASET, DatasetRef.demo())
     state.setdefault(RESULTS, {})
     state.setdefault(TRAINED, {})

@@ -10,7 +10,7 @@ from recsys import viz
 from recsys.models import make_model
 from recsys.workflow import fit_evaluate, fit_serving, model_key
 from ui import state as S
-from ui.cache import dataset_key, put_model
+from ui.cache import current_fingerprint, put_model, trained_labels
 
 
 class Progress:
@@ -48,10 +48,10 @@ def train(data, name: str, params: dict, cutoff: str | None, label: str) -> None
         box.write(f"NDCG@10 {row['ndcg']:.4f} on {row['customers']:,} customers; "
                   "2/2 · refit on all data for recommendations")
         model = fit_serving(data, name, params, callback=Progress(box, cap))
-        key = model_key(dataset_key(), name, params)
+        fp = current_fingerprint()
+        key = model_key(fp, name, params)
         put_model(key, model)
-        st.session_state[S.TRAINED].setdefault(dataset_key(), {})[label] = key
-        st.session_state[S.RESULTS].setdefault(dataset_key(), {})[label] = {**row,
-                                                                            "model": label}
+        trained_labels()[label] = key
+        st.session_state[S.RESULTS].setdefault(fp, {})[label] = {**row, "model": label}
         box.update(label=f"{label}: NDCG@10 {row['ndcg']:.4f}", state="complete",
                    expanded=False)

@@ -4,29 +4,28 @@ from __future__ import annotations
 
 import streamlit as st
 
-from recsys import store
+from recsys.data import CleaningOptions
+from recsys.workspace import DatasetRef
 from ui import state as S
-from ui.cache import current_data, dataset_key
+from ui.cache import current_data, current_ref, trained_labels, workspace
 
 
 def sidebar() -> None:
     """Dataset switcher (demo or any saved dataset) and what is loaded."""
-    names = [d["name"] for d in store.list_datasets()]
-    options = [S.DEMO] + [f"saved:{n}" for n in names]
-    current = dataset_key()
+    options = [DatasetRef.demo()] + [DatasetRef.saved(d["name"])
+                                     for d in workspace().list_datasets()]
+    current = current_ref()
     if current not in options:
-        current = S.DEMO
-    choice = st.sidebar.selectbox(
-        "Dataset", options, index=options.index(current),
-        format_func=lambda k: "Demo shop (generated)" if k == S.DEMO else k[6:])
+        current = DatasetRef.demo()
+    choice = st.sidebar.selectbox("Dataset", options, index=options.index(current),
+                                  format_func=lambda r: r.label)
     if choice != current:
         st.session_state[S.DATASET] = choice
     data = current_data()
     s = data.summary()
     st.sidebar.caption(f"{s['customers']:,} customers · {s['items']:,} products · "
                        f"{s['orders']:,} orders · {s['first'][:10]} to {s['last'][:10]}")
-    trained = st.session_state[S.TRAINED].get(dataset_key(), {})
-    st.sidebar.caption(f"Models trained: {', '.join(trained) or 'none yet'}")
+    st.sidebar.caption(f"Models trained: {', '.join(trained_labels()) or 'none yet'}")
 
 
 def download(label: str, build, file_name: str) -> None:
@@ -36,18 +35,10 @@ def download(label: str, build, file_name: str) -> None:
 
 
 def cleaning_form() -> dict[str, bool]:
-    """One checkbox per cleaning rule (all on by default)."""
-    labels = {
-        "drop_cancellations": "Drop cancelled / refunded orders",
-        "drop_returns": "Drop returns (zero or negative quantity)",
-        "drop_nonpositive_price": "Drop zero or negative prices",
-        "drop_missing_customer": "Drop lines without a customer (guests)",
-        "drop_non_products": "Drop postage, fees, vouchers, tips",
-        "drop_duplicates": "Drop exact duplicate lines",
-    }
+    """One checkbox per cleaning rule (all on by default), labelled by the rule itself."""
     cols = st.columns(2)
-    return {k: cols[i % 2].checkbox(v, value=True, key=f"clean_{k}")
-            for i, (k, v) in enumerate(labels.items())}
+    return {k: cols[i % 2].checkbox(f"Drop {text}", value=True, key=f"clean_{k}")
+            for i, (k, text) in enumerate(CleaningOptions.switches().items())}
 
 
 def show_notice() -> None:

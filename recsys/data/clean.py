@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import pandas as pd
 
@@ -42,6 +42,12 @@ class CleaningOptions:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @staticmethod
+    def switches() -> dict[str, str]:
+        """Each switchable rule: its option name and what it removes (for forms)."""
+        return {f.name: RULE_TEXT[f.name.removeprefix("drop_")] for f in fields(CleaningOptions)
+                if f.name.startswith("drop_")}
 
 
 def _non_product_mask(lines: pd.DataFrame, opts: CleaningOptions) -> pd.Series:

@@ -13,10 +13,6 @@ _ISO = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
 _OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[+-]\d{2}:?\d{2}|Z|UTC)$"
 
 
-class DateParseError(ValueError):
-    """The time column could not be read as dates."""
-
-
 def _numeric_epoch(values: pd.Series) -> pd.Series | None:
     """Unix seconds or milliseconds, or None when the values are not plain numbers."""
     nums = pd.to_numeric(values, errors="coerce")

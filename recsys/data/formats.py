@@ -188,12 +188,6 @@ def detect_format(header: list[str]) -> list[Detection]:
     return found
 
 
-def generic_candidates(header: list[str]) -> dict[str, list[str]]:
-    """For each role, the columns whose names suggest it (for a manual-mapping form)."""
-    return {role: [h for h in header if re.search(p, h, re.I)] for role, p in
-            _ROLE_PATTERNS.items()}
-
-
 def missing_roles_error(header: list[str], mapping: ColumnMapping | None = None) -> FormatError:
     roles, missing = _guess_generic(header)
     if mapping is not None:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,23 +27,23 @@ PURCHASE_EVENTS = {"purchase", "order", "buy", "transaction"}
 
 @dataclass(frozen=True)
 class ImportOptions:
-    """How to read and clean. ``pii_key`` defaults to $RECSYS_PII_KEY, else a workspace secret."""
+    """How to read and clean. ``pii_key`` pseudonymises e-mails (default $RECSYS_PII_KEY)."""
 
     cleaning: CleaningOptions = field(default_factory=CleaningOptions)
     sheet: int | str | None = None
     pseudonymise: bool = True
-    pii_key: bytes | None = None
+    pii_key: bytes | Callable[[], bytes] | None = None  # a callable is asked only if needed
 
 
 def _pii_key(opts: ImportOptions) -> bytes:
+    """The caller's key (the workspace passes its own), else $RECSYS_PII_KEY."""
     if opts.pii_key:
-        return opts.pii_key
+        return opts.pii_key() if callable(opts.pii_key) else opts.pii_key
     env = os.environ.get(PII_KEY_ENV)
     if env:
         return env.encode()
-    from recsys.store import workspace_secret
-
-    return workspace_secret()
+    raise ValueError("This export identifies customers by e-mail, which is pseudonymised with "
+                     f"a secret key: set ${PII_KEY_ENV} or pass ImportOptions(pii_key=...).")
 
 
 def pseudonymise(ids: pd.Series, key: bytes) -> pd.Series:

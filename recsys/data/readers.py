@@ -255,19 +255,6 @@ def read_parquet(src: RawSource) -> pd.DataFrame:
         raise ReadError(f"Could not read {src.name} as Parquet: {exc}") from exc
 
 
-def header_of(src: RawSource, sheet: int | str | None = None) -> list[str]:
-    """Column names only, cheaply, for format detection."""
-    kind = src.kind()
-    if kind == "csv":
-        return sniff_csv(src).header
-    if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.ParquetFile(src.bytes_io()).schema_arrow.names)
-    df, _ = read_xlsx(src, sheet)
-    return list(df.columns)
-
-
 def read_any(
     src: RawSource, string_columns: Iterable[str] = (), sheet: int | str | None = None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:

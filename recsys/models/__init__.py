@@ -1,43 +1,28 @@
-"""Model registry: ``make_model(name, **params)`` and ``load_model(folder)``.
+"""Models: ``make_model(name, **params)``, ``load_model(folder)`` and the registry of specs.
 
 Models are imported on first use, so ``import recsys.models`` stays cheap (no torch, no gensim).
 """
 
 from __future__ import annotations
 
-import importlib
-import json
 from pathlib import Path
 from typing import Any
 
+from recsys.models import registry
 from recsys.models.base import (
     BaseRecommender,
     Embeddings,
+    ModelFileError,
     NewProduct,
     NotFittedError,
     Recommender,
+    read_config,
 )
-
-REGISTRY: dict[str, str] = {
-    "popularity": "recsys.models.popularity:Popularity",
-    "recent_popularity": "recsys.models.popularity:RecentPopularity",
-    "itemknn": "recsys.models.itemknn:ItemKNN",
-    "ease": "recsys.models.ease:EASE",
-    "als": "recsys.models.als:ALS",
-    "bpr": "recsys.models.als:BPR",
-    "two_tower": "recsys.models.two_tower:TwoTower",
-    "ncf": "recsys.models.ncf:NCF",
-    "item2vec": "recsys.models.item2vec:Item2Vec",
-    "customer2vec": "recsys.models.item2vec:Customer2Vec",
-    "propensity": "recsys.models.propensity:Propensity",
-}
+from recsys.models.registry import ModelSpec
 
 
 def model_class(name: str) -> type[BaseRecommender]:
-    if name not in REGISTRY:
-        raise KeyError(f"Unknown model {name!r}; available: {', '.join(REGISTRY)}")
-    module, cls = REGISTRY[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    return registry.spec(name).cls
 
 
 def make_model(name: str, **params: Any) -> BaseRecommender:
@@ -51,10 +36,14 @@ def make_model(name: str, **params: Any) -> BaseRecommender:
 
 def load_model(path: str | Path) -> BaseRecommender:
     """Load a model folder written by ``save`` (whichever model it holds)."""
-    meta = json.loads((Path(path) / "config.json").read_text())
-    return model_class(meta["model"]).load(path)
+    meta = read_config(path)
+    try:
+        cls = model_class(str(meta.get("model")))
+    except KeyError as exc:
+        raise ModelFileError(f"{Path(path).name}: {exc.args[0]}") from None
+    return cls.load(path)
 
 
-__all__ = ["REGISTRY", "BaseRecommender", "Embeddings", "NewProduct", "NotFittedError",
-           "Recommender",
-           "load_model", "make_model", "model_class"]
+__all__ = ["BaseRecommender", "Embeddings", "ModelFileError", "ModelSpec", "NewProduct",
+           "NotFittedError", "Recommender", "load_model", "make_model", "model_class",
+           "registry"]

@@ -58,6 +58,9 @@ class _Factorisation(BaseRecommender):
         self.user_factors_ = arrays["user_factors"]
         self.item_factors_ = arrays["item_factors"]
 
+    def progress_steps(self) -> int:
+        return int(self.config.iterations)
+
     def _train(self, make_algo, X: sp.csr_matrix, callback: Callback | None) -> None:
         from threadpoolctl import threadpool_limits
 

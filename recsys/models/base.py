@@ -27,6 +27,24 @@ class NotFittedError(RuntimeError):
     """A model was used before ``fit``."""
 
 
+class ModelFileError(ValueError):
+    """A model folder is missing, damaged or not a model."""
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of a saved model folder, or a ModelFileError."""
+    file = Path(path) / "config.json"
+    try:
+        meta = json.loads(file.read_text())
+    except FileNotFoundError:
+        raise ModelFileError(f"{Path(path).name} is not a saved model (no config.json).") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{Path(path).name}: config.json is unreadable ({exc}).") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("config", {}), dict):
+        raise ModelFileError(f"{Path(path).name}: config.json is not a model configuration.")
+    return meta
+
+
 @dataclass
 class Embeddings:
     """Learned vectors: items always where the model has them, customers where it has them."""
@@ -53,6 +71,8 @@ class Recommender(Protocol):
     name: str
 
     def fit(self, train: OrderData, *, callback: Callback | None = None) -> Self: ...
+    def knows_customer(self, customer_id: str) -> bool: ...
+    def history_items(self, customer_id: str) -> np.ndarray: ...
     def recommend(self, customer_ids, n: int = 10, exclude_seen: bool = True
                   ) -> tuple[np.ndarray, np.ndarray]: ...
     def score(self, customer_ids, item_ids) -> np.ndarray: ...
@@ -63,6 +83,8 @@ class Recommender(Protocol):
     def recommend_history(self, item_ids, n: int = 10, country: str | None = None,
                           exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]: ...
     def similar_items(self, item_ids, n: int = 10) -> tuple[np.ndarray, np.ndarray]: ...
+    def because(self, customer_id: str, item_ids, top: int = 2) -> list[list[str]]: ...
+    def drivers(self, customer_ids, item_ids, top: int = 2) -> list[str]: ...
     def embeddings(self) -> Embeddings: ...
     def save(self, path: str | Path) -> None: ...
 
@@ -125,20 +147,30 @@ class BaseRecommender(ABC):
         return asdict(self.config)
 
     def progress_steps(self) -> int:
-        """How many progress reports ``fit`` sends: epochs or iterations where it has them."""
-        return int(getattr(self.config, "epochs", None) or getattr(self.config, "iterations", None)
-                   or 1)
+        """How many progress reports ``fit`` sends (models with epochs override this)."""
+        return 1
+
+    def refit_params(self) -> dict[str, Any]:
+        """Parameters that repeat this fit on more data without choosing anything again
+        (models that pick their epoch count on a validation window fix it here)."""
+        self._check_fitted()
+        return self.params()
 
     def fit(self, train: OrderData, *, callback: Callback | None = None) -> Self:
         """Learn from ``train``; returns self. ``callback(epoch, metrics)`` reports progress."""
         if len(train.interactions) == 0:
             raise ValueError("Cannot fit on an empty training set.")
+        self._bind(train)
+        self.partial_ = False
+        self._fit(train, self.X_, callback)
+        return self
+
+    def _bind(self, train: OrderData) -> None:
+        """The bookkeeping half of ``fit``: ID maps and the training matrix."""
         self.customer_ids_ = train.customer_ids
         self.item_ids_ = train.item_ids
         self.X_ = train.matrix(self.weighting)
         self._index_maps()
-        self._fit(train, self.X_, callback)
-        return self
 
     def _index_maps(self) -> None:
         self._cust_pos = {c: i for i, c in enumerate(self.customer_ids_)}
@@ -162,6 +194,18 @@ class BaseRecommender(ABC):
             unknown = ids[idx < 0][:5].tolist()
             raise KeyError(f"Unknown product(s) {unknown}: not in this model's training data.")
         return idx
+
+    # ------------------------------------------------------------------ what it knows
+    def knows_customer(self, customer_id: str) -> bool:
+        """Whether the customer was in the training data (others get a fallback)."""
+        self._check_fitted()
+        return bool(self._rows([customer_id])[0] >= 0)
+
+    def history_items(self, customer_id: str) -> np.ndarray:
+        """The products this model saw the customer buy (empty when unknown)."""
+        self._check_fitted()
+        row = self._rows([customer_id])[0]
+        return self.item_ids_[self.X_[row].indices] if row >= 0 else self.item_ids_[:0]
 
     # ------------------------------------------------------------------ scoring
     def _scores(self, rows: np.ndarray) -> np.ndarray:
@@ -220,15 +264,27 @@ class BaseRecommender(ABC):
     def score_new_item(self, name: str, category: str | None = None,
                        price: float | None = None) -> np.ndarray:
         """Scores of every training customer for a product the model has never seen."""
+        from recsys.models import registry
+
         raise NotImplementedError(f"{self.name} cannot score new products: it knows products "
-                                  "only by their purchase history. Use two_tower.")
+                                  "only by their purchase history. Use "
+                                  f"{' or '.join(registry.names(new_items=True))}.")
 
     def recommend_history(self, item_ids, n: int = 10, country: str | None = None,
                           exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Recommendations for a customer the model has not seen, from the products they
         bought (cold start). Models that cannot do this raise NotImplementedError."""
+        from recsys.models import registry
+
         raise NotImplementedError(f"{self.name} cannot score customers outside its training "
-                                  "data; use two_tower, item2vec or customer2vec.")
+                                  "data; use "
+                                  f"{', '.join(registry.names(new_customers=True))}.")
+
+    def drivers(self, customer_ids, item_ids, top: int = 2) -> list[str]:
+        """The strongest reasons for each (customer, product) score, in words. Only models
+        whose spec says ``drivers`` have them."""
+        raise NotImplementedError(f"{self.name} does not explain its scores feature by "
+                                  "feature.")
 
     def _history_top(self, scores: np.ndarray, codes: np.ndarray, n: int,
                      exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -247,6 +303,22 @@ class BaseRecommender(ABC):
         sims[np.arange(len(q)), q] = -np.inf
         idx, val = topn(sims, n)
         return self.item_ids_[idx], val
+
+    def because(self, customer_id: str, item_ids, top: int = 2) -> list[list[str]]:
+        """For each product, up to ``top`` of the customer's own purchases most similar to it
+        under this model (only those with a positive similarity): the "because you bought"."""
+        self._check_fitted()
+        row = self._rows([customer_id])[0]
+        bought = self.X_[row].indices if row >= 0 else np.zeros(0, dtype=np.int64)
+        q = self._items(item_ids)
+        if len(bought) == 0 or len(q) == 0:
+            return [[] for _ in q]
+        sims = self._item_similarity(q)[:, bought]
+        out = []
+        for r in range(len(q)):
+            best = np.argsort(-sims[r])[:top]
+            out.append([str(self.item_ids_[bought[b]]) for b in best if sims[r, b] > 0])
+        return out
 
     def _item_similarity(self, q: np.ndarray) -> np.ndarray:
         vec = self._item_vectors()
@@ -269,7 +341,8 @@ class BaseRecommender(ABC):
         self._check_fitted()
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        meta = {"model": self.name, "config": asdict(self.config), "versions": _versions()}
+        meta = {"model": self.name, "config": asdict(self.config), "versions": _versions(),
+                "partial": bool(getattr(self, "partial_", False))}
         (folder / "config.json").write_text(json.dumps(meta, indent=2))
         X = self.X_
         arrays = {"customer_ids": self.customer_ids_.astype(str),
@@ -283,9 +356,10 @@ class BaseRecommender(ABC):
     def load(cls, path: str | Path) -> Self:
         """Restore a model saved with ``save`` (no pickle is read)."""
         folder = Path(path)
-        meta = json.loads((folder / "config.json").read_text())
+        meta = read_config(folder)
         known = {f.name for f in fields(cls.Config)}
         model = cls(cls.Config(**{k: v for k, v in meta["config"].items() if k in known}))
+        model.partial_ = bool(meta.get("partial", False))
         with np.load(folder / "state.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         model.customer_ids_ = arrays["customer_ids"]

@@ -112,6 +112,9 @@ class Item2Vec(BaseRecommender):
     name = "item2vec"
     Config = Item2VecConfig
 
+    def progress_steps(self) -> int:
+        return int(self.config.epochs)
+
     def _fit(self, train: OrderData, X: sp.csr_matrix, callback: Callback | None) -> None:
         from gensim.models import Word2Vec
 
@@ -191,6 +194,9 @@ class Customer2Vec(BaseRecommender):
 
     name = "customer2vec"
     Config = Customer2VecConfig
+
+    def progress_steps(self) -> int:
+        return int(self.config.epochs)
 
     def _fit(self, train: OrderData, X: sp.csr_matrix, callback: Callback | None) -> None:
         from gensim.models.doc2vec import Doc2Vec, TaggedDocument

@@ -13,13 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from recsys.data import OrderData
-from recsys.models.sequence import OrderSequenceModel
+from recsys.models.sequence import OrderSequenceModel, SequenceRun
 
 CUSTOMER_MODES = ("id", "features", "id+features")
 
@@ -97,46 +96,35 @@ class NeuMF(nn.Module):
         return self.out(torch.cat([gmf, mlp], -1)).squeeze(-1)
 
 
-class NCF(OrderSequenceModel):
-    """NeuMF recommender; the sampling, loss and loop live here."""
+class NCFRun(SequenceRun):
+    """Training: each bought pair against sampled products (the loss lives here)."""
 
-    name = "ncf"
-    Config = NCFConfig
+    def __init__(self, model: NCF, train: OrderData, device, rng) -> None:
+        super().__init__(model, train, device, rng)
+        c = model.config
+        w = self.item_freq ** 0.75 if c.sampler == "popularity" \
+            else np.ones(len(model.item_ids_))
+        self.neg_cdf = np.cumsum(w / w.sum())
+        self.net = model.net_ = model._new_net().to(device)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=c.lr)
 
-    def _prepare(self, train: OrderData, X: sp.csr_matrix) -> None:
-        c = self.config
-        self._prepare_features(train)
-        w = self.item_freq_ ** 0.75 if c.sampler == "popularity" else np.ones(len(self.item_ids_))
-        self.neg_cdf_ = np.cumsum(w / w.sum())
-        self.net_ = self._new_net().to(self.device_)
-        self.opt_ = torch.optim.Adam(self.net_.parameters(), lr=c.lr)
-
-    def _new_net(self) -> NeuMF:
-        c = self.config
-        return NeuMF(len(self.customer_ids_), len(self.item_ids_), len(self.cat_vocab_), c.dim,
-                     c.layers, c.customer, c.dropout)
-
-    def _cust_vec(self, t: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.net_.customer(t["cid"], t["rfm"], t["hist"], t["hist_w"],
-                                  self.item_cat_[t["hist"]])
-
-    def _step(self, orders: np.ndarray, items: np.ndarray) -> float:
+    def step(self, orders: np.ndarray, items: np.ndarray) -> float:
         """Each positive pair against ``negatives`` sampled products."""
-        c, dev = self.config, self.device_
+        m, c, dev, net = self.model, self.model.config, self.device, self.net
         k = c.negatives
-        neg = np.searchsorted(self.neg_cdf_, self._rng.random((len(items), k)))
-        neg = np.minimum(neg, len(self.item_ids_) - 1)
+        neg = np.searchsorted(self.neg_cdf, self.rng.random((len(items), k)))
+        neg = np.minimum(neg, len(m.item_ids_) - 1)
         o = torch.tensor(orders, device=dev)
-        u = self._cust_vec({key: v[o] for key, v in self.ex_.items()})  # [B,2d]
-        pos_v = self.net_.item(torch.tensor(items + 1, device=dev))  # [B,2d]
-        neg_v = self.net_.item(torch.tensor(neg + 1, device=dev))  # [B,k,2d]
-        s_pos = self.net_.score(u, pos_v)  # [B]
-        s_neg = self.net_.score(u.unsqueeze(1).expand(-1, k, -1), neg_v)  # [B,k]
+        u = m._cust_vec({key: v[o] for key, v in self.ex.items()})  # [B,2d]
+        pos_v = net.item(torch.tensor(items + 1, device=dev))  # [B,2d]
+        neg_v = net.item(torch.tensor(neg + 1, device=dev))  # [B,k,2d]
+        s_pos = net.score(u, pos_v)  # [B]
+        s_neg = net.score(u.unsqueeze(1).expand(-1, k, -1), neg_v)  # [B,k]
         if c.trend:
-            week = self.ex_["week"][o]
-            s_pos = s_pos + self.net_.trend(self.trend_t_[week, torch.tensor(items)]).squeeze(-1)
-            s_neg = s_neg + self.net_.trend(
-                self.trend_t_[week.unsqueeze(1), torch.tensor(neg)]).squeeze(-1)
+            week = self.ex["week"][o]
+            s_pos = s_pos + net.trend(self.trend_t[week, torch.tensor(items)]).squeeze(-1)
+            s_neg = s_neg + net.trend(
+                self.trend_t[week.unsqueeze(1), torch.tensor(neg)]).squeeze(-1)
         if c.loss == "bpr":
             loss = -F.logsigmoid(s_pos.unsqueeze(1) - s_neg).mean()
         else:
@@ -145,21 +133,42 @@ class NCF(OrderSequenceModel):
             loss = loss / (1 + k)
         reg = (u.pow(2).sum(1).mean() + pos_v.pow(2).sum(1).mean()
                + neg_v.pow(2).sum(2).mean())
-        self._update(loss + c.l2 * reg)
+        self.update(loss + c.l2 * reg)
         return float(loss.detach())
 
-    # ------------------------------------------------------------------ inference
     @torch.no_grad()
-    def _finalize(self) -> None:
-        self.net_.eval()
-        now = self._customer_tensors(self.now_inputs_)
-        self.U_ = torch.cat([self._cust_vec({k: v[s:s + 4096] for k, v in now.items()})
-                             for s in range(0, len(now["cid"]), 4096)]).cpu().numpy()
-        self.V_ = self.net_.item.weight[1:].detach().cpu().numpy()
-        now = torch.tensor(self.trend_table_[-1], device=self.device_)
-        self.bias_ = (self.net_.trend(now).squeeze(-1).cpu().numpy() if self.config.trend
-                      else np.zeros(len(self.V_), np.float32))
+    def finish(self) -> None:
+        m, net = self.model, self.net
+        net.eval()
+        now = self.now_tensors()
+        m.U_ = torch.cat([m._cust_vec({k: v[s:s + 4096] for k, v in now.items()})
+                          for s in range(0, len(now["cid"]), 4096)]).cpu().numpy()
+        m.V_ = net.item.weight[1:].detach().cpu().numpy()
+        now = torch.tensor(self.trend_table[-1], device=self.device)
+        m.bias_ = (net.trend(now).squeeze(-1).cpu().numpy() if m.config.trend
+                   else np.zeros(len(m.V_), np.float32))
+        m._log_norm = None
 
+
+class NCF(OrderSequenceModel):
+    """NeuMF recommender; sampling and loss live in ``NCFRun``."""
+
+    name = "ncf"
+    Config = NCFConfig
+
+    def _start(self, train: OrderData, device, rng: np.random.Generator) -> NCFRun:
+        return NCFRun(self, train, device, rng)
+
+    def _new_net(self) -> NeuMF:
+        c = self.config
+        return NeuMF(len(self.customer_ids_), len(self.item_ids_), len(self.features_.cat_vocab),
+                     c.dim, c.layers, c.customer, c.dropout)
+
+    def _cust_vec(self, t: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.net_.customer(t["cid"], t["rfm"], t["hist"], t["hist_w"],
+                                  self.item_cat_[t["hist"]])
+
+    # ------------------------------------------------------------------ inference
     @torch.no_grad()
     def _score_vectors(self, U: np.ndarray) -> np.ndarray:
         """NeuMF scores of customer vectors U [m,2d] against every product: [m, n_items]."""

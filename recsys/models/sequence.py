@@ -1,13 +1,20 @@
-"""Training data shared by the history-aware torch models (two-tower, NCF).
+"""What the history-aware torch models (two-tower, NCF) share.
 
 Each training order is an example seen from just before it: the customer's earlier items
 (recency weighted), RFM statistics as they stood, country, and the week (for product trends).
 At inference every customer is seen from the end of the training period.
+
+``SequenceFeatures`` is what a fitted model keeps to turn customers and products into inputs
+(vocabularies, scalers, 'now'); ``SequenceRun`` is what only training needs (the examples as
+tensors, the optimiser, the random generator) and is dropped when training ends.
 """
 
 from __future__ import annotations
 
+from abc import abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,106 +22,77 @@ import torch
 
 from recsys.data import OrderData
 from recsys.models import features as fx
-from recsys.models.torch_base import TorchRecommender, batches
+from recsys.models.torch_base import TorchRecommender
+from recsys.models.trainer import Tick, TrainingRun
+
+
+def batches(n: int, size: int, rng: np.random.Generator, shuffle: bool = True):
+    """Index batches over n examples."""
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    for s in range(0, n, size):
+        yield order[s:s + size]
+
+
+@dataclass
+class SequenceFeatures:
+    """Encoders learned from the training data, kept with the fitted model."""
+
+    cat_vocab: fx.Vocab
+    country_vocab: fx.Vocab
+    price_edges: np.ndarray
+    rfm_mu: np.ndarray
+    rfm_sd: np.ndarray
+    now: pd.Timestamp
+    item_cat: np.ndarray  # [n_items + 1] category code by item code + 1
+    activity: np.ndarray  # [n_customers] recency-weighted order lines
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"cat_vocab": self.cat_vocab.values, "country_vocab": self.country_vocab.values,
+                "price_edges": self.price_edges, "rfm_mu": self.rfm_mu, "rfm_sd": self.rfm_sd,
+                "now": np.array([np.datetime64(self.now)]), "item_cat": self.item_cat,
+                "activity": self.activity}
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> SequenceFeatures:
+        return cls(fx.Vocab(a["cat_vocab"]), fx.Vocab(a["country_vocab"]), a["price_edges"],
+                   a["rfm_mu"], a["rfm_sd"], pd.Timestamp(a["now"][0]), a["item_cat"],
+                   a["activity"])
 
 
 class OrderSequenceModel(TorchRecommender):
-    """Adds ``_prepare_features`` and the tensors built from it; configs need
-    ``history_len`` and ``history_decay``."""
+    """Inference helpers over ``features_``; configs need ``history_len`` and
+    ``history_decay``. Subclasses give the purchase weights behind ``recommend_customers``."""
 
-    def _prepare_features(self, train: OrderData) -> None:
-        c = self.config
-        self._vocabs(train)
-        h = fx.order_history(train)
-        self.start_ = train.interactions["timestamp"].min().normalize()
-        self.now_ = train.interactions["timestamp"].max()
-        country = self.country_vocab_.encode(
-            train.customers.set_index("customer_id").reindex(self.customer_ids_)["country"])
-        ex = fx.order_inputs(h, country, self.start_, c.history_len)
-        self.rfm_mu_, self.rfm_sd_ = ex.rfm.mean(0), ex.rfm.std(0) + 1e-6
-        self.now_inputs_ = fx.current_inputs(h, len(self.customer_ids_), country, self.start_,
-                                             self.now_, c.history_len)
-        weekly = fx.weekly_buyers(train, self.start_)
-        self.trend_table_ = fx.trend_table(weekly)
-        self.now_inputs_.week[:] = len(weekly)
-        # One (order, bought item) pair per training line.
-        self.pair_order_ = np.repeat(np.arange(len(h.cust)), np.diff(h.item_ptr))
-        self.pair_item_ = h.items
-        self.item_freq_ = np.bincount(h.items, minlength=len(self.item_ids_)) / len(h.items)
-        self.ex_ = self._customer_tensors(ex)
-        self.item_t_ = self._item_tensors(self.items_side_, np.arange(len(self.item_ids_)) + 1)
-        self.trend_t_ = torch.tensor(self.trend_table_, device=self.device_)
-        # Ranking customers for a product needs how much each buys, not only what.
-        self.activity_ = fx.recent_activity(train)
-        self._log_norm = None
-
-    def _step(self, orders: np.ndarray, items: np.ndarray) -> float:
-        """One optimisation step on a batch of (order, bought item) pairs; returns the loss."""
-        raise NotImplementedError
-
+    @abstractmethod
     def _row_log_norm(self, rows: np.ndarray) -> np.ndarray:
         """log of the sum over all products of a customer's unnormalised purchase weights."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _column_log_weight(self, j: int) -> np.ndarray:
         """Every customer's log unnormalised purchase weight for product j."""
-        raise NotImplementedError
+
+    @abstractmethod
+    def _new_net(self) -> torch.nn.Module:
+        """The network, untrained, sized for this model's customers and products."""
 
     def _item_column(self, j: int) -> np.ndarray:
         """Expected purchases of product j per customer: the model's probability of j among
         all products times how much the customer buys lately. (Ranking by the raw score
         would ignore that an inactive customer buys nothing at all.) The per-customer
         normaliser takes one pass over all scores, so it is computed once per fitted model."""
-        if self._log_norm is None:
+        if getattr(self, "_log_norm", None) is None:
             n = len(self.customer_ids_)
             self._log_norm = np.concatenate([self._row_log_norm(np.arange(s, min(s + 1024, n)))
                                              for s in range(0, n, 1024)])
         share = np.exp(self._column_log_weight(j) - self._log_norm)
-        return (share * self.activity_).astype(np.float32)
-
-    def _run_epoch(self, epoch: int) -> float:
-        self.net_.train()
-        total, n = 0.0, 0
-        pairs = self._epoch_pairs()
-        for idx in batches(len(pairs), self.config.batch_size, self._rng):
-            sel = pairs[idx]
-            total += self._step(self.pair_order_[sel], self.pair_item_[sel]) * len(idx)
-            n += len(idx)
-            self._tick(n, len(pairs))
-        return total / max(n, 1)
-
-    def _epoch_pairs(self) -> np.ndarray:
-        """At most ``items_per_order`` random lines of each order this epoch (0: all), so
-        that big wholesale orders need not swamp the loss."""
-        cap = getattr(self.config, "items_per_order", 0)
-        if cap <= 0:
-            return np.arange(len(self.pair_item_))
-        prio = self._rng.random(len(self.pair_item_))
-        order = np.lexsort((prio, self.pair_order_))
-        starts = np.searchsorted(self.pair_order_[order], self.pair_order_[order], "left")
-        return np.sort(order[np.arange(len(order)) - starts < cap])
-
-    def _update(self, loss: torch.Tensor) -> float:
-        self.opt_.zero_grad()
-        loss.backward()
-        self.opt_.step()
-        return float(loss.detach())
-
-    def _vocabs(self, train: OrderData) -> None:
-        self.cat_vocab_ = fx.Vocab.fit(train.products["category"])
-        self.country_vocab_ = fx.Vocab.fit(train.customers["country"])
-        self.price_edges_ = fx.price_edges(train.products["price"].to_numpy(dtype=float))
-        self.items_side_ = fx.item_side(train.products, self.item_ids_, self.cat_vocab_,
-                                        self.price_edges_)
-        self.item_cat_ = torch.tensor(np.r_[0, self.items_side_.category],
-                                      device=self.device_)  # by item code + 1
+        return (share * self.features_.activity).astype(np.float32)
 
     def _customer_tensors(self, ci: fx.CustomerInputs) -> dict[str, torch.Tensor]:
-        dev, c = self.device_, self.config
+        dev, c, f = self.device_, self.config, self.features_
         w = np.where(ci.hist >= 0, np.exp(-c.history_decay * ci.age), 0.0)
         return {"cid": torch.tensor(ci.cust + 1, device=dev),
                 "country": torch.tensor(ci.country, device=dev),
-                "rfm": torch.tensor((ci.rfm - self.rfm_mu_) / self.rfm_sd_, device=dev),
+                "rfm": torch.tensor((ci.rfm - f.rfm_mu) / f.rfm_sd, device=dev),
                 "hist": torch.tensor(ci.hist + 1, device=dev),
                 "hist_w": torch.tensor(w, dtype=torch.float32, device=dev),
                 "week": torch.tensor(ci.week, device=dev)}
@@ -137,27 +115,18 @@ class OrderSequenceModel(TorchRecommender):
         if len(codes):
             hist[0, -len(codes):] = codes
             age[0, -len(codes):] = 1.0
-        now = np.array([np.datetime64(self.now_)])
-        return fx.CustomerInputs(np.array([-1]), self.country_vocab_.encode([country]),
+        now = np.array([np.datetime64(self.features_.now)])
+        return fx.CustomerInputs(np.array([-1]), self.features_.country_vocab.encode([country]),
                                  fx.rfm(now, now, now, np.ones(1), np.zeros(1)), hist, age,
                                  np.array([0])), codes
 
     def _feature_state(self) -> dict[str, np.ndarray]:
-        return {"cat_vocab": self.cat_vocab_.values, "country_vocab": self.country_vocab_.values,
-                "price_edges": self.price_edges_, "rfm_mu": self.rfm_mu_,
-                "rfm_sd": self.rfm_sd_, "now": np.array([np.datetime64(self.now_)]),
-                "best_epoch": np.array([self.best_epoch_]),
-                "item_cat": self.item_cat_.cpu().numpy(), "activity": self.activity_}
+        return {**self.features_.arrays(), "best_epoch": np.array([self.best_epoch_])}
 
     def _set_feature_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.cat_vocab_ = fx.Vocab(arrays["cat_vocab"])
-        self.country_vocab_ = fx.Vocab(arrays["country_vocab"])
-        self.price_edges_ = arrays["price_edges"]
-        self.rfm_mu_, self.rfm_sd_ = arrays["rfm_mu"], arrays["rfm_sd"]
-        self.now_ = pd.Timestamp(arrays["now"][0])
+        self.features_ = SequenceFeatures.from_arrays(arrays)
+        self.item_cat_ = torch.tensor(self.features_.item_cat)
         self.best_epoch_ = int(arrays["best_epoch"][0])
-        self.item_cat_ = torch.tensor(arrays["item_cat"])
-        self.activity_ = arrays["activity"]
         self._log_norm = None
 
     def save(self, path) -> None:
@@ -175,3 +144,78 @@ class OrderSequenceModel(TorchRecommender):
         model.net_.load_state_dict(state)
         model.net_.eval()
         return model
+
+
+class SequenceRun(TrainingRun):
+    """Training examples: one (order, bought item) pair per training line, the customer
+    seen from just before the order. Subclasses add the network, optimiser and ``step``."""
+
+    items_per_order = 0  # at most this many random lines of an order per epoch (0: all)
+
+    def __init__(self, model: OrderSequenceModel, train: OrderData, device: Any,
+                 rng: np.random.Generator) -> None:
+        c = model.config
+        model.device_ = device
+        self.model, self.device, self.rng = model, device, rng
+        cat_vocab = fx.Vocab.fit(train.products["category"])
+        country_vocab = fx.Vocab.fit(train.customers["country"])
+        price_edges = fx.price_edges(train.products["price"].to_numpy(dtype=float))
+        self.items_side = fx.item_side(train.products, model.item_ids_, cat_vocab, price_edges)
+        h = fx.order_history(train)
+        start = train.interactions["timestamp"].min().normalize()
+        now = train.interactions["timestamp"].max()
+        country = country_vocab.encode(
+            train.customers.set_index("customer_id").reindex(model.customer_ids_)["country"])
+        ex = fx.order_inputs(h, country, start, c.history_len)
+        model.features_ = SequenceFeatures(
+            cat_vocab, country_vocab, price_edges, ex.rfm.mean(0), ex.rfm.std(0) + 1e-6, now,
+            np.r_[0, self.items_side.category], fx.recent_activity(train))
+        model.item_cat_ = torch.tensor(model.features_.item_cat, device=device)
+        model._log_norm = None
+        self.now_inputs = fx.current_inputs(h, len(model.customer_ids_), country, start, now,
+                                            c.history_len)
+        weekly = fx.weekly_buyers(train, start)
+        self.trend_table = fx.trend_table(weekly)
+        self.now_inputs.week[:] = len(weekly)
+        self.pair_order = np.repeat(np.arange(len(h.cust)), np.diff(h.item_ptr))
+        self.pair_item = h.items
+        self.item_freq = np.bincount(h.items, minlength=len(model.item_ids_)) / len(h.items)
+        self.ex = model._customer_tensors(ex)
+        self.item_t = model._item_tensors(self.items_side, np.arange(len(model.item_ids_)) + 1)
+        self.trend_t = torch.tensor(self.trend_table, device=device)
+
+    @abstractmethod
+    def step(self, orders: np.ndarray, items: np.ndarray) -> float:
+        """One optimisation step on a batch of (order, bought item) pairs; returns the loss."""
+
+    def run_epoch(self, epoch: int, tick: Tick) -> float:
+        self.net.train()
+        total, n = 0.0, 0
+        pairs = self._epoch_pairs()
+        for idx in batches(len(pairs), self.model.config.batch_size, self.rng):
+            sel = pairs[idx]
+            total += self.step(self.pair_order[sel], self.pair_item[sel]) * len(idx)
+            n += len(idx)
+            tick(n, len(pairs))
+        return total / max(n, 1)
+
+    def _epoch_pairs(self) -> np.ndarray:
+        """At most ``items_per_order`` random lines of each order this epoch (0: all), so
+        that big wholesale orders need not swamp the loss."""
+        cap = self.items_per_order
+        if cap <= 0:
+            return np.arange(len(self.pair_item))
+        prio = self.rng.random(len(self.pair_item))
+        order = np.lexsort((prio, self.pair_order))
+        starts = np.searchsorted(self.pair_order[order], self.pair_order[order], "left")
+        return np.sort(order[np.arange(len(order)) - starts < cap])
+
+    def update(self, loss: torch.Tensor) -> float:
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return float(loss.detach())
+
+    def now_tensors(self) -> dict[str, torch.Tensor]:
+        """Every customer's inputs at the end of the training period."""
+        return self.model._customer_tensors(self.now_inputs)

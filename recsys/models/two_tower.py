@@ -13,14 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from recsys.data import OrderData
 from recsys.models import features as fx
-from recsys.models.sequence import OrderSequenceModel
+from recsys.models.sequence import OrderSequenceModel, SequenceRun
 
 
 @dataclass(frozen=True)
@@ -95,6 +94,68 @@ class TwoTowerNet(nn.Module):
         return self.trend(table).squeeze(-1)
 
 
+class TwoTowerRun(SequenceRun):
+    """Training: in-batch sampled softmax over the orders' bought products."""
+
+    def __init__(self, model: TwoTower, train: OrderData, device, rng) -> None:
+        super().__init__(model, train, device, rng)
+        self.items_per_order = model.config.items_per_order
+        self.logq = torch.tensor(np.log(np.maximum(self.item_freq, 1e-9)),
+                                 dtype=torch.float32, device=device)
+        self.net = model.net_ = model._new_net().to(device)
+        self.opt = torch.optim.AdamW(self.net.parameters(), lr=model.config.lr,
+                                     weight_decay=model.config.weight_decay, fused=True)
+
+    def step(self, orders: np.ndarray, items: np.ndarray) -> float:
+        """In-batch sampled softmax over the batch's items, log-Q corrected; the same item as
+        another row's positive is masked, not counted as a negative."""
+        c, dev, net = self.model.config, self.device, self.net
+        o, it = torch.tensor(orders, device=dev), torch.tensor(items, device=dev)
+        cust = {k: v[o] for k, v in self.ex.items()}
+        keep = torch.rand(len(o), device=dev) >= c.id_dropout
+        u = net.customer(cust["cid"] * keep, cust["country"], cust["rfm"], cust["hist"],
+                         cust["hist_w"])  # [B,d]
+        side = {k: v[it] for k, v in self.item_t.items()}
+        keep_i = torch.rand(len(it), device=dev) >= c.id_dropout
+        v = net.item(side["iid"] * keep_i, side["cat"], side["price"], side["tokens"])
+        logits = u @ v.T / c.temperature  # [B,B]
+        if c.trend:
+            # The bias of the batch's items in every week, then each row's week: [B,B].
+            table = net.trend_bias(self.trend_t.index_select(1, it))  # [W+1,B]
+            logits = logits + table.index_select(0, cust["week"])
+        if c.repeat:
+            # How much each row's customer had bought each column's product before: [B,B].
+            seen = torch.zeros(len(o), len(self.model.item_ids_) + 1, device=dev)
+            seen.scatter_add_(1, cust["hist"], cust["hist_w"])
+            logits = logits + net.repeat_bias(seen.index_select(1, it + 1))
+        if c.logq:
+            logits = logits - self.logq[it][None, :]
+        same = (it[None, :] == it[:, None]) & ~torch.eye(len(it), dtype=torch.bool, device=dev)
+        target = torch.arange(len(it), device=dev)
+        return self.update(F.cross_entropy(logits.masked_fill(same, -1e9), target))
+
+    @torch.no_grad()
+    def finish(self) -> None:
+        m, c, net = self.model, self.model.config, self.net
+        net.eval()
+        now = self.now_tensors()
+        U = [net.customer(*(now[k][s:s + 4096] for k in
+                            ("cid", "country", "rfm", "hist", "hist_w")))
+             for s in range(0, len(now["cid"]), 4096)]
+        m.U_ = torch.cat(U).cpu().numpy()
+        m.V_ = net.item(**self.item_t).cpu().numpy()
+        bias = net.trend_bias(torch.tensor(self.trend_table[-1], device=self.device))
+        m.bias_ = (bias.cpu().numpy() * c.temperature if c.trend
+                   else np.zeros(len(m.V_), np.float32))
+        ci = self.now_inputs
+        m.hist_now_ = ci.hist
+        m.hist_w_now_ = np.where(ci.hist >= 0, np.exp(-c.history_decay * ci.age),
+                                 0.0).astype(np.float32)
+        m.repeat_w_ = (net.repeat.detach().cpu().numpy() * c.temperature if c.repeat
+                       else np.zeros(2, np.float32))
+        m._log_norm = None
+
+
 class TwoTower(OrderSequenceModel):
     """See the module docstring. ``score_new_item`` and ``recommend_customers`` with a
     ``NewProduct`` give cold start for products; ``recommend_history`` for new customers."""
@@ -102,70 +163,17 @@ class TwoTower(OrderSequenceModel):
     name = "two_tower"
     Config = TwoTowerConfig
 
-    # ------------------------------------------------------------------ training
-    def _prepare(self, train: OrderData, X: sp.csr_matrix) -> None:
-        self._prepare_features(train)
-        self.logq_ = torch.tensor(np.log(np.maximum(self.item_freq_, 1e-9)),
-                                  dtype=torch.float32, device=self.device_)
-        self.net_ = self._new_net().to(self.device_)
-        self.opt_ = torch.optim.AdamW(self.net_.parameters(), lr=self.config.lr,
-                                      weight_decay=self.config.weight_decay, fused=True)
+    def _start(self, train: OrderData, device, rng: np.random.Generator) -> TwoTowerRun:
+        return TwoTowerRun(self, train, device, rng)
 
     def _new_net(self) -> TwoTowerNet:
-        c = self.config
+        c, f = self.config, self.features_
         return TwoTowerNet(len(self.customer_ids_), len(self.item_ids_),
-                           len(self.country_vocab_), len(self.cat_vocab_),
+                           len(f.country_vocab), len(f.cat_vocab),
                            fx.N_PRICE_BUCKETS + 2, fx.N_TOKEN_BUCKETS, c.dim, c.hidden,
                            c.dropout)
 
-    def _step(self, orders: np.ndarray, items: np.ndarray) -> float:
-        """In-batch sampled softmax over the batch's items, log-Q corrected; the same item as
-        another row's positive is masked, not counted as a negative."""
-        c, dev = self.config, self.device_
-        o, it = torch.tensor(orders, device=dev), torch.tensor(items, device=dev)
-        cust = {k: v[o] for k, v in self.ex_.items()}
-        keep = torch.rand(len(o), device=dev) >= c.id_dropout
-        u = self.net_.customer(cust["cid"] * keep, cust["country"], cust["rfm"], cust["hist"],
-                               cust["hist_w"])  # [B,d]
-        side = {k: v[it] for k, v in self.item_t_.items()}
-        keep_i = torch.rand(len(it), device=dev) >= c.id_dropout
-        v = self.net_.item(side["iid"] * keep_i, side["cat"], side["price"], side["tokens"])
-        logits = u @ v.T / c.temperature  # [B,B]
-        if c.trend:
-            # The bias of the batch's items in every week, then each row's week: [B,B].
-            table = self.net_.trend_bias(self.trend_t_.index_select(1, it))  # [W+1,B]
-            logits = logits + table.index_select(0, cust["week"])
-        if c.repeat:
-            # How much each row's customer had bought each column's product before: [B,B].
-            seen = torch.zeros(len(o), len(self.item_ids_) + 1, device=dev)
-            seen.scatter_add_(1, cust["hist"], cust["hist_w"])
-            logits = logits + self.net_.repeat_bias(seen.index_select(1, it + 1))
-        if c.logq:
-            logits = logits - self.logq_[it][None, :]
-        same = (it[None, :] == it[:, None]) & ~torch.eye(len(it), dtype=torch.bool, device=dev)
-        target = torch.arange(len(it), device=dev)
-        return self._update(F.cross_entropy(logits.masked_fill(same, -1e9), target))
-
     # ------------------------------------------------------------------ inference
-    @torch.no_grad()
-    def _finalize(self) -> None:
-        self.net_.eval()
-        now = self._customer_tensors(self.now_inputs_)
-        U = [self.net_.customer(*(now[k][s:s + 4096] for k in
-                                  ("cid", "country", "rfm", "hist", "hist_w")))
-             for s in range(0, len(now["cid"]), 4096)]
-        self.U_ = torch.cat(U).cpu().numpy()
-        self.V_ = self.net_.item(**self.item_t_).cpu().numpy()
-        bias = self.net_.trend_bias(torch.tensor(self.trend_table_[-1], device=self.device_))
-        self.bias_ = (bias.cpu().numpy() * self.config.temperature if self.config.trend
-                      else np.zeros(len(self.V_), np.float32))
-        ci = self.now_inputs_
-        self.hist_now_ = ci.hist
-        self.hist_w_now_ = np.where(ci.hist >= 0, np.exp(-self.config.history_decay * ci.age),
-                                    0.0).astype(np.float32)
-        self.repeat_w_ = (self.net_.repeat.detach().cpu().numpy() * self.config.temperature
-                          if self.config.repeat else np.zeros(2, np.float32))
-
     def _repeat(self, hist: np.ndarray, w: np.ndarray) -> np.ndarray:
         """[m, n_items] repeat bonus from history codes/weights [m, L] (scores' scale)."""
         seen = np.zeros((len(hist), len(self.item_ids_) + 1), dtype=np.float32)
@@ -203,9 +211,10 @@ class TwoTower(OrderSequenceModel):
         """Scores of every training customer for a new product, from its name, category and
         price alone (its ID embedding is the 'unknown' row, as in ID dropout)."""
         self._check_fitted()
-        side = fx.ItemSide(self.cat_vocab_.encode([category]),
+        f = self.features_
+        side = fx.ItemSide(f.cat_vocab.encode([category]),
                            fx.price_bucket(np.array([np.nan if price is None else price],
-                                                    dtype=float), self.price_edges_),
+                                                    dtype=float), f.price_edges),
                            fx.hash_tokens([name]))
         t = self._item_tensors(side, np.zeros(1, dtype=np.int64))
         v = self.net_.item(**t).cpu().numpy()[0]
@@ -222,7 +231,7 @@ class TwoTower(OrderSequenceModel):
             logits = self._score_rows(rows) / self.config.temperature
             top = np.maximum(logits.max(1), col[rows])
             denom = np.exp(logits - top[:, None]).sum(1) + np.exp(col[rows] - top)
-            out[rows] = np.exp(col[rows] - top) / denom * self.activity_[rows]
+            out[rows] = np.exp(col[rows] - top) / denom * f.activity[rows]
         return out
 
     @torch.no_grad()

@@ -1,0 +1,171 @@
+"""The one registry of models: what each is, what it can do, and settings for quick runs.
+
+Pages, the command line and the tests read this registry; nothing else keeps a list of models.
+Adding a model is its module plus one ``ModelSpec`` here (or ``register`` from a plugin).
+Classes are imported on first use, so reading the registry loads no torch or gensim.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model as the rest of the product sees it.
+
+    Capabilities: ``customer_vectors`` / ``item_vectors`` (embeddings to plot and cluster),
+    ``new_items`` (scores a product it has never seen, from its name, category and price),
+    ``new_customers`` (scores someone from a purchase history alone), ``drivers`` (explains a
+    score feature by feature), ``personalised`` (lists differ per customer), ``slow`` (neural:
+    minutes on a CPU). ``quick`` are small settings for tests and demos; ``campaign_rank``
+    orders the models offered for campaigns (None: not offered), with ``campaign_params`` the
+    settings that rank customers best; ``bench_default`` puts it in the CLI's default bench.
+    """
+
+    name: str
+    target: str
+    description: str
+    personalised: bool = True
+    customer_vectors: bool = False
+    item_vectors: bool = False
+    new_items: bool = False
+    new_customers: bool = False
+    drivers: bool = False
+    slow: bool = False
+    bench_default: bool = False
+    default_rank: int | None = None
+    max_default_items: int | None = None
+    quick: Mapping[str, Any] = field(default_factory=dict)
+    campaign_rank: int | None = None
+    campaign_params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "quick", MappingProxyType(dict(self.quick)))
+        object.__setattr__(self, "campaign_params", MappingProxyType(dict(self.campaign_params)))
+
+    @property
+    def cls(self) -> type:
+        module, name = self.target.split(":")
+        return getattr(importlib.import_module(module), name)
+
+
+CAPABILITIES = ("personalised", "customer_vectors", "item_vectors", "new_items",
+                "new_customers", "drivers", "slow")
+
+_M = "recsys.models."
+_SPECS: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add (or replace) a model; it then appears on every page, the CLI and the test suite."""
+    _SPECS[spec.name] = spec
+    return spec
+
+
+def unregister(name: str) -> None:
+    _SPECS.pop(name, None)
+
+
+def spec(name: str) -> ModelSpec:
+    """The spec of a registered model, or a KeyError naming the ones there are."""
+    if name not in _SPECS:
+        raise KeyError(f"Unknown model {name!r}; available: {', '.join(_SPECS)}")
+    return _SPECS[name]
+
+
+def names(**wanted: bool) -> list[str]:
+    """Registered model names, optionally only those whose capabilities match, e.g.
+    ``names(customer_vectors=True)`` or ``names(slow=False)``."""
+    unknown = set(wanted) - {f.name for f in fields(ModelSpec)}
+    if unknown:
+        raise TypeError(f"Unknown capability {sorted(unknown)}; see ModelSpec")
+    return [s.name for s in _SPECS.values()
+            if all(getattr(s, k) == v for k, v in wanted.items())]
+
+
+def specs() -> list[ModelSpec]:
+    return list(_SPECS.values())
+
+
+def campaign_models() -> list[str]:
+    """Models offered for campaigns, best first (validation backtests before the reported
+    cutoff decided the order; see tools/campaign_validation.py)."""
+    offered = [s for s in _SPECS.values() if s.campaign_rank is not None]
+    return [s.name for s in sorted(offered, key=lambda s: s.campaign_rank)]
+
+
+def default_model(n_items: int) -> str:
+    """A strong model that trains in seconds on a catalogue of this size."""
+    ranked = sorted((s for s in _SPECS.values() if s.default_rank is not None),
+                    key=lambda s: s.default_rank)
+    for s in ranked:
+        if s.max_default_items is None or n_items <= s.max_default_items:
+            return s.name
+    raise LookupError("No default model is registered.")
+
+
+def describe(name: str) -> str:
+    s = spec(name)
+    can = [label for flag, label in (("customer_vectors", "customer embeddings"),
+                                     ("item_vectors", "product embeddings"),
+                                     ("new_items", "new products"),
+                                     ("new_customers", "new customers"),
+                                     ("drivers", "explanations")) if getattr(s, flag)]
+    return s.description + (f" Can do: {', '.join(can)}." if can else "")
+
+
+_FAST_TORCH = {"patience": 0, "batch_size": 128, "device": "cpu"}
+
+for _spec in (
+    ModelSpec("popularity", _M + "popularity:Popularity",
+              "The same best sellers for everyone; every model must beat it.",
+              personalised=False, bench_default=True),
+    ModelSpec("recent_popularity", _M + "popularity:RecentPopularity",
+              "What sells in the last 30 days, for everyone.",
+              personalised=False, bench_default=True),
+    ModelSpec("itemknn", _M + "itemknn:ItemKNN",
+              "Products bought together with what the customer bought (cosine neighbours).",
+              bench_default=True, campaign_rank=5),
+    ModelSpec("ease", _M + "ease:EASE",
+              "A closed-form model of which products go with which; strong and fast.",
+              item_vectors=True, bench_default=True, default_rank=0, max_default_items=20_000,
+              campaign_rank=1, campaign_params={"history": "count", "self_weight": 1.0}),
+    ModelSpec("als", _M + "als:ALS",
+              "Matrix factorisation (implicit ALS): customer and product taste vectors.",
+              customer_vectors=True, item_vectors=True, bench_default=True, default_rank=1,
+              quick={"iterations": 5, "factors": 16}, campaign_rank=3),
+    ModelSpec("bpr", _M + "als:BPR",
+              "Matrix factorisation trained to rank bought above not-bought products.",
+              customer_vectors=True, item_vectors=True, bench_default=True,
+              quick={"iterations": 20, "factors": 16}),
+    ModelSpec("two_tower", _M + "two_tower:TwoTower",
+              "Neural two-tower model with customer and product features; handles new "
+              "customers and new products.",
+              customer_vectors=True, item_vectors=True, new_items=True, new_customers=True,
+              slow=True, campaign_rank=2,
+              quick={"epochs": 8, "dim": 16, "hidden": 32, **_FAST_TORCH}),
+    ModelSpec("ncf", _M + "ncf:NCF",
+              "Neural collaborative filtering (NeuMF) with purchase-history features.",
+              customer_vectors=True, item_vectors=True, new_customers=True, slow=True,
+              campaign_rank=4,
+              quick={"epochs": 6, "dim": 8, "layers": (16, 8), **_FAST_TORCH}),
+    ModelSpec("item2vec", _M + "item2vec:Item2Vec",
+              "Word2vec over baskets: products that share baskets sit close together.",
+              customer_vectors=True, item_vectors=True, new_customers=True, slow=True,
+              quick={"epochs": 20, "dim": 16, "alpha": 0.05, "sample": 0.0}),
+    ModelSpec("customer2vec", _M + "item2vec:Customer2Vec",
+              "Doc2vec over each customer's purchases: customers with similar journeys "
+              "sit close together.",
+              customer_vectors=True, item_vectors=True, new_customers=True, slow=True,
+              quick={"epochs": 10, "dim": 16, "infer_epochs": 5}),
+    ModelSpec("propensity", _M + "propensity:Propensity",
+              "Who buys what in the next 30 days, learned by replaying past months; each "
+              "score explained feature by feature.",
+              drivers=True, campaign_rank=0),
+):
+    register(_spec)

@@ -1,0 +1,190 @@
+"""The training loop shared by the torch models, apart from the models themselves.
+
+A model says how to start a training run (``TorchRecommender._start`` returns a
+``TrainingRun``: the network, optimiser, training tensors and random generator) and the
+run says how to train one epoch and what the fitted model keeps. The ``Trainer`` owns the
+rest: seeding, epochs, early stopping on a validation window at the end of the training
+period, the refit, progress callbacks and Stop. Nothing of a run stays on the fitted model.
+
+torch is imported inside functions only, so importing recsys stays light.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from recsys.data import OrderData
+from recsys.models.base import Callback
+
+if TYPE_CHECKING:
+    from recsys.models.torch_base import TorchRecommender
+
+Tick = Callable[[int, int], None]
+OnEpoch = Callable[[int], dict[str, Any]]
+
+
+class StopTraining(Exception):
+    """Raised by a progress callback to stop training; the model keeps the best weights it
+    has so far and is marked partial."""
+
+
+def resolve_device(name: str):
+    """'auto' is CUDA when it is there, else the CPU."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class TrainingRun(ABC):
+    """One training pass: everything it needs that the fitted model does not keep."""
+
+    net: Any  # the torch module being trained (the model keeps it afterwards)
+
+    @abstractmethod
+    def run_epoch(self, epoch: int, tick: Tick) -> float:
+        """One pass over the training examples; returns the mean loss."""
+
+    @abstractmethod
+    def finish(self) -> None:
+        """Write what inference needs (vectors, biases, the network) onto the model."""
+
+    def snapshot(self) -> dict[str, Any]:
+        return copy.deepcopy(self.net.state_dict())
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state)
+
+
+class Trainer:
+    """Trains a torch recommender: ``fit`` (choose the epochs on a validation window, then
+    refit on everything) or ``train`` (a fixed number of epochs, optionally watched).
+
+    ``callback(epoch, metrics)`` gets each epoch's metrics and, at most twice a second,
+    ``{"progress": share}`` inside an epoch; raising ``StopTraining`` from it stops training.
+    ``history`` holds every epoch's metrics with its phase ('validate' or 'fit').
+    """
+
+    def __init__(self, callback: Callback | None = None) -> None:
+        self.callback = callback
+        self.history: list[dict[str, float]] = []
+        self.stopped = False
+
+    # ------------------------------------------------------------------ public
+    def fit(self, model: TorchRecommender, train: OrderData) -> TorchRecommender:
+        """Early stopping on the last ``val_days`` of ``train`` (when ``patience`` > 0), then
+        the chosen number of epochs on all of ``train``: its last weeks are the most telling."""
+        c = model.config
+        model.best_epoch_ = c.epochs
+        model.history_ = self.history
+        if c.patience > 0 and c.val_days > 0:
+            inner = self._select_epochs(model, train)
+            if self.stopped:  # Stop during validation: keep the best epoch seen so far
+                model._adopt(inner)
+                return self._mark(model)
+        self._run(model, train, model.best_epoch_, "fit")
+        return self._mark(model)
+
+    def train(self, model: TorchRecommender, data: OrderData, epochs: int,
+              on_epoch: OnEpoch | None = None, phase: str = "train") -> TorchRecommender:
+        """``epochs`` epochs on ``data`` with no validation of its own. ``on_epoch(epoch)``,
+        if given, runs after each epoch on the model as it stands (its vectors refreshed) and
+        returns metrics to report; ``{"stop": True}`` in them ends training."""
+        model._bind(data)
+        model.history_ = self.history
+        self._run(model, data, epochs, phase, on_epoch)
+        return self._mark(model)
+
+    # ------------------------------------------------------------------ loop
+    def _run(self, model: TorchRecommender, data: OrderData, epochs: int, phase: str,
+             on_epoch: OnEpoch | None = None) -> None:
+        import torch
+
+        device = resolve_device(model.config.device)
+        best = None
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(model.config.seed)
+            run = model._start(data, device, np.random.default_rng(model.config.seed))
+            try:
+                for epoch in range(epochs):
+                    control = self._epoch(run, epoch, phase, on_epoch)
+                    if control.get("improved"):
+                        best = run.snapshot()
+                    if control.get("stop"):
+                        break
+            except StopTraining:
+                self.stopped = True
+                if best is not None:
+                    run.restore(best)
+        run.finish()
+
+    def _epoch(self, run: TrainingRun, epoch: int, phase: str,
+               on_epoch: OnEpoch | None) -> dict[str, Any]:
+        """Train, watch and report one epoch; returns the watcher's control flags."""
+        start = time.perf_counter()
+        loss = run.run_epoch(epoch, self._ticker(epoch))
+        metrics: dict[str, Any] = {"loss": loss, "seconds": time.perf_counter() - start}
+        control: dict[str, Any] = {}
+        if on_epoch is not None:
+            run.finish()
+            watched = on_epoch(epoch)
+            control = {k: watched.pop(k) for k in ("stop", "improved") if k in watched}
+            metrics.update(watched)
+        self.history.append({"epoch": epoch + 1, "phase": phase, **metrics})
+        if self.callback is not None:
+            self.callback(epoch + 1, metrics)
+        return control
+
+    def _ticker(self, epoch: int) -> Tick:
+        """Progress inside an epoch, at most twice a second, so a page never looks frozen."""
+        last = [time.perf_counter()]
+
+        def tick(done: int, total: int) -> None:
+            now = time.perf_counter()
+            if self.callback is not None and now - last[0] > 0.5:
+                last[0] = now
+                self.callback(epoch + 1, {"progress": done / max(total, 1)})
+
+        return tick
+
+    def _select_epochs(self, model: TorchRecommender, train: OrderData) -> TorchRecommender:
+        """Train a copy on all but the last ``val_days`` of the training period, watch
+        NDCG@10 on them, stop after ``patience`` epochs without improvement. Sets the
+        model's ``best_epoch_`` and ``val_ndcg_``; returns the copy (at its best epoch)."""
+        from recsys.evaluate import build_truth, evaluate, validation_split
+
+        c = model.config
+        val = validation_split(train, c.val_days)
+        truth = build_truth(val, "novel")
+        inner = type(model)(replace(c, patience=0))
+        if truth.matrix.shape[0] == 0:
+            return inner
+        best = {"epoch": c.epochs, "ndcg": -1.0, "bad": 0}
+
+        def watch(epoch: int) -> dict[str, Any]:
+            ndcg = evaluate(inner, val, k=10, n_boot=0, truth=truth).metrics["ndcg"]
+            improved = ndcg > best["ndcg"]
+            if improved:
+                best.update(epoch=epoch + 1, ndcg=ndcg, bad=0)
+            else:
+                best["bad"] += 1
+            return {"val_ndcg": ndcg, "stop": best["bad"] >= c.patience, "improved": improved}
+
+        inner._bind(val.train)
+        self._run(inner, val.train, c.epochs, "validate", watch)
+        model.best_epoch_ = int(best["epoch"])
+        model.val_ndcg_ = best["ndcg"]
+        return inner
+
+    def _mark(self, model: TorchRecommender) -> TorchRecommender:
+        model.history_ = self.history
+        model.partial_ = self.stopped
+        return model

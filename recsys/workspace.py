@@ -1,0 +1,268 @@
+"""The workspace: every file the product keeps, and the only code that builds paths into it.
+
+Layout under the root (``./workspace`` or ``$RECSYS_WORKSPACE``)::
+
+    datasets/<name>/   imported shops: Parquet tables + meta.json (fingerprint, reports)
+    cache/<tag>/       generated data kept between starts (the demo shop)
+    models/<name>/     fitted models: the model's own folder + meta.json
+    results/<key>/     stored results of jobs (projections, campaign curves, ...)
+
+Every write goes to a temporary sibling first and is renamed into place, so a crash never
+leaves half a dataset or model behind. Nothing here uses pickle. A dataset's *fingerprint* is a
+hash of its stored bytes: caches and results are keyed by it, never by a name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+WORKSPACE_ENV = "RECSYS_WORKSPACE"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.\-]{0,99}")
+_TABLES = ("interactions", "products", "customers", "signals")
+
+
+class StoreError(ValueError):
+    """A name is invalid or an entry does not exist."""
+
+
+def check_name(name: str) -> str:
+    """A name that is safe as one folder name (no separators, no '..', no control chars)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
+        raise StoreError(f"Invalid name {name!r}: use up to 100 letters, digits, spaces, "
+                         "'_', '-' or '.', starting with a letter or digit.")
+    return name
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """Which dataset: the generated demo shop, or one saved in the workspace by name."""
+
+    kind: str = "demo"
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("demo", "saved"):
+            raise ValueError(f"Unknown dataset kind {self.kind!r}")
+        if self.kind == "saved":
+            check_name(self.name)
+
+    @classmethod
+    def demo(cls) -> DatasetRef:
+        return cls("demo")
+
+    @classmethod
+    def saved(cls, name: str) -> DatasetRef:
+        return cls("saved", name)
+
+    @property
+    def is_demo(self) -> bool:
+        return self.kind == "demo"
+
+    @property
+    def label(self) -> str:
+        return "Demo shop (generated)" if self.is_demo else self.name
+
+
+# ---------------------------------------------------------------- atomic files
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, default=str).encode())
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+class _AtomicDir:
+    """``with _AtomicDir(target) as tmp:`` fill tmp; on success it replaces target whole."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __enter__(self) -> Path:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(dir=self.target.parent, prefix=f".{self.target.name}."))
+        return self.tmp
+
+    def __exit__(self, kind, value, tb) -> None:
+        if kind is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        old = None
+        if self.target.exists():
+            old = self.target.with_name(f".{self.target.name}.old.{secrets.token_hex(4)}")
+            os.replace(self.target, old)
+        os.replace(self.tmp, self.target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def file_digest(paths: list[Path]) -> str:
+    """sha256 over the files' bytes, read in blocks (never a DataFrame)."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode() + b"\0")
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:24]
+
+
+# ---------------------------------------------------------------- the workspace
+class Workspace:
+    """One analyst's (or one server's) files. ``Workspace()`` is ``$RECSYS_WORKSPACE`` or
+    ``./workspace``; the folder is created on first write."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root or os.environ.get(WORKSPACE_ENV) or "workspace")
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    def _dir(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+    # ------------------------------------------------------------ secrets
+    def pii_key(self) -> bytes:
+        """The key that pseudonymises customer identities: $RECSYS_PII_KEY, else a random
+        secret created on first use (readable by its owner only)."""
+        env = os.environ.get("RECSYS_PII_KEY")
+        if env:
+            return env.encode()
+        path = self._dir(".secret")
+        if not path.exists():
+            atomic_write_bytes(path, secrets.token_hex(32).encode())
+            os.chmod(path, 0o600)
+        return path.read_bytes().strip()
+
+    # ------------------------------------------------------------ datasets
+    def _dataset_dir(self, ref: DatasetRef) -> Path:
+        if ref.is_demo:
+            from recsys.datasets import demo_tag
+
+            return self._dir("cache", demo_tag())
+        return self._dir("datasets", check_name(ref.name))
+
+    def location(self, ref: DatasetRef) -> Path:
+        """The folder a dataset is stored in (for messages; read it through this class)."""
+        return self._dataset_dir(ref)
+
+    def save_dataset(self, data, name: str) -> DatasetRef:
+        """Store an OrderData under ``name`` (replacing any dataset of that name)."""
+        ref = DatasetRef.saved(name)
+        self._write_dataset(data, self._dataset_dir(ref), name)
+        return ref
+
+    def _write_dataset(self, data, target: Path, name: str) -> None:
+        with _AtomicDir(target) as tmp:
+            files = []
+            for table in _TABLES:
+                frame = getattr(data, table)
+                if frame is not None:
+                    frame.to_parquet(tmp / f"{table}.parquet", index=False)
+                    files.append(tmp / f"{table}.parquet")
+            write_json(tmp / "meta.json", {"name": name, "fingerprint": file_digest(files),
+                                           "report": data.report, "summary": data.summary(),
+                                           "saved_at": time.strftime("%Y-%m-%d %H:%M:%S")})
+
+    def dataset_meta(self, ref: DatasetRef) -> dict[str, Any]:
+        """meta.json of a dataset (name, fingerprint, report, summary); the demo is built
+        and stored on first use."""
+        folder = self._dataset_dir(ref)
+        if ref.is_demo and not (folder / "meta.json").exists():
+            from recsys.datasets import load_demo
+
+            self._write_dataset(load_demo(), folder, "demo")
+        if not (folder / "meta.json").exists():
+            raise StoreError(f"No dataset named {ref.name!r} in this workspace.")
+        return read_json(folder / "meta.json")
+
+    def has_dataset(self, ref: DatasetRef) -> bool:
+        return (self._dataset_dir(ref) / "meta.json").exists()
+
+    def fingerprint(self, ref: DatasetRef) -> str:
+        return str(self.dataset_meta(ref)["fingerprint"])
+
+    def load_dataset(self, ref: DatasetRef):
+        """The stored OrderData (the demo shop is generated and stored on first use)."""
+        from recsys.data import OrderData
+
+        meta = self.dataset_meta(ref)
+        folder = self._dataset_dir(ref)
+        signals = folder / "signals.parquet"
+        return OrderData(
+            interactions=pd.read_parquet(folder / "interactions.parquet"),
+            products=pd.read_parquet(folder / "products.parquet"),
+            customers=pd.read_parquet(folder / "customers.parquet"),
+            report=meta.get("report", {}),
+            signals=pd.read_parquet(signals) if signals.exists() else None,
+        )
+
+    def list_datasets(self) -> list[dict[str, Any]]:
+        return self._list("datasets")
+
+    def delete_dataset(self, name: str) -> None:
+        self._delete("datasets", name)
+
+    # ------------------------------------------------------------ models
+    def save_model(self, model, name: str, **meta: Any) -> Path:
+        """Store a fitted model with what it was trained on and how it scored (``meta``)."""
+        target = self._dir("models", check_name(name))
+        with _AtomicDir(target) as tmp:
+            model.save(tmp)
+            write_json(tmp / "meta.json", {"model": model.name, "params": model.params(),
+                                           **meta})
+        return target
+
+    def load_model(self, name: str):
+        from recsys.models import load_model
+
+        folder = self._dir("models", check_name(name))
+        if not folder.is_dir():
+            raise StoreError(f"No model named {name!r}")
+        return load_model(folder)
+
+    def list_models(self) -> list[dict[str, Any]]:
+        return self._list("models")
+
+    def delete_model(self, name: str) -> None:
+        self._delete("models", name)
+
+    # ------------------------------------------------------------ listing
+    def _list(self, kind: str) -> list[dict[str, Any]]:
+        folder = self._dir(kind)
+        out = []
+        for d in sorted(folder.iterdir()) if folder.is_dir() else []:
+            meta = d / "meta.json"
+            if d.is_dir() and not d.name.startswith(".") and meta.exists():
+                out.append({**read_json(meta), "name": d.name})
+        return out
+
+    def _delete(self, kind: str, name: str) -> None:
+        folder = self._dir(kind, check_name(name))
+        if not folder.is_dir():
+            raise StoreError(f"No {kind[:-1]} named {name!r}")
+        shutil.rmtree(folder)

@@ -1,0 +1,95 @@
+"""The workspace: datasets and models round-trip, atomically, without pickle; fingerprints
+follow content, not names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsys.models import make_model
+from recsys.workspace import DatasetRef, StoreError, Workspace, check_name
+
+
+def test_dataset_round_trip_list_delete(clustered_data, tmp_path):
+    ws = Workspace(tmp_path)
+    ref = ws.save_dataset(clustered_data, "shop one")
+    assert ref == DatasetRef.saved("shop one") and ws.has_dataset(ref)
+    back = ws.load_dataset(ref)
+    assert back.summary() == clustered_data.summary()
+    assert list(back.customer_ids) == list(clustered_data.customer_ids)
+    assert (back.matrix() != clustered_data.matrix()).nnz == 0
+    assert [d["name"] for d in ws.list_datasets()] == ["shop one"]
+    first = ws.fingerprint(ref)
+    ws.save_dataset(clustered_data.subset(np.arange(len(clustered_data.interactions)) < 10),
+                    "shop one")  # overwrite replaces atomically
+    assert ws.load_dataset(ref).summary()["lines"] == 10
+    assert ws.fingerprint(ref) != first  # same name, other content: another fingerprint
+    assert not [p for p in (tmp_path / "datasets").iterdir() if p.name.startswith(".")]
+    ws.delete_dataset("shop one")
+    assert ws.list_datasets() == []
+    with pytest.raises(StoreError):
+        ws.load_dataset(ref)
+
+
+def test_same_content_same_fingerprint(clustered_data, tmp_path):
+    ws = Workspace(tmp_path)
+    a = ws.fingerprint(ws.save_dataset(clustered_data, "a"))
+    b = ws.fingerprint(ws.save_dataset(clustered_data, "b"))
+    assert a == b
+
+
+def test_demo_is_generated_once_and_kept(tmp_path):
+    ws = Workspace(tmp_path)
+    demo = DatasetRef.demo()
+    assert not ws.has_dataset(demo)
+    data = ws.load_dataset(demo)
+    assert ws.has_dataset(demo) and data.n_customers > 1000
+    assert ws.list_datasets() == []  # the demo is not one of the analyst's datasets
+
+
+def test_model_round_trip(clustered_data, tmp_path):
+    ws = Workspace(tmp_path)
+    model = make_model("ease", l2=10.0).fit(clustered_data)
+    ws.save_model(model, "ease-10", metrics={"ndcg": 0.5}, dataset="demo")
+    listed = ws.list_models()
+    assert listed[0]["name"] == "ease-10" and listed[0]["metrics"]["ndcg"] == 0.5
+    back = ws.load_model("ease-10")
+    cust = clustered_data.customer_ids[:5]
+    np.testing.assert_array_equal(back.recommend(cust)[0], model.recommend(cust)[0])
+    assert not list((tmp_path / "models").rglob("*.pkl"))
+    ws.delete_model("ease-10")
+    with pytest.raises(StoreError):
+        ws.load_model("ease-10")
+
+
+def test_failed_save_leaves_nothing(tmp_path):
+    class Broken:
+        name = "broken"
+
+        def save(self, path):
+            (path / "half.npz").write_bytes(b"x")
+            raise OSError("disk full")
+
+        def params(self):
+            return {}
+
+    with pytest.raises(OSError):
+        Workspace(tmp_path).save_model(Broken(), "b")
+    assert not any((tmp_path / "models").iterdir())
+
+
+@pytest.mark.parametrize("bad", ["", "../x", "a/b", ".hidden", "evil\n", "x" * 101])
+def test_names_checked(bad):
+    with pytest.raises(StoreError):
+        check_name(bad)
+    with pytest.raises(StoreError):
+        DatasetRef.saved(bad)
+
+
+def test_pii_key_stable(tmp_path, monkeypatch):
+    monkeypatch.delenv("RECSYS_PII_KEY", raising=False)
+    ws = Workspace(tmp_path)
+    a = ws.pii_key()
+    assert a == ws.pii_key() and len(a) == 64
+    monkeypatch.setenv("RECSYS_PII_KEY", "from-env")
+    assert ws.pii_key() == b"from-env"
