@@ -3,10 +3,13 @@
 import streamlit as st
 
 from ui import state
+from ui.jobs import warm_up
 from ui.widgets import sidebar
 
 st.set_page_config(page_title="recsys · recommendation analyst", layout="wide")
 state.init(st.session_state)
+state.sync_address()  # the dataset in view survives a reload (and can be linked to)
+warm_up()  # a dataset seen for the first time gets its starter models, in the background
 
 pages = [
     st.Page("pages/data.py", title="Data", icon=":material/database:", default=True),

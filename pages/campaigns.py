@@ -5,19 +5,13 @@ import streamlit as st
 from recsys import campaign as cp
 from recsys import insights, viz
 from recsys.models import NewProduct, registry
-from recsys.workflow import default_cutoff
-from ui.cache import (
-    campaign_model,
-    campaign_product,
-    current_data,
-    current_fingerprint,
-    trained_models,
-)
+from recsys.workflow import CAMPAIGN_WINDOW_DAYS, campaign_request, serve_request
+from ui.cache import current_data, current_fingerprint, current_ref, model, product_backtest
+from ui.jobs import ensure, job_line, served, serving_models, watch
 from ui.widgets import download
 
 st.header("Campaigns")
-data = current_data()
-models = trained_models()
+data, ref, fp = current_data(), current_ref(), current_fingerprint()
 
 choices = insights.product_choices(data)
 c1, c2 = st.columns([2, 1])
@@ -27,19 +21,30 @@ compare = c2.multiselect("Models (up to two)", offered, default=offered[:2], max
                          help=" ".join(f"{m}: {registry.spec(m).description}"
                                        for m in offered[:2]))
 e1, e2, e3, e4, e5 = st.columns(5)
-cutoff = e1.date_input("Backtest cutoff", value=default_cutoff(data))
-window = e2.number_input("Window (days)", 7, 120, 30, key="window")
+cutoff = e1.date_input("Backtest cutoff", value=cp.default_cutoff(data, CAMPAIGN_WINDOW_DAYS))
+window = e2.number_input("Window (days)", 7, 120, CAMPAIGN_WINDOW_DAYS, key="window")
 cost = e3.number_input("Cost per contact", 0.0, 100.0, 0.35, step=0.05, key="cost")
 fixed = e4.number_input("Fixed cost", 0.0, 1e6, 0.0, step=50.0, key="fixed")
 margin_pct = e5.number_input("Margin % of price", 1.0, 100.0, 30.0, key="margin")
 econ = cp.Economics(cost_per_contact=cost, fixed_cost=fixed, margin_pct=margin_pct / 100)
-
 if not compare:
     st.info("Pick a model to backtest.")
     st.stop()
-try:  # stages 1-2 are cached by dataset, model, cutoff, window and product; money is not
-    backtests = {m: campaign_product(current_fingerprint(), m, str(cutoff), int(window), item,
-                                     data) for m in compare}
+
+# Stage 1 (the model before the cutoff) is a job; stage 2 is cached per product; pricing is
+# recomputed on every change, in milliseconds.
+fits = {m: ensure(campaign_request(ref, fp, m, str(cutoff), int(window))) for m in compare}
+if any(j.active for j in fits.values()):
+    st.info("Fitting the models on the orders before the cutoff (in the background)…")
+    watch([j for j in fits.values() if j.active])
+    st.stop()
+for job in fits.values():
+    if not job.result:
+        job_line(job)
+        st.stop()
+try:
+    backtests = {m: product_backtest(j.result["model_id"], str(cutoff), int(window), item)
+                 for m, j in fits.items()}
 except ValueError as exc:
     st.error(f"Could not backtest: {exc}")
     st.stop()
@@ -58,21 +63,26 @@ for col, key in zip(cols, ("recall", "lift", "expected_profit")):
     col.plotly_chart(figs[key], width="stretch")
 
 st.subheader("Target list (models fitted on all data)")
-live = campaign_model(compare[0])
-targets = cp.target_list(live, data, item, first.calibration, n=size)
-st.dataframe(targets.head(200), hide_index=True, width="stretch")
-download("Download target list", lambda: insights.safe_csv(targets), f"targets_{item}.csv")
+live = ensure(serve_request(ref, fp, compare[0], registry.spec(compare[0]).campaign_params))
+if live.active:
+    watch([live])
+elif live.result:
+    targets = cp.target_list(model(live.result["model_id"]), data, item, first.calibration,
+                             n=size)
+    st.dataframe(targets.head(200), hide_index=True, width="stretch")
+    download("Download target list", lambda: insights.safe_csv(targets), f"targets_{item}.csv")
+else:
+    job_line(live)
 
-cold = {label: m for label, m in models.items() if registry.spec(m.name).new_items}
 with st.expander("A product that has not sold yet (cold start)"):
     n1, n2, n3 = st.columns(3)
     name = n1.text_input("Name", "RED SPOTTY CAKE STAND")
     cat = n2.text_input("Category", "")
     price = n3.number_input("Price", 0.0, 1e4, 4.95)
-    if cold and st.button("Score new product"):
-        new = NewProduct(name, cat or None, price)
-        st.dataframe(cp.target_list(next(iter(cold.values())), data, new, None, n=50),
-                     hide_index=True)
-    elif not cold:
+    if not served("new_items"):
         st.caption(f"Train {' or '.join(registry.names(new_items=True))} on the Models page "
                    "to score new products.")
+    elif st.toggle("Score this new product"):
+        cold = next(iter(serving_models("new_items").values()))
+        st.dataframe(cp.target_list(cold, data, NewProduct(name, cat or None, price), None,
+                                    n=50), hide_index=True)

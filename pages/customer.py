@@ -3,12 +3,12 @@
 import streamlit as st
 
 from recsys import insights, viz
-from ui.cache import current_data, trained_models
+from ui.cache import current_data
+from ui.jobs import serving_models
 from ui.widgets import download
 
 st.header("Customer")
 data = current_data()
-models = trained_models()
 
 choices = insights.customer_choices(data)
 c1, c2 = st.columns([2, 1])
@@ -32,6 +32,9 @@ with st.expander(f"Purchase history ({len(history):,} lines)"):
     st.dataframe(history, hide_index=True, width="stretch")
 
 st.subheader("Recommendations")
+models = serving_models()
+if not models:
+    st.stop()
 o1, o2, o3 = st.columns(3)
 n = o1.slider("How many", 5, 50, 10)
 exclude = o2.toggle("Exclude products already bought", value=True)

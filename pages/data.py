@@ -1,15 +1,13 @@
-"""Data: upload an export, confirm the detected format, cleaning report and a summary."""
-
-import json
-from pathlib import Path
+"""Data: upload an export (imported by a background job), the cleaning report, a summary."""
 
 import streamlit as st
 
 from recsys import insights, viz
-from recsys.data import FORMATS, FormatError, ReadError
+from recsys.data import FORMATS
 from recsys.workspace import DatasetRef, StoreError, check_name
 from ui import state as S
-from ui.cache import current_data, current_ref, import_key, imported_data, workspace
+from ui.cache import current_data, current_ref, workspace
+from ui.jobs import jobs, submit, watch
 from ui.widgets import cleaning_form, show_notice
 
 st.header("Data")
@@ -21,26 +19,36 @@ with st.expander("Upload an order export", expanded=current_ref().is_demo):
         type=["csv", "txt", "tsv", "gz", "zip", "xlsx", "parquet"], accept_multiple_files=True)
     c1, c2 = st.columns(2)
     fmt = c1.selectbox("Format", ["auto", *FORMATS])
-    default_name = Path(files[0].name).stem.split(".")[0][:40] if files else "my-shop"
+    default_name = files[0].name.split(".")[0][:40] if files else "my-shop"
     name = c2.text_input("Save in the workspace as", value=default_name)
     mapping = st.text_input("Column mapping (only when detection fails)",
                             placeholder="customer=COLUMN,item=COLUMN,time=COLUMN")
     cleaning = cleaning_form()
     if st.button("Import", type="primary", disabled=not files):
-        raw = [(f.name, f.getvalue()) for f in files]
-        opts = (fmt, mapping.strip() or None, json.dumps(cleaning, sort_keys=True))
         try:
             check_name(name.strip())
-            new = imported_data(import_key(raw, *opts), raw, *opts)
-            ref = workspace().save_dataset(new, name.strip())
-        except (FormatError, ReadError, StoreError, ValueError) as exc:
-            st.error(f"Could not import: {exc}  \nThe dataset already loaded is unchanged.")
+            digest = workspace().stash_upload([(f.name, f.getvalue()) for f in files])
+        except StoreError as exc:
+            st.error(f"Could not import: {exc}")
         else:
-            st.session_state[S.DATASET] = ref
-            st.session_state[S.NOTICE] = (f"Imported {new.report['rows_read']:,} lines as "
-                                          f"{new.report['format']}; {new.report['rows_kept']:,}"
-                                          " kept after cleaning.")
+            st.session_state[S.IMPORT] = submit(("import", {
+                "upload": digest, "format": fmt, "mapping": mapping.strip() or None,
+                "cleaning": cleaning, "name": name.strip()})).id
+
+waiting = st.session_state.get(S.IMPORT)
+if waiting:
+    job = jobs().get(waiting)
+    if job.active:
+        watch([job])
+    else:
+        del st.session_state[S.IMPORT]
+        if job.result:
+            S.set_dataset(DatasetRef.saved(job.result["dataset"]))
+            st.session_state[S.NOTICE] = (f"Imported {job.result['rows_read']:,} lines as "
+                                          f"{job.result['format']}; "
+                                          f"{job.result['rows_kept']:,} kept after cleaning.")
             st.rerun()
+        st.error(f"Could not import: {job.error}  \nThe dataset already loaded is unchanged.")
 
 data = current_data()
 s = data.summary()
@@ -74,5 +82,5 @@ if saved:
         if gone and st.button(f"Delete {gone}"):
             workspace().delete_dataset(gone)
             if current_ref() == DatasetRef.saved(gone):
-                st.session_state[S.DATASET] = DatasetRef.demo()
+                S.set_dataset(DatasetRef.demo())
             st.rerun()

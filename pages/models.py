@@ -1,32 +1,29 @@
-"""Models: train with live progress, compare on the temporal holdout, save and load."""
+"""Models: train as background jobs, follow them live, compare them on the holdout."""
 
 import streamlit as st
 
 from recsys import viz
 from recsys.models import registry
-from recsys.workflow import default_cutoff, leaderboard_frame, model_key, param_fields
-from recsys.workspace import check_name
-from ui import state as S
-from ui.cache import (
-    current_data,
-    current_fingerprint,
-    current_ref,
-    get_model,
-    put_model,
-    trained_labels,
-    workspace,
+from recsys.workflow import (
+    default_cutoff,
+    fit_request,
+    leaderboard_frame,
+    leaderboard_rows,
+    param_fields,
 )
-from ui.training import train
+from ui.cache import current_data, current_fingerprint, current_ref, workspace
+from ui.jobs import active, job_line, jobs, served, submit, watch
 from ui.widgets import show_notice
 
 st.header("Models")
 show_notice()
-data = current_data()
+data, ref, fp = current_data(), current_ref(), current_fingerprint()
 
 names = st.multiselect("Models to train", registry.names(), default=["popularity", "ease"],
                        format_func=lambda n: n + (" (slow)" if registry.spec(n).slow else ""),
                        help="Neural models (" + ", ".join(registry.names(slow=True))
-                       + ") take minutes on a CPU.")
+                       + ") take minutes on a CPU. Training runs in the background: the other "
+                       "pages stay usable, and a reload loses nothing.")
 with st.form("train"):
     cutoff = st.date_input("Holdout starts on", value=default_cutoff(data),
                            help="Models learn from orders before this day and are scored on "
@@ -47,47 +44,49 @@ with st.form("train"):
                                                               key=key, format=fmt)
     go = st.form_submit_button("Train and evaluate", type="primary", disabled=not names)
 if go:
-    st.button("Stop training", help="Stops the current run; finished models are kept.")
     for name in names:
         try:
-            train(data, name, params[name], str(cutoff), name)
-        except (ValueError, RuntimeError, KeyError) as exc:
+            job = submit(fit_request(ref, fp, name, params[name], str(cutoff)))
+        except ValueError as exc:
             st.error(f"{name} could not be trained: {exc}")
+        else:
+            if not job.active:
+                st.info(f"{job.label} was already trained with these settings: shown below.")
 
-results = st.session_state[S.RESULTS].get(current_fingerprint(), {})
-if results:
-    board = leaderboard_frame(results)
+running = active()
+if running:
+    st.subheader(f"Running ({len(running)})")
+    watch(running, stop=True, curve=True)
+
+rows = leaderboard_rows(workspace(), fp, str(cutoff))
+if rows:
+    st.subheader(f"Leaderboard · holdout from {cutoff}")
+    board = leaderboard_frame(rows)
     st.plotly_chart(viz.leaderboard(board), width="stretch")
     st.dataframe(board, hide_index=True, width="stretch")
-else:
-    st.info("No model evaluated yet on this dataset: pick models above and press "
-            "**Train and evaluate**. The other pages already use a default EASE model.")
+elif not running:
+    st.info("No model scored yet on this holdout: pick models above and press **Train and "
+            "evaluate**.")
 
-with st.expander("Workspace models"):
-    ws, trained = workspace(), trained_labels()
-    c1, c2 = st.columns(2)
-    pick = c1.selectbox("Save a trained model", [""] + list(trained))
-    as_name = c2.text_input("as", value=f"{pick}-{current_ref().name or 'demo'}"[:60])
-    if pick and st.button("Save model"):
-        ws.save_model(get_model(trained[pick]), check_name(as_name),
-                      metrics=results.get(pick, {}), dataset=current_ref().label,
-                      fingerprint=current_fingerprint())
-        st.success(f"Saved {as_name}")
-    saved = ws.list_models()
-    st.dataframe([{"name": m["name"], "model": m["model"], "dataset": m.get("dataset"),
-                   "ndcg": m.get("metrics", {}).get("ndcg")} for m in saved], hide_index=True)
-    c3, c4 = st.columns(2)
-    load = c3.selectbox("Load or delete", [""] + [m["name"] for m in saved])
-    if load and c3.button("Load for this dataset"):
-        key = model_key(current_fingerprint(), "saved", {"name": load})
-        put_model(key, ws.load_model(load))
-        trained[load] = key
-        origin = next(m for m in saved if m["name"] == load)
-        if origin.get("fingerprint") != current_fingerprint():
-            st.session_state[S.NOTICE] = (f"{load} was trained on {origin.get('dataset')}: "
-                                          "customers and products it does not know get "
-                                          "popular products.")
+ended = [j for j in jobs().list(dataset=fp, limit=30) if not j.active]
+if ended:
+    with st.expander(f"Recent jobs ({len(ended)})"):
+        for job in ended:
+            job_line(job)
+
+with st.expander("Models of this dataset"):
+    models = served()
+    st.dataframe([{"model": s.label, "serving": s.note, "ndcg": s.metrics.get("ndcg"),
+                   "holdout from": s.metrics.get("cutoff")} for s in models.values()],
+                 hide_index=True, width="stretch")
+    c1, c2, c3 = st.columns([2, 2, 1])
+    pick = c1.selectbox("Rename or delete", [""] + list(models))
+    new_name = c2.text_input("New name", value=pick)
+    if pick and c3.button("Rename") and new_name.strip():
+        for m in workspace().list_models(group=models[pick].group, fingerprint=fp):
+            workspace().update_model_meta(m["name"], label=new_name.strip()[:60])
         st.rerun()
-    if load and c4.button("Delete from workspace"):
-        ws.delete_model(load)
+    if pick and c3.button("Delete"):
+        for m in workspace().list_models(group=models[pick].group, fingerprint=fp):
+            workspace().delete_model(m["name"])
         st.rerun()

@@ -3,12 +3,12 @@
 import streamlit as st
 
 from recsys import insights, viz
-from ui.cache import current_data, trained_models
+from ui.cache import current_data
+from ui.jobs import serving_models
 from ui.widgets import download
 
 st.header("Products")
 data = current_data()
-models = trained_models()
 
 choices = insights.product_choices(data)
 item = st.selectbox("Product (best sellers first; type to search)", list(choices),
@@ -21,7 +21,12 @@ cols[2].metric("Buyers", f"{p['buyers']:,}")
 cols[3].metric("Orders", f"{p['orders']:,}")
 cols[4].metric("First sold", p["first_seen"])
 st.plotly_chart(viz.sales_over_time(insights.product_sales(data, item)), width="stretch")
+with st.expander("Who bought it"):
+    st.dataframe(insights.product_buyers(data, item), hide_index=True, width="stretch")
 
+models = serving_models()
+if not models:
+    st.stop()
 label = st.selectbox("Model", list(models))
 model = models[label]
 left, right = st.columns(2)
@@ -36,5 +41,3 @@ with right:
     st.dataframe(targets, hide_index=True, width="stretch", height=300)
     download("Download target list", lambda: insights.safe_csv(targets),
              f"targets_{item}_{label}.csv")
-with st.expander("Who bought it"):
-    st.dataframe(insights.product_buyers(data, item), hide_index=True, width="stretch")

@@ -42,6 +42,11 @@ class Economics:
     currency: str = "£"
 
 
+def default_cutoff(data: OrderData, window_days: int = 30):
+    """The latest cutoff with a whole window of orders after it (a date)."""
+    return (data.interactions["timestamp"].max() - pd.Timedelta(days=window_days)).date()
+
+
 def line_categories(train: OrderData) -> pd.Series:
     """The category of every training line (computed once per backtest, not per product)."""
     cats = train.products.set_index("item_id")["category"]

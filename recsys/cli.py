@@ -1,4 +1,4 @@
-"""Command line: ``python -m recsys bench|segments|campaign|import ...``.
+"""Command line: ``python -m recsys bench|train|jobs|segments|campaign|import ...``.
 
 Errors in the input end the program with exit status 2 and one line naming the problem.
 """
@@ -109,6 +109,22 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import and clean an export into the workspace")
     _add_data_args(imp)
     imp.add_argument("--name", required=True, help="dataset name in the workspace")
+    train = sub.add_parser("train", help="fit a model as a job: scored on the holdout, "
+                           "refitted on all data, stored in the workspace with its metrics")
+    _add_data_args(train)
+    train.add_argument("--dataset", help="a dataset already in the workspace (or import DATA "
+                       "under this name)")
+    train.add_argument("--model", required=True)
+    train.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE")
+    train.add_argument("--cutoff", help="YYYY-MM-DD: train before, score on/after")
+    train.add_argument("--name", help="what to call the trained model in the workspace")
+    train.add_argument("--no-refit", action="store_true",
+                       help="keep only the holdout model (no refit on all data)")
+    jobs = sub.add_parser("jobs", help="list the workspace's jobs (the records the app shows)")
+    jobs.add_argument("--json", action="store_true", help="print them as JSON")
+    jobs.add_argument("--state", choices=["queued", "running", "done", "failed", "cancelled",
+                                          "stopped"])
+    jobs.add_argument("--limit", type=int, default=50)
     return parser
 
 
@@ -188,20 +204,136 @@ def cmd_campaign(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _inline_jobs():
+    from recsys.jobs import InlineExecutor, Jobs
+
+    return Jobs(executor=InlineExecutor())
+
+
+def _run_job(jobs, kind: str, params: dict[str, Any], reuse: bool = True):
+    """Run a job here, printing its progress (and that of its follow-ups) on stderr."""
+    import threading
+
+    done = threading.Event()
+    since = time.time()
+
+    def show() -> None:
+        last = ""
+        while not done.wait(0.5):
+            mine = [j for j in jobs.list(states=("running",), limit=5)
+                    if (j.started or 0) >= since - 1]
+            if mine:  # the innermost: follow-ups run inside the job that asked for them
+                j = max(mine, key=lambda j: j.started or 0)
+                line = f"[{j.progress:4.0%}] {j.label or j.kind} · {j.step or ''}"
+                line += f" · ~{j.eta:.0f} s left" if j.eta else ""
+                if line != last:
+                    print(line[:110], file=sys.stderr, flush=True)
+                    last = line
+
+    printer = threading.Thread(target=show, daemon=True)
+    printer.start()
+    try:
+        job = jobs.submit(kind, params, reuse=reuse)
+    finally:
+        done.set()
+        printer.join(timeout=2)
+    if job.state == "failed":
+        raise CliError(job.error or "the job failed")
+    if job.state == "cancelled":
+        raise CliError("the job was stopped")
+    return job
+
+
 def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
-    from recsys.workspace import Workspace, check_name
+    from recsys.workspace import DatasetRef, check_name
 
     check_name(args.name)
-    data = load_input(args)
-    ws = Workspace()
-    path = ws.location(ws.save_dataset(data, args.name))
+    if args.demo or not args.data:
+        raise CliError("Give the export files to import.")
+    jobs = _inline_jobs()
+    job = _run_job(jobs, "import", {
+        "paths": [str(Path(p).resolve()) for p in args.data], "format": args.format,
+        "mapping": args.map, "cleaning": {}, "name": args.name}, reuse=False)
+    ref = DatasetRef.saved(args.name)
+    data = jobs.ws.load_dataset(ref)
     rep = data.report
     print(f"{args.name}: {rep['format']}, {rep['rows_read']:,} lines read, "
-          f"{rep['rows_kept']:,} kept -> {path}")
+          f"{rep['rows_kept']:,} kept -> {jobs.ws.location(ref)} (job {job.id})")
     for r in rep["cleaning"]:
         if r["removed"]:
             print(f"  removed {r['removed']:>9,}  {r['description']}")
     return data.summary()
+
+
+def _train_dataset(args: argparse.Namespace, jobs):
+    """The dataset to train on: --demo, a workspace dataset, or DATA imported first."""
+    from recsys.workspace import DatasetRef, StoreError, check_name
+
+    if args.demo:
+        return DatasetRef.demo()
+    if args.data:
+        name = check_name(args.dataset or Path(args.data[0]).name.split(".")[0][:60])
+        _run_job(jobs, "import", {"paths": [str(Path(p).resolve()) for p in args.data],
+                                  "format": args.format, "mapping": args.map, "cleaning": {},
+                                  "name": name}, reuse=False)
+        return DatasetRef.saved(name)
+    if args.dataset:
+        ref = DatasetRef.saved(check_name(args.dataset))
+        if not jobs.ws.has_dataset(ref):
+            raise StoreError(f"No dataset named {args.dataset!r} in {jobs.ws.root}; import "
+                             "it first (python -m recsys import FILE --name NAME).")
+        return ref
+    raise CliError("Give DATA files, --dataset NAME (in the workspace) or --demo.")
+
+
+def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
+    from recsys.workflow import fit_request
+
+    registry.spec(args.model)
+    params = parse_params(args.set, [args.model])[args.model]
+    jobs = _inline_jobs()
+    ref = _train_dataset(args, jobs)
+    fp = jobs.ws.fingerprint(ref)
+    kind, req = fit_request(ref, fp, args.model, params, args.cutoff)
+    job = _run_job(jobs, kind, {**req, "refit": not args.no_refit})
+    row = job.result["metrics"]
+    ids = [m["name"] for m in jobs.ws.list_models(fingerprint=fp)
+           if m.get("group") == jobs.ws.model_meta(job.result["model_id"])["group"]]
+    if args.name:
+        for i in ids:
+            jobs.ws.update_model_meta(i, label=args.name)
+    print(f"{row['model']} on {ref.label}: ndcg@{row['k']}={row['ndcg']:.4f} "
+          f"[{row['ndcg_lo']:.4f}, {row['ndcg_hi']:.4f}] recall={row['recall']:.4f} "
+          f"hr={row['hr']:.4f} · holdout from {row['cutoff']} · {row['customers']:,} customers"
+          + (" · stopped early (partial)" if row.get("partial") else ""))
+    print(f"stored in {jobs.ws.root}: models {', '.join(ids)} (job {job.id})")
+    return {"job": job.id, "models": ids, "metrics": row}
+
+
+def cmd_jobs(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from recsys.jobs import Jobs
+
+    jobs = Jobs()
+    jobs.store.reap()
+    found = jobs.list(states=(args.state,) if args.state else None, limit=args.limit)
+    out = [{"id": j.id, "kind": j.kind, "label": j.label, "state": j.state,
+            "progress": round(j.progress, 4), "step": j.step, "params": j.params,
+            "started": _when(j.started), "finished": _when(j.finished),
+            "seconds": round(j.elapsed, 2), "error": j.error, "result": j.result}
+           for j in found]
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+        return out
+    print(f"{'id':<13}{'kind':<10}{'state':<10}{'done':>6}  {'started':<20}{'label'}")
+    for j in out:
+        print(f"{j['id']:<13}{j['kind']:<10}{j['state']:<10}{j['progress']:>6.0%}  "
+              f"{j['started'] or '-':<20}{j['label'] or ''}"
+              + (f"\n{'':<13}error: {j['error']}" if j["error"] else ""))
+    return out
+
+
+def _when(t: float | None) -> str | None:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -212,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         {"bench": cmd_bench, "import": cmd_import, "segments": cmd_segments,
-         "campaign": cmd_campaign}[args.command](args)
+         "campaign": cmd_campaign, "train": cmd_train, "jobs": cmd_jobs}[args.command](args)
     except (CliError, FormatError, ReadError, StoreError, ModelFileError, KeyError,
             ValueError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc

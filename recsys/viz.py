@@ -39,13 +39,17 @@ def leaderboard(board: pd.DataFrame, metric: str = "ndcg") -> go.Figure:
 
 
 def training_curve(history: list[dict]) -> go.Figure:
+    """Loss (left axis) and validation NDCG (right) by epoch, across training phases."""
     df = pd.DataFrame(history)
+    if "step" not in df:
+        df["step"] = range(1, len(df) + 1)
     fig = go.Figure()
     for col in [c for c in ("loss", "val_ndcg") if c in df]:
         d = df.dropna(subset=[col])
         fig.add_trace(go.Scatter(x=d["step"], y=d[col], name=col, mode="lines+markers",
                                  yaxis="y2" if col == "val_ndcg" else "y"))
     return fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10),
+                             xaxis=dict(title="epoch (validation, then refit)"),
                              yaxis=dict(title="loss"),
                              yaxis2=dict(title="val NDCG", overlaying="y", side="right"))
 

@@ -1,23 +1,33 @@
-"""The jobs behind the app's buttons: fit and evaluate a model on the temporal holdout, fit
-a serving model on all data, and describe a model's hyper-parameters for a form."""
+"""What the app's buttons ask for, as job requests, and what the workspace holds for a dataset:
+the models serving its pages, their holdout scores, and the jobs a new dataset starts with.
+
+Requests are (kind, parameters) for ``recsys.jobs.Jobs``; parameters name the dataset by its
+content fingerprint and spell every hyper-parameter out, so equal requests are one job.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import time
+from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from recsys.data import OrderData
-from recsys.evaluate import evaluate, temporal_split
-from recsys.models import make_model, model_class, registry
-from recsys.models.base import Callback
+from recsys.jobs.kinds import canonical_params, dataset_params
+from recsys.models import model_class, registry
+from recsys.workspace import DatasetRef, Workspace
+
+Request = tuple[str, dict[str, Any]]
+CAMPAIGN_WINDOW_DAYS = 30
 
 
-def default_model(data: OrderData) -> str:
-    """A strong model that trains in seconds on this data (used before any training)."""
-    return registry.default_model(data.n_items)
+def default_cutoff(data: OrderData):
+    """The first day of the default holdout window (see ``evaluate.default_test_days``)."""
+    from recsys.evaluate import default_test_days
+
+    last = data.interactions["timestamp"].max()
+    return (last - pd.Timedelta(days=default_test_days(data))).date()
 
 
 def param_fields(name: str) -> list[dict[str, Any]]:
@@ -31,52 +41,117 @@ def param_fields(name: str) -> list[dict[str, Any]]:
     return out
 
 
-def model_key(fingerprint: str, name: str, params: dict[str, Any]) -> str:
-    """A key for a model fitted on a dataset's content (its fingerprint, never its name)."""
-    blob = json.dumps({"d": fingerprint, "m": name, "p": params}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+# ---------------------------------------------------------------- requests
+def fit_request(ref: DatasetRef, fingerprint: str, model: str, params: dict | None,
+                cutoff: str | None) -> Request:
+    """Fit before ``cutoff`` and score the holdout (then refit on all data to serve)."""
+    return "fit", {**dataset_params(ref, fingerprint), "model": model,
+                   "params": canonical_params(model, params),
+                   "cutoff": None if cutoff is None else str(cutoff)}
 
 
-def fit_evaluate(data: OrderData, name: str, params: dict[str, Any] | None = None,
-                 cutoff: str | None = None, k: int = 10, task: str = "novel",
-                 callback: Callback | None = None) -> dict[str, Any]:
-    """Fit on the data before the cutoff and score the holdout; returns the leaderboard row."""
-    split = temporal_split(data, cutoff=cutoff)
-    model = make_model(name, **(params or {}))
-    start = time.perf_counter()
-    model.fit(split.train, callback=callback)
-    fit_s = time.perf_counter() - start
-    res = evaluate(model, split, k=k, task=task, n_boot=500)
-    row = {"model": name, **res.metrics, **{f"{m}_lo": lo for m, (lo, _) in res.ci.items()},
-           **{f"{m}_hi": hi for m, (_, hi) in res.ci.items()}, "coverage": res.coverage,
-           "customers": len(res.customer_ids), "fit_seconds": fit_s,
-           "cutoff": str(split.cutoff.date()), "task": task, "k": k}
-    return row
+def serve_request(ref: DatasetRef, fingerprint: str, model: str, params: dict | None
+                  ) -> Request:
+    """Fit on all the data, for the pages (campaign target lists use campaign settings)."""
+    return "serve", {**dataset_params(ref, fingerprint), "model": model,
+                     "params": canonical_params(model, params)}
 
 
-def fit_serving(data: OrderData, name: str, params: dict[str, Any] | None = None,
-                callback: Callback | None = None):
-    """The model the pages use: fitted on all the data."""
-    return make_model(name, **(params or {})).fit(data, callback=callback)
+def campaign_request(ref: DatasetRef, fingerprint: str, model: str, cutoff: str,
+                     window_days: int = CAMPAIGN_WINDOW_DAYS) -> Request:
+    """Stage 1 of a campaign backtest: the model (campaign settings) before the cutoff."""
+    from recsys.campaign import campaign_params
+
+    return "campaign", {**dataset_params(ref, fingerprint), "model": model,
+                        "params": canonical_params(model, campaign_params(model)),
+                        "cutoff": str(cutoff), "window_days": int(window_days)}
 
 
-def default_cutoff(data: OrderData):
-    """The first day of the default holdout window (see ``evaluate.default_test_days``)."""
-    import pandas as pd
+def segments_request(ref: DatasetRef, fingerprint: str, model_id: str, what: str,
+                     method: str) -> Request:
+    return "segments", {**dataset_params(ref, fingerprint), "model_id": model_id,
+                        "what": what, "method": method}
 
-    from recsys.evaluate import default_test_days
 
-    last = data.interactions["timestamp"].max()
-    return (last - pd.Timedelta(days=default_test_days(data))).date()
+def starter_requests(ref: DatasetRef, fingerprint: str, data: OrderData) -> list[Request]:
+    """What a dataset gets on first sight, so that every page has something to show: the
+    starter models (fitted and scored, then refitted to serve) and the default campaign
+    backtests."""
+    cutoff = str(default_cutoff(data))
+    starters = [s.name for s in registry.specs() if s.starter and
+                (s.max_default_items is None or data.n_items <= s.max_default_items)]
+    out = [fit_request(ref, fingerprint, m, None, cutoff) for m in starters]
+    from recsys.campaign import default_cutoff as campaign_cutoff
+
+    campaign_cut = str(campaign_cutoff(data, CAMPAIGN_WINDOW_DAYS))
+    for m in registry.campaign_models()[:2]:
+        out.append(campaign_request(ref, fingerprint, m, campaign_cut))
+        out.append(serve_request(ref, fingerprint, m,
+                                 registry.spec(m).campaign_params))
+    return out
+
+
+# ---------------------------------------------------------------- what is there
+@dataclass
+class Served:
+    """One trained model configuration of a dataset and the version that serves the pages:
+    the refit on all data when it is there, else the holdout model."""
+
+    label: str
+    model: str
+    group: str
+    serving_id: str
+    trained_on: str
+    holdout_id: str | None
+    metrics: dict[str, Any]
+    partial: bool
+
+    @property
+    def note(self) -> str:
+        if self.trained_on == "all":
+            return "serving: fitted on all orders"
+        cut = self.metrics.get("cutoff", "the cutoff")
+        return (f"serving: the holdout model (orders before {cut})"
+                + (", stopped early" if self.partial else "; the refit on all data follows"))
+
+
+def served_models(ws: Workspace, fingerprint: str) -> list[Served]:
+    """The dataset's trained (holdout-scored) model configurations, newest first."""
+    groups: dict[str, list[dict]] = {}
+    for m in ws.list_models(fingerprint=fingerprint):
+        if m.get("trained_on") in ("holdout", "all"):
+            groups.setdefault(m["group"], []).append(m)
+    out = []
+    for group, metas in groups.items():
+        full = [m for m in metas if m["trained_on"] == "all" and not m.get("partial")]
+        holdout = [m for m in metas if m["trained_on"] == "holdout"]
+        if not holdout:  # fitted for a campaign target list only: not a trained model
+            continue
+        serving = (full or holdout)[0]
+        out.append(Served(serving.get("label") or serving["model"], serving["model"], group,
+                          serving["name"], serving["trained_on"],
+                          holdout[0]["name"], holdout[0].get("metrics", {}),
+                          bool(serving.get("partial"))))
+    return out
+
+
+def leaderboard_rows(ws: Workspace, fingerprint: str, cutoff: str | None = None
+                     ) -> list[dict[str, Any]]:
+    """Holdout scores of the dataset's models at one cutoff (newest per configuration)."""
+    rows: dict[str, dict] = {}
+    for m in ws.list_models(fingerprint=fingerprint, trained_on="holdout"):
+        met = m.get("metrics") or {}
+        if cutoff is None or met.get("cutoff") == str(cutoff):
+            rows.setdefault(m["group"], {**met, "model": m.get("label") or m["model"]})
+    return list(rows.values())
 
 
 LEADERBOARD_COLUMNS = ["model", "ndcg", "ndcg_lo", "ndcg_hi", "recall", "hr", "precision", "map",
-                       "coverage", "customers", "fit_seconds", "cutoff"]
+                       "coverage", "customers", "fit_seconds", "cutoff", "partial"]
 
 
-def leaderboard_frame(rows: dict[str, dict[str, Any]]):
-    """Leaderboard rows (from ``fit_evaluate``) as a table, best NDCG first."""
-    import pandas as pd
-
-    board = pd.DataFrame(list(rows.values())).sort_values("ndcg", ascending=False)
+def leaderboard_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Leaderboard rows as a table, best NDCG first."""
+    board = pd.DataFrame(rows).sort_values("ndcg", ascending=False)
     return board[[c for c in LEADERBOARD_COLUMNS if c in board]].round(4)
+

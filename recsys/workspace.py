@@ -4,8 +4,11 @@ Layout under the root (``./workspace`` or ``$RECSYS_WORKSPACE``)::
 
     datasets/<name>/   imported shops: Parquet tables + meta.json (fingerprint, reports)
     cache/<tag>/       generated data kept between starts (the demo shop)
-    models/<name>/     fitted models: the model's own folder + meta.json
-    results/<key>/     stored results of jobs (projections, campaign curves, ...)
+    models/<id>/       fitted models: the model's own folder + meta.json (what it was
+                       trained on, how it scored, which job made it)
+    results/<key>/     stored results of jobs (projections, segments, benchmarks)
+    uploads/<digest>/  uploaded files waiting for (or kept after) their import job
+    jobs.sqlite        the job records (``recsys.jobs``); logs/ the workers' logs
 
 Every write goes to a temporary sibling first and is renamed into place, so a crash never
 leaves half a dataset or model behind. Nothing here uses pickle. A dataset's *fingerprint* is a
@@ -234,7 +237,7 @@ class Workspace:
         with _AtomicDir(target) as tmp:
             model.save(tmp)
             write_json(tmp / "meta.json", {"model": model.name, "params": model.params(),
-                                           **meta})
+                                           "created": time.time(), **meta})
         return target
 
     def load_model(self, name: str):
@@ -245,11 +248,95 @@ class Workspace:
             raise StoreError(f"No model named {name!r}")
         return load_model(folder)
 
-    def list_models(self) -> list[dict[str, Any]]:
-        return self._list("models")
+    def has_model(self, name: str) -> bool:
+        return (self._dir("models", check_name(name)) / "meta.json").exists()
+
+    def model_meta(self, name: str) -> dict[str, Any]:
+        path = self._dir("models", check_name(name), "meta.json")
+        if not path.exists():
+            raise StoreError(f"No model named {name!r}")
+        return {**read_json(path), "name": name}
+
+    def update_model_meta(self, name: str, **changes: Any) -> None:
+        """Change a stored model's description (its label, say); the model is untouched."""
+        meta = self.model_meta(name)
+        meta.update(changes)
+        write_json(self._dir("models", name, "meta.json"), meta)
+
+    def list_models(self, **match: Any) -> list[dict[str, Any]]:
+        """Stored models' meta, newest first; ``match`` filters on meta fields."""
+        found = [m for m in self._list("models")
+                 if all(m.get(k) == v for k, v in match.items())]
+        return sorted(found, key=lambda m: -float(m.get("created") or 0))
 
     def delete_model(self, name: str) -> None:
         self._delete("models", name)
+
+    # ------------------------------------------------------------ results
+    def save_result(self, key: str, summary: dict[str, Any],
+                    frames: dict[str, pd.DataFrame] | None = None,
+                    arrays: dict[str, Any] | None = None) -> None:
+        """A job's result: a JSON summary, tables (Parquet) and arrays (.npz, no pickle)."""
+        import numpy as np
+
+        with _AtomicDir(self._dir("results", check_name(key))) as tmp:
+            for name, frame in (frames or {}).items():
+                frame.to_parquet(tmp / f"{check_name(name)}.parquet", index=False)
+            if arrays:
+                np.savez(tmp / "arrays.npz", **arrays)
+            write_json(tmp / "result.json", summary)
+
+    def has_result(self, key: str) -> bool:
+        return (self._dir("results", check_name(key)) / "result.json").exists()
+
+    def load_result(self, key: str) -> tuple[dict[str, Any], dict[str, pd.DataFrame],
+                                             dict[str, Any]]:
+        """(summary, tables, arrays) of a stored result."""
+        import numpy as np
+
+        folder = self._dir("results", check_name(key))
+        if not (folder / "result.json").exists():
+            raise StoreError(f"No stored result {key!r}")
+        frames = {p.stem: pd.read_parquet(p) for p in folder.glob("*.parquet")}
+        arrays = {}
+        if (folder / "arrays.npz").exists():
+            with np.load(folder / "arrays.npz", allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        return read_json(folder / "result.json"), frames, arrays
+
+    # ------------------------------------------------------------ uploads, jobs, logs
+    def stash_upload(self, files: list[tuple[str, bytes]]) -> str:
+        """Keep uploaded files for an import job; returns their digest (the folder's key)."""
+        h = hashlib.sha256()
+        for name, data in files:
+            h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+        digest = h.hexdigest()[:24]
+        folder = self._dir("uploads", digest)
+        if not folder.is_dir():
+            with _AtomicDir(folder) as tmp:
+                for i, (_name, data) in enumerate(files):
+                    (tmp / f"{i:03d}").write_bytes(data)
+                write_json(tmp / "names.json", [Path(n).name for n, _ in files])
+        return digest
+
+    def upload_sources(self, digest: str) -> list:
+        """The stashed files as RawSources (read from disk, under their original names)."""
+        from recsys.data.readers import RawSource
+
+        folder = self._dir("uploads", check_name(digest))
+        if not (folder / "names.json").exists():
+            raise StoreError("The uploaded files are no longer in the workspace; upload again.")
+        names = read_json(folder / "names.json")
+        return [RawSource(name=n, path=folder / f"{i:03d}") for i, n in enumerate(names)]
+
+    def jobs_db(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self._dir("jobs.sqlite")
+
+    def log_file(self, name: str) -> Path:
+        path = self._dir("logs", check_name(name))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
     # ------------------------------------------------------------ listing
     def _list(self, kind: str) -> list[dict[str, Any]]:

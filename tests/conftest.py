@@ -33,8 +33,31 @@ def make_data(rows: list[tuple]) -> OrderData:
 
 @pytest.fixture(autouse=True)
 def _workspace(tmp_path_factory, monkeypatch):
-    """Every test writes its workspace (and PII secret) into a temporary folder."""
-    monkeypatch.setenv("RECSYS_WORKSPACE", str(tmp_path_factory.mktemp("ws")))
+    """Every test writes its workspace (and PII secret) into a temporary folder; worker
+    processes it started are stopped afterwards."""
+    root = tmp_path_factory.mktemp("ws")
+    monkeypatch.setenv("RECSYS_WORKSPACE", str(root))
+    yield root
+    if (root / "jobs.sqlite").exists():
+        from recsys.jobs import Jobs, LocalExecutor
+        from recsys.workspace import Workspace
+
+        LocalExecutor.shutdown(Jobs(Workspace(root)))
+
+
+def settle(timeout: float = 300.0, kinds: tuple[str, ...] | None = None) -> None:
+    """Wait until the test's workspace has no queued or running job (of these kinds)."""
+    import time
+
+    from recsys.jobs import Jobs
+
+    jobs = Jobs()
+    end = time.monotonic() + timeout
+    while [j for j in jobs.list(states=("queued", "running")) if not kinds or j.kind in kinds]:
+        jobs.reap()
+        if time.monotonic() > end:
+            raise AssertionError(f"jobs still running: {jobs.list(states=('running',))}")
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,17 @@
 """Every page under Streamlit's AppTest: renders without exceptions, shows its key numbers and
-charts, survives a bad upload, trains a quick model."""
+charts before and after the background jobs, survives a bad upload, trains a model as a job,
+and keeps what was trained across sessions (a reload)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from recsys.jobs import Jobs
+from tests.conftest import settle
 from tests.test_import_formats import RETAIL
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -15,12 +19,38 @@ PAGES = ["pages/data.py", "pages/models.py", "pages/customer.py", "pages/product
          "pages/embeddings.py", "pages/campaigns.py"]
 
 
-@pytest.fixture
-def app() -> AppTest:
+def new_session() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=180)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+@pytest.fixture
+def cold() -> AppTest:
+    """The app just opened on the demo: its starter jobs have only been asked for."""
+    return new_session()
+
+
+@pytest.fixture(scope="module")
+def trained_demo(tmp_path_factory) -> Path:
+    """A workspace where the demo's starter jobs ran (once for this module)."""
+    from recsys.jobs import LocalExecutor
+
+    root = tmp_path_factory.mktemp("trained-demo")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RECSYS_WORKSPACE", str(root))
+        new_session()
+        settle()
+        LocalExecutor.shutdown(Jobs())
+    return root
+
+
+@pytest.fixture
+def app(trained_demo, _workspace) -> AppTest:
+    """The app opened on a workspace whose starter jobs have finished (a copy per test)."""
+    shutil.copytree(trained_demo, _workspace, dirs_exist_ok=True)
+    return new_session()
 
 
 def no_errors(at: AppTest) -> None:
@@ -32,20 +62,31 @@ def charts(at: AppTest) -> int:
     return len(at.get("plotly_chart"))
 
 
-def test_data_page_shows_demo_summary(app):
-    no_errors(app)
-    labels = {m.label: m.value for m in app.metric}
+def test_data_page_shows_demo_summary(cold):
+    no_errors(cold)
+    labels = {m.label: m.value for m in cold.metric}
     assert int(labels["Customers"].replace(",", "")) > 1000
-    assert charts(app) == 4
-    assert app.sidebar.selectbox[0].value.is_demo
+    assert charts(cold) == 4
+    assert cold.sidebar.selectbox[0].value.is_demo
+
+
+def test_first_start_asks_for_the_starter_jobs_and_pages_show_data_meanwhile(cold):
+    kinds = sorted(j.kind for j in Jobs().list())
+    assert kinds.count("fit") == 4 and kinds.count("campaign") == 2
+    cold.switch_page("pages/customer.py").run()
+    no_errors(cold)
+    assert len(cold.metric) == 5 and charts(cold) >= 1  # profile and timeline already
+    cold.switch_page("pages/products.py").run()
+    no_errors(cold)
+    assert len(cold.metric) == 5
 
 
 @pytest.mark.parametrize("page", PAGES[1:])
-def test_every_page_renders_before_any_upload(app, page):
+def test_every_page_renders_once_the_starters_are_done(app, page):
     app.switch_page(page).run()
     no_errors(app)
     if page in ("pages/customer.py", "pages/products.py"):
-        assert len(app.dataframe) >= 1 and charts(app) >= 1
+        assert len(app.dataframe) >= 2 and charts(app) >= 1
         assert len(app.metric) == 5
     if page == "pages/campaigns.py":  # gains, lift, profit; the summary; the target list
         assert charts(app) == 3 and app.success[0].value.startswith("Targeting")
@@ -54,6 +95,9 @@ def test_every_page_renders_before_any_upload(app, page):
         assert len(app.dataframe[0].value) >= 1
     if page == "pages/embeddings.py":  # scatter, silhouette curve, profiles, baseline metric
         assert charts(app) == 2 and len(app.dataframe) == 1 and len(app.metric) == 1
+    if page == "pages/models.py":
+        board = app.dataframe[0].value
+        assert set(board["model"]) >= {"popularity", "ease", "als", "propensity"}
 
 
 def test_customer_recommendations_have_reasons(app):
@@ -70,55 +114,83 @@ def test_products_page_similar_and_targets(app):
     app.switch_page("pages/products.py").run()
     no_errors(app)
     assert {"Similar products", "Most likely next buyers"} <= {s.value for s in app.subheader}
-    assert len(app.dataframe[1].value) == 50  # default audience size
+    assert len(app.dataframe[2].value) == 50  # default audience size
 
 
-def test_upload_good_then_bad_keeps_dataset(app):
-    app.file_uploader[0].upload("retail.csv", RETAIL.encode(), "text/csv").run()
-    app.text_input[0].set_value("tiny-shop")
-    app.button[0].click().run()
-    no_errors(app)
-    assert app.success and "Imported 7 lines" in app.success[0].value
-    assert {m.label: m.value for m in app.metric}["Customers"] == "3"
-    app.file_uploader[0].clear()
-    app.file_uploader[0].upload("bad.csv", b"a,b\n1,2\n", "text/csv").run()
-    app.button[0].click().run()
-    assert not app.exception
-    assert app.error and "Could not import" in app.error[0].value
-    assert {m.label: m.value for m in app.metric}["Customers"] == "3"  # still loaded
+def test_upload_good_then_bad_keeps_dataset(cold):
+    cold.file_uploader[0].upload("retail.csv", RETAIL.encode(), "text/csv").run()
+    cold.text_input[0].set_value("tiny-shop")
+    cold.button[0].click().run()  # the import is a job: the page follows it
+    settle(kinds=("import",))
+    cold.run()
+    no_errors(cold)
+    assert cold.success and "Imported 7 lines" in cold.success[0].value
+    assert {m.label: m.value for m in cold.metric}["Customers"] == "3"
+    cold.file_uploader[0].clear()
+    cold.file_uploader[0].upload("bad.csv", b"a,b\n1,2\n", "text/csv").run()
+    cold.button[0].click().run()
+    settle(kinds=("import",))
+    cold.run()
+    assert not cold.exception
+    assert cold.error and "Could not import" in cold.error[0].value
+    assert {m.label: m.value for m in cold.metric}["Customers"] == "3"  # still loaded
 
 
-def test_models_page_trains_and_shows_leaderboard(app):
+def test_models_page_trains_as_a_job_and_a_new_session_sees_it(app):
     app.switch_page("pages/models.py").run()
-    app.multiselect[0].set_value(["popularity", "ease"]).run()
-    app.button[0].click().run()  # the form's submit button
+    app.multiselect[0].set_value(["itemknn"]).run()
+    app.button[0].click().run()  # the form's submit button: the page does not wait
+    no_errors(app)
+    assert any(j.kind == "fit" and "itemknn" in j.label for j in Jobs().list())
+    settle()
+    app.run()
     no_errors(app)
     board = app.dataframe[0].value
-    assert set(board["model"]) == {"popularity", "ease"}
-    assert (board["ndcg_lo"] <= board["ndcg"]).all() and charts(app) >= 1
-    app.switch_page("pages/customer.py").run()
-    no_errors(app)
-    assert len(app.dataframe) >= 3  # history + one table per model
+    assert "itemknn" in set(board["model"]) and (board["ndcg_lo"] <= board["ndcg"]).all()
+    other = new_session()  # a reload, or a second browser tab
+    other.switch_page("pages/models.py").run()
+    assert "itemknn" in set(other.dataframe[0].value["model"])
+    other.switch_page("pages/customer.py").run()
+    assert "itemknn" in other.multiselect[0].options
 
 
-def test_models_page_trains_a_neural_model_quickly(app):
+def test_models_page_trains_a_neural_model_and_shows_its_progress(app):
     app.switch_page("pages/models.py").run()
     app.multiselect[0].set_value(["two_tower"]).run()
     app.number_input(key="p_two_tower_epochs").set_value(1)
     app.number_input(key="p_two_tower_patience").set_value(0)
     app.button[0].click().run()
     no_errors(app)
-    assert "two_tower" in set(app.dataframe[0].value["model"])
+    assert any(s.value.startswith("Running") for s in app.subheader)  # followed, not awaited
+    assert any("two_tower" in p.proto.text for p in app.get("progress"))
+    settle()
+    app.run()
+    no_errors(app)
+    assert "two_tower (epochs=1, patience=0)" in set(app.dataframe[0].value["model"])
+
+
+def test_a_failing_model_is_reported_not_raised(app):
+    app.switch_page("pages/models.py").run()
+    app.multiselect[0].set_value(["propensity"]).run()
+    app.number_input(key="p_propensity_windows").set_value(0)
+    app.button[0].click().run()
+    settle()
+    app.run()
+    assert not app.exception
+    failed = [j for j in Jobs().list() if j.state == "failed"]
+    assert len(failed) == 1 and "windows" in failed[0].error
+    assert any(failed[0].error in e.value for e in app.error)  # listed under recent jobs
 
 
 def test_campaign_what_if_fits_nothing(app, monkeypatch):
     """Costs and margins are priced on stored backtest curves: changing them (or the
-    audience size, or going back to a product seen before) fits no model."""
+    audience size, or going back to a product seen before) asks for no job and fits nothing
+    in the page's process."""
     from recsys.models.base import BaseRecommender
 
     app.switch_page("pages/campaigns.py").run()
     no_errors(app)
-    before = app.success[0].value
+    before, jobs_before = app.success[0].value, len(Jobs().list())
     fits = []
     real_fit = BaseRecommender.fit
 
@@ -132,11 +204,11 @@ def test_campaign_what_if_fits_nothing(app, monkeypatch):
     app.number_input(key="margin").set_value(45.0).run()
     app.slider[0].set_value(50).run()
     no_errors(app)
-    assert fits == []
+    assert fits == [] and len(Jobs().list()) == jobs_before
     assert app.success[0].value != before and "£0.40 per contact" in app.success[0].value
     product = app.selectbox(key="product")
     first, other = product.value, product.options[3].rsplit("(", 1)[1].rstrip(")")
     product.set_value(other).run()  # another product: stage 2 only
     app.selectbox(key="product").set_value(first).run()
     no_errors(app)
-    assert fits == []
+    assert fits == [] and len(Jobs().list()) == jobs_before

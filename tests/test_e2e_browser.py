@@ -1,4 +1,5 @@
-"""One real-browser journey: start the app, upload an export, train a model, open a customer.
+"""One real-browser journey: start the app, upload an export, train a model as a background
+job, reload the page and find the model still there, open a customer and a product.
 
 Drives Debian's Chromium through Playwright (never a downloaded browser); skipped where
 Chromium or Playwright is missing. Screenshots land in artifacts/ (git-ignored).
@@ -101,8 +102,15 @@ def test_browser_journey(server, tmp_path):
         page.get_by_role("link", name="Models").click()
         page.get_by_role("button", name="Train and evaluate").wait_for(timeout=60_000)
         page.get_by_role("button", name="Train and evaluate").click()
-        page.get_by_text("NDCG@10").first.wait_for(timeout=180_000)
+        page.get_by_text("Leaderboard").first.wait_for(timeout=180_000)
         check_page(page, "3-models")
+
+        assert "dataset=shop" in page.url
+        page.reload()  # the same dataset and its models: they live in the workspace
+        page.get_by_text("Leaderboard").first.wait_for(timeout=60_000)
+        check_page(page, "3b-models-after-reload")
+        assert page.get_by_text("Lines kept").count() == 0  # still on Models, not the demo
+        assert "60 customers" in page.locator("[data-testid='stSidebar']").inner_text()  # the shop
 
         page.get_by_role("link", name="Customer").click()
         page.get_by_text("Recommendations").first.wait_for(timeout=120_000)

@@ -133,3 +133,23 @@ def test_customer2vec_similar_customers(clustered_data):
     sims, _ = model.similar_customers("c000", n=10)
     assert "c000" not in sims
     assert np.mean([int(c[1:]) % 2 == 0 for c in sims]) >= 0.8
+
+
+def test_stop_during_validation_keeps_the_best_epoch(clustered_data):
+    """Stop while epochs are still being chosen: the model is the validation run at its best
+    epoch so far (restored, not the last one), marked partial."""
+    from recsys.evaluate import validation_split
+
+    def stop(epoch, metrics):
+        if metrics.get("phase") == "validate" and "loss" in metrics and epoch >= 4:
+            raise StopTraining
+
+    params = {**NEURAL["two_tower"], "epochs": 20, "patience": 10, "val_days": 20, "lr": 0.05}
+    model = make_model("two_tower", **params).fit(clustered_data, callback=stop)
+    assert model.partial_ and [h["phase"] for h in model.history_] == ["validate"] * 4
+    best = max(model.history_, key=lambda h: h["val_ndcg"])
+    assert model.best_epoch_ == best["epoch"] < 4  # so restoring is what is tested
+    val = validation_split(clustered_data, 20)
+    again = evaluate(model, val, k=10, n_boot=0).metrics["ndcg"]
+    assert again == pytest.approx(best["val_ndcg"], abs=1e-9)
+    assert model.refit_params()["epochs"] == best["epoch"]

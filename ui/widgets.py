@@ -7,7 +7,8 @@ import streamlit as st
 from recsys.data import CleaningOptions
 from recsys.workspace import DatasetRef
 from ui import state as S
-from ui.cache import current_data, current_ref, trained_labels, workspace
+from ui.cache import current_data, current_ref, workspace
+from ui.jobs import active, served
 
 
 def sidebar() -> None:
@@ -20,12 +21,14 @@ def sidebar() -> None:
     choice = st.sidebar.selectbox("Dataset", options, index=options.index(current),
                                   format_func=lambda r: r.label)
     if choice != current:
-        st.session_state[S.DATASET] = choice
+        S.set_dataset(choice)
     data = current_data()
     s = data.summary()
     st.sidebar.caption(f"{s['customers']:,} customers · {s['items']:,} products · "
                        f"{s['orders']:,} orders · {s['first'][:10]} to {s['last'][:10]}")
-    st.sidebar.caption(f"Models trained: {', '.join(trained_labels()) or 'none yet'}")
+    models, running = served(), active()
+    st.sidebar.caption(f"Models: {', '.join(models) or 'none yet'}"
+                       + (f" · {len(running)} job(s) running" if running else ""))
 
 
 def download(label: str, build, file_name: str) -> None:

@@ -70,7 +70,10 @@ class RawSource:
     def stream(self) -> Any:
         """Something pyarrow/pandas can read from (a path or a buffer), decompressed."""
         if self.path is not None:
-            return str(self.path)
+            with open(self.path, "rb") as fh:
+                gz = fh.read(2) == b"\x1f\x8b"
+            # By content, not by name: an upload kept on disk has no '.gz' in its name.
+            return pa.input_stream(str(self.path), compression="gzip") if gz else str(self.path)
         assert self.data is not None
         if self.data[:2] == b"\x1f\x8b":
             return pa.BufferReader(gzip.decompress(self.data))

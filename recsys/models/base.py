@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from recsys.data import OrderData
 
-Callback = Callable[[int, dict[str, float]], Any]
+Callback = Callable[[int, dict[str, Any]], Any]
 BATCH = 1024
 
 

@@ -24,7 +24,9 @@ class ModelSpec:
     score feature by feature), ``personalised`` (lists differ per customer), ``slow`` (neural:
     minutes on a CPU). ``quick`` are small settings for tests and demos; ``campaign_rank``
     orders the models offered for campaigns (None: not offered), with ``campaign_params`` the
-    settings that rank customers best; ``bench_default`` puts it in the CLI's default bench.
+    settings that rank customers best; ``bench_default`` puts it in the CLI's default bench;
+    ``starter`` models are trained for every new dataset (as background jobs), and
+    ``default_rank`` / ``max_default_items`` pick the model pages use when nothing else is.
     """
 
     name: str
@@ -38,6 +40,7 @@ class ModelSpec:
     drivers: bool = False
     slow: bool = False
     bench_default: bool = False
+    starter: bool = False
     default_rank: int | None = None
     max_default_items: int | None = None
     quick: Mapping[str, Any] = field(default_factory=dict)
@@ -124,7 +127,7 @@ _FAST_TORCH = {"patience": 0, "batch_size": 128, "device": "cpu"}
 for _spec in (
     ModelSpec("popularity", _M + "popularity:Popularity",
               "The same best sellers for everyone; every model must beat it.",
-              personalised=False, bench_default=True),
+              personalised=False, bench_default=True, starter=True),
     ModelSpec("recent_popularity", _M + "popularity:RecentPopularity",
               "What sells in the last 30 days, for everyone.",
               personalised=False, bench_default=True),
@@ -133,12 +136,13 @@ for _spec in (
               bench_default=True, campaign_rank=5),
     ModelSpec("ease", _M + "ease:EASE",
               "A closed-form model of which products go with which; strong and fast.",
-              item_vectors=True, bench_default=True, default_rank=0, max_default_items=20_000,
+              item_vectors=True, bench_default=True, starter=True, default_rank=0,
+              max_default_items=20_000,
               campaign_rank=1, campaign_params={"history": "count", "self_weight": 1.0}),
     ModelSpec("als", _M + "als:ALS",
               "Matrix factorisation (implicit ALS): customer and product taste vectors.",
-              customer_vectors=True, item_vectors=True, bench_default=True, default_rank=1,
-              quick={"iterations": 5, "factors": 16}, campaign_rank=3),
+              customer_vectors=True, item_vectors=True, bench_default=True, starter=True,
+              default_rank=1, quick={"iterations": 5, "factors": 16}, campaign_rank=3),
     ModelSpec("bpr", _M + "als:BPR",
               "Matrix factorisation trained to rank bought above not-bought products.",
               customer_vectors=True, item_vectors=True, bench_default=True,
@@ -166,6 +170,6 @@ for _spec in (
     ModelSpec("propensity", _M + "propensity:Propensity",
               "Who buys what in the next 30 days, learned by replaying past months; each "
               "score explained feature by feature.",
-              drivers=True, campaign_rank=0),
+              drivers=True, starter=True, campaign_rank=0),
 ):
     register(_spec)

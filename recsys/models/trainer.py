@@ -69,7 +69,9 @@ class Trainer:
     refit on everything) or ``train`` (a fixed number of epochs, optionally watched).
 
     ``callback(epoch, metrics)`` gets each epoch's metrics and, at most twice a second,
-    ``{"progress": share}`` inside an epoch; raising ``StopTraining`` from it stops training.
+    ``{"progress": share}`` inside an epoch; both carry ``phase`` ('validate', 'fit' or
+    'train') and ``of`` (the epochs planned for the phase, at most). Raising
+    ``StopTraining`` from it stops training.
     ``history`` holds every epoch's metrics with its phase ('validate' or 'fit').
     """
 
@@ -115,7 +117,7 @@ class Trainer:
             run = model._start(data, device, np.random.default_rng(model.config.seed))
             try:
                 for epoch in range(epochs):
-                    control = self._epoch(run, epoch, phase, on_epoch)
+                    control = self._epoch(run, epoch, phase, epochs, on_epoch)
                     if control.get("improved"):
                         best = run.snapshot()
                     if control.get("stop"):
@@ -126,11 +128,11 @@ class Trainer:
                     run.restore(best)
         run.finish()
 
-    def _epoch(self, run: TrainingRun, epoch: int, phase: str,
+    def _epoch(self, run: TrainingRun, epoch: int, phase: str, epochs: int,
                on_epoch: OnEpoch | None) -> dict[str, Any]:
         """Train, watch and report one epoch; returns the watcher's control flags."""
         start = time.perf_counter()
-        loss = run.run_epoch(epoch, self._ticker(epoch))
+        loss = run.run_epoch(epoch, self._ticker(epoch, phase, epochs))
         metrics: dict[str, Any] = {"loss": loss, "seconds": time.perf_counter() - start}
         control: dict[str, Any] = {}
         if on_epoch is not None:
@@ -140,10 +142,10 @@ class Trainer:
             metrics.update(watched)
         self.history.append({"epoch": epoch + 1, "phase": phase, **metrics})
         if self.callback is not None:
-            self.callback(epoch + 1, metrics)
+            self.callback(epoch + 1, {**metrics, "phase": phase, "of": epochs})
         return control
 
-    def _ticker(self, epoch: int) -> Tick:
+    def _ticker(self, epoch: int, phase: str, epochs: int) -> Tick:
         """Progress inside an epoch, at most twice a second, so a page never looks frozen."""
         last = [time.perf_counter()]
 
@@ -151,7 +153,8 @@ class Trainer:
             now = time.perf_counter()
             if self.callback is not None and now - last[0] > 0.5:
                 last[0] = now
-                self.callback(epoch + 1, {"progress": done / max(total, 1)})
+                self.callback(epoch + 1, {"progress": done / max(total, 1), "phase": phase,
+                                          "of": epochs})
 
         return tick
 

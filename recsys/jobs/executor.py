@@ -1,0 +1,145 @@
+"""Executors: who runs the queued jobs.
+
+``LocalExecutor`` (the default) keeps up to ``RECSYS_WORKERS`` worker processes on this
+machine (started on demand, gone after a quiet spell); each claims queued jobs from the
+workspace's job table and runs them, so a crash or an out-of-memory kill takes down one
+worker, never the app. ``InlineExecutor`` runs a job in the calling process (the command
+line). Another executor -- Ray's, say -- only has to make sure each submitted job gets
+claimed and run by ``Jobs.run`` somewhere that sees the same workspace.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from recsys.jobs.store import CANCELLED, HEARTBEAT_S, Job, _pid_alive
+
+if TYPE_CHECKING:
+    from recsys.jobs import Jobs
+
+WORKERS_ENV = "RECSYS_WORKERS"
+IDLE_EXIT_S = 30.0  # a worker with nothing to do for this long exits
+CANCEL_GRACE_S = 3.0  # a job asked to stop that does not stop by itself is ended this soon
+
+
+class Executor(Protocol):
+    def start(self, jobs: Jobs, job: Job | None) -> None:
+        """Make sure ``job`` (or any queued job, for None) will be run."""
+
+
+class InlineExecutor:
+    """Runs a job right away in this process (blocking): the command line's executor."""
+
+    def start(self, jobs: Jobs, job: Job | None) -> None:
+        if job is None:
+            return
+        claimed = jobs.store.claim(job.id)
+        if claimed is not None:
+            with Heartbeat(jobs, claimed.id, kill=False):
+                jobs.run(claimed)
+
+
+class LocalExecutor:
+    """Worker processes on this machine; see the module docstring."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        env = os.environ.get(WORKERS_ENV)
+        self.workers = max(1, workers or (int(env) if env else min(2, os.cpu_count() or 1)))
+
+    def start(self, jobs: Jobs, job: Job | None) -> None:
+        root = jobs.ws.root
+        with _locked(jobs.ws.log_file("workers.lock")):
+            pids = [p for p in _worker_pids(jobs) if _pid_alive(p)]
+            wanted = min(self.workers, len(jobs.store.list(states=("queued", "running"))))
+            for _ in range(max(0, wanted - len(pids))):
+                pids.append(_spawn(root, jobs.ws.log_file("worker.log")))
+            _write_pids(jobs, pids)
+
+    @staticmethod
+    def shutdown(jobs: Jobs) -> None:
+        """Stop this workspace's workers (tests, server shutdown)."""
+        for pid in _worker_pids(jobs):
+            if _pid_alive(pid):
+                try:
+                    os.kill(pid, 15)
+                except ProcessLookupError:
+                    pass
+
+
+def default_executor() -> Executor:
+    return LocalExecutor()
+
+
+# ---------------------------------------------------------------- worker processes
+def _worker_pids(jobs: Jobs) -> list[int]:
+    path = jobs.ws.log_file("workers.pids")
+    if not path.exists():
+        return []
+    return [int(x) for x in path.read_text().split() if x.strip().isdigit()]
+
+
+def _write_pids(jobs: Jobs, pids: list[int]) -> None:
+    jobs.ws.log_file("workers.pids").write_text("\n".join(map(str, pids)))
+
+
+class _locked:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        self.fh = open(self.path, "a")  # noqa: SIM115 (held for the lock's lifetime)
+        fcntl.flock(self.fh, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        self.fh.close()
+
+
+def _spawn(root: Path, log: Path) -> int:
+    import recsys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(recsys.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "recsys.jobs.worker", str(root)],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True, close_fds=True)
+    return proc.pid
+
+
+class Heartbeat:
+    """While a job runs: say it is alive every few seconds, and end it when it was asked to
+    stop but does not (a step with no progress callbacks, like EASE's one big solve)."""
+
+    def __init__(self, jobs: Jobs, job_id: str, kill: bool) -> None:
+        self.jobs, self.job_id, self.kill = jobs, job_id, kill
+        self._stop = threading.Event()
+
+    def __enter__(self) -> Heartbeat:
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        asked = None
+        while not self._stop.wait(HEARTBEAT_S / 2):
+            if self.jobs.store.report(self.job_id) and asked is None:
+                asked = time.monotonic()
+            reporter = self.jobs.reporters.get(self.job_id)
+            stopping = reporter is not None and reporter.cancelled  # it keeps what it has
+            if asked is not None and not stopping and self.kill \
+                    and time.monotonic() - asked > CANCEL_GRACE_S:
+                if self.jobs.store.get(self.job_id).active:
+                    self.jobs.store.finish(self.job_id, CANCELLED, error="Stopped on request.")
+                    os._exit(0)  # the worker goes; another starts for the queue

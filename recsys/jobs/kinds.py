@@ -1,0 +1,203 @@
+"""What each kind of job does. A handler gets the job's context and parameters, reports its
+stages through ``ctx.reporter`` and returns a small JSON result naming what it stored.
+
+Kinds: ``import`` (an export into a dataset), ``fit`` (fit before the cutoff and score the
+holdout; the model is usable at once), ``serve`` (fit on all the data, the model pages use),
+``segments`` (clusters, profiles and a 2D projection of a model's embeddings), ``campaign``
+(stage 1 of a campaign backtest: the model fitted before its cutoff) and ``bench`` (the CLI's
+leaderboard). Models and results land in the workspace; nothing is held only in memory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from recsys.models import make_model, registry
+from recsys.workspace import DatasetRef
+
+if TYPE_CHECKING:
+    from recsys.jobs import JobContext
+
+Handler = Callable[["JobContext", dict[str, Any]], dict[str, Any]]
+KINDS: dict[str, Handler] = {}
+TRAIN_SHARE = 0.88  # of the fit job's bar; scoring the holdout and saving take the rest
+
+
+def kind(name: str) -> Callable[[Handler], Handler]:
+    def add(fn: Handler) -> Handler:
+        KINDS[name] = fn
+        return fn
+    return add
+
+
+def canonical_params(model: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """Every hyper-parameter spelled out (defaults filled in), so that equal settings give
+    equal job keys however they were written."""
+    return make_model(model, **(params or {})).params()
+
+
+def model_label(model: str, params: dict[str, Any] | None) -> str:
+    """'ease' for defaults, 'ease (l2=250)' when settings differ from them."""
+    given = canonical_params(model, params)
+    default = canonical_params(model, {})
+    diff = [f"{k}={v}" for k, v in given.items() if default.get(k) != v]
+    return model + (f" ({', '.join(diff[:3])}{', …' if len(diff) > 3 else ''})" if diff else "")
+
+
+def label_of(kind: str, params: dict[str, Any]) -> str:
+    """How a job reads in a list: 'ease · fit + holdout', 'als · serving refit', ..."""
+    if kind == "import":
+        return f"import {params.get('name', '')}".strip()
+    if kind == "segments":
+        return f"segments · {params['what']} · {params['method'].upper()}"
+    if kind == "bench":
+        return f"bench · {len(params.get('models', []))} models"
+    if "model" not in params:
+        return kind
+    label = model_label(params["model"], params.get("_group", params.get("params")))
+    return label + {"fit": " · fit + holdout score", "serve": " · fitted on all orders",
+                    "campaign": f" · campaign model before {params.get('cutoff')}"}.get(kind, "")
+
+
+def dataset_params(ref: DatasetRef, fingerprint: str) -> dict[str, Any]:
+    return {"dataset": {"kind": ref.kind, "name": ref.name}, "fingerprint": fingerprint}
+
+
+# ---------------------------------------------------------------- import
+@kind("import")
+def run_import(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
+    from recsys.data import CleaningOptions, ColumnMapping, ImportOptions, load_orders
+
+    ws = ctx.ws
+    ctx.reporter.stage("reading and cleaning the export", 0.0, 0.8)
+    sources = ws.upload_sources(p["upload"]) if p.get("upload") else p["paths"]
+    opts = ImportOptions(cleaning=CleaningOptions(**p.get("cleaning", {})), pii_key=ws.pii_key)
+    mapping = ColumnMapping.from_string(p["mapping"]) if p.get("mapping") else None
+    data = load_orders(sources, format=p.get("format", "auto"), mapping=mapping, options=opts)
+    ctx.reporter.stage("saving the dataset", 0.8, 1.0)
+    ref = ws.save_dataset(data, p["name"])
+    rep = data.report
+    return {"dataset": ref.name, "fingerprint": ws.fingerprint(ref), "format": rep["format"],
+            "rows_read": rep["rows_read"], "rows_kept": rep["rows_kept"]}
+
+
+# ---------------------------------------------------------------- fit, serve
+@kind("fit")
+def run_fit(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
+    """Fit before the cutoff, score the holdout, store the model (usable at once), then ask
+    for the serving refit on all the data with the same choices."""
+    from recsys.evaluate import evaluate, temporal_split
+
+    data = ctx.dataset(p)
+    split = temporal_split(data, cutoff=p.get("cutoff"))
+    model = make_model(p["model"], **p["params"])
+    ctx.reporter.stage("training on the orders before the cutoff", 0.0, TRAIN_SHARE,
+                       model.progress_steps())
+    start = time.perf_counter()
+    model.fit(split.train, callback=ctx.reporter)
+    fit_s = time.perf_counter() - start
+    ctx.reporter.stage("scoring the holdout", TRAIN_SHARE, 0.98)
+    k, task = int(p.get("k", 10)), p.get("task", "novel")
+    res = evaluate(model, split, k=k, task=task, n_boot=int(p.get("n_boot", 500)))
+    label = model_label(p["model"], p["params"])
+    row = {"model": label, **res.metrics,
+           **{f"{m}_lo": lo for m, (lo, _) in res.ci.items()},
+           **{f"{m}_hi": hi for m, (_, hi) in res.ci.items()}, "coverage": res.coverage,
+           "customers": len(res.customer_ids), "fit_seconds": fit_s,
+           "cutoff": str(split.cutoff.date()), "task": task, "k": k,
+           "partial": bool(model.partial_)}
+    ctx.reporter.stage("saving the model", 0.98, 1.0)
+    model_id = ctx.save_model(model, p, trained_on="holdout", cutoff=row["cutoff"],
+                              metrics=row, label=label, fit_seconds=fit_s)
+    if p.get("refit", True) and not model.partial_:
+        ctx.submit("serve", {**ctx.dataset_part(p), "model": p["model"],
+                             "params": model.refit_params(), "_group": p["params"],
+                             "_source": model_id})
+    return {"model_id": model_id, "metrics": row, "partial": row["partial"]}
+
+
+@kind("serve")
+def run_serve(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
+    """Fit on all the data (what the pages recommend from); its embeddings get segmented."""
+    data = ctx.dataset(p)
+    model = make_model(p["model"], **p["params"])
+    ctx.reporter.stage("training on all the orders", 0.0, 0.97, model.progress_steps())
+    start = time.perf_counter()
+    model.fit(data, callback=ctx.reporter)
+    ctx.reporter.stage("saving the model", 0.97, 1.0)
+    group = p.get("_group", p["params"])
+    model_id = ctx.save_model(model, {**p, "params": group}, trained_on="all",
+                              label=model_label(p["model"], group),
+                              fit_seconds=time.perf_counter() - start,
+                              source=p.get("_source"), serve_params=p["params"])
+    spec = registry.spec(p["model"])
+    for what, has in (("customers", spec.customer_vectors), ("items", spec.item_vectors)):
+        if has and p.get("_source") and not model.partial_:  # a refit the pages will show
+            ctx.submit("segments", {"fingerprint": p["fingerprint"], "dataset": p["dataset"],
+                                    "model_id": model_id, "what": what, "method": "pca"})
+    return {"model_id": model_id, "partial": bool(model.partial_)}
+
+
+# ---------------------------------------------------------------- segments
+@kind("segments")
+def run_segments(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
+    from recsys import segments
+
+    data = ctx.dataset(p)
+    model = ctx.ws.load_model(p["model_id"])
+    ids, vectors = segments.model_vectors(model, p["what"])
+    ctx.reporter.stage("clustering (choosing K by silhouette)", 0.0, 0.5)
+    res = segments.segment(data, vectors, ids, p["what"], p.get("k", "auto"), p["method"])
+    ctx.reporter.stage(f"projecting to 2D ({p['method'].upper()})", 0.5, 0.95)
+    proj = segments.project(vectors, p["method"], strata=res["labels"])
+    points = segments.scatter_frame(data, ids, p["what"], proj, res["labels"])
+    ctx.reporter.stage("saving", 0.95, 1.0)
+    summary = {k: res[k] for k in ("what", "k", "chosen_silhouette", "baseline_silhouette",
+                                   "clusters", "projection")}
+    summary.update(silhouette={str(k): v for k, v in res["silhouette"].items()},
+                   sampled=bool(proj.sampled), seconds=proj.seconds, points=len(points))
+    ctx.ws.save_result(ctx.job.key, summary, frames={"points": points},
+                       arrays={"ids": ids, "vectors": vectors, "labels": res["labels"]})
+    return {"result": ctx.job.key}
+
+
+# ---------------------------------------------------------------- campaigns
+@kind("campaign")
+def run_campaign(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
+    """Stage 1 of a campaign backtest: the model fitted on the orders before the cutoff."""
+    from recsys import campaign as cp
+
+    data = ctx.dataset(p)
+    window = cp.CampaignWindow.of(data, p["cutoff"], int(p["window_days"]))
+    model = make_model(p["model"], **p["params"])
+    ctx.reporter.stage(f"training on the orders before {window.cutoff.date()}", 0.0, 0.97,
+                       model.progress_steps())
+    model.fit(window.train, callback=ctx.reporter)
+    ctx.reporter.stage("saving the model", 0.97, 1.0)
+    model_id = ctx.save_model(model, p, trained_on="window", cutoff=str(window.cutoff.date()),
+                              window_days=int(p["window_days"]),
+                              label=model_label(p["model"], p["params"]))
+    return {"model_id": model_id, "partial": bool(model.partial_)}
+
+
+# ---------------------------------------------------------------- bench
+@kind("bench")
+def run_bench_job(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
+    from recsys.bench import run_bench
+
+    data = ctx.dataset(p)
+    names = list(p["models"])
+    done = [0]
+
+    def log(msg: str) -> None:
+        done[0] += 1
+        ctx.reporter.stage(msg, done[0] / len(names), done[0] / len(names))
+
+    ctx.reporter.stage(f"fitting {len(names)} models", 0.0, 0.0)
+    result = run_bench(data, names, p.get("params") or {}, cutoff=p.get("cutoff"),
+                       test_days=p.get("test_days"), task=p.get("task", "novel"),
+                       k=int(p.get("k", 10)), n_boot=int(p.get("n_boot", 1000)), log=log)
+    ctx.ws.save_result(ctx.job.key, result)
+    return {"result": ctx.job.key, "best": result["best"]}

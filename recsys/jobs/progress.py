@@ -1,0 +1,86 @@
+"""Turning a fit's ``callback(epoch, metrics)`` into a job's progress: the share done, a step
+in words, an ETA, the latest metrics and the per-epoch history (for a loss/validation curve).
+
+A job is a few stages (train, score, save...) that each own a span of the progress bar.
+Inside the training stage, models that choose their epochs on a validation window report
+phase 'validate' then 'fit'; the validation length is not known in advance, so while it runs
+the bar assumes the worst (its cap, then as many again to refit) and moves ahead when it ends.
+Writes are throttled; every report also says whether someone asked the job to stop.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from recsys.models.trainer import StopTraining
+
+WRITE_EVERY_S = 0.5
+
+
+class Reporter:
+    """The callback a job hands to ``fit`` (and its stages' progress writer)."""
+
+    def __init__(self, report, now=time.monotonic) -> None:
+        # report(progress=, step=, eta=, metrics=, history=) -> bool (cancel asked)
+        self._report, self._now = report, now
+        self.history: list[dict[str, Any]] = []
+        self.cancelled = False  # the job was asked to stop and training was told so
+        self._last_write = -1e9
+        self.stage("starting", 0.0, 0.0)
+
+    # ------------------------------------------------------------ stages
+    def stage(self, step: str, lo: float, hi: float, steps: int = 1) -> None:
+        """A new stage covering [lo, hi] of the bar, with ``steps`` reports expected."""
+        self.step, self.lo, self.hi, self.steps = step, lo, hi, max(int(steps), 1)
+        self.step_text = step
+        self._stage_start = self._now()
+        self._val_epochs = 0
+        self._write(self.lo, force=True)
+
+    def _share(self, epoch: int, metrics: dict[str, Any]) -> float:
+        """Share of the stage done after this report."""
+        within = float(metrics.get("progress", 1.0))
+        phase, of = metrics.get("phase"), int(metrics.get("of") or self.steps)
+        if phase == "validate":
+            self._val_epochs = max(self._val_epochs, epoch - (1 if "progress" in metrics else 0))
+            return (epoch - 1 + within) / (2 * of)
+        if phase == "fit" and self._val_epochs:
+            return (self._val_epochs + epoch - 1 + within) / (self._val_epochs + of)
+        return (epoch - 1 + within) / (of if phase else self.steps)
+
+    # ------------------------------------------------------------ the callback
+    def __call__(self, epoch: int, metrics: dict[str, Any]) -> None:
+        share = min(max(self._share(epoch, metrics), 0.0), 1.0)
+        heartbeat = "progress" in metrics
+        if not heartbeat:
+            self.history.append({"epoch": epoch, **{k: v for k, v in metrics.items()
+                                                    if isinstance(v, (int, float, str))}})
+        phase = metrics.get("phase")
+        self.step_text = (f"{self.step}: epoch {epoch}" + (f" of at most {metrics['of']}"
+                          if phase in ("validate", "fit") else "")
+                          + (f" ({phase})" if phase == "validate" else ""))
+        if self._write(self.lo + share * (self.hi - self.lo), share=share,
+                       force=not heartbeat, metrics=None if heartbeat else metrics):
+            self.cancelled = True
+            raise StopTraining
+
+    def _write(self, progress: float, share: float = 0.0, force: bool = False,
+               metrics: dict[str, Any] | None = None) -> bool:
+        now = self._now()
+        if not force and now - self._last_write < WRITE_EVERY_S:
+            return False
+        self._last_write = now
+        elapsed = now - self._stage_start
+        eta = elapsed * (1 - share) / share if share > 0.02 else None
+        plain = {k: v for k, v in (metrics or {}).items() if isinstance(v, (int, float))}
+        return bool(self._report(progress=progress, step=self.step_text,
+                                 eta=eta, metrics=plain or None,
+                                 history=self.history if metrics else None))
+
+    def done_stage(self) -> None:
+        """The current stage is complete (for stages with no callback of their own)."""
+        self.step_text = self.step
+        if self._write(self.hi, force=True):
+            self.cancelled = True
+            raise StopTraining

@@ -1,0 +1,132 @@
+"""The app's side of the job layer: submitting requests, showing what runs (refreshed every
+second while anything does), and the models a dataset has. Pages submit and poll; the work
+happens in worker processes, and its results land in the workspace."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from recsys import viz
+from recsys.jobs import FAILED, Job, Jobs
+from recsys.workflow import Request, Served, served_models, starter_requests
+from recsys.workspace import Workspace
+from ui.cache import current_data, current_fingerprint, current_ref, workspace
+
+
+@st.cache_resource
+def _jobs(root: str) -> Jobs:
+    jobs = Jobs(Workspace(root))
+    jobs.reap()  # a (re)started server: jobs whose worker is gone end as failed
+    return jobs
+
+
+def jobs() -> Jobs:
+    return _jobs(str(workspace().root))
+
+
+def submit(request: Request, priority: int = 0) -> Job:
+    """Ask for this work (an identical finished or running job is reused)."""
+    kind, params = request
+    return jobs().submit(kind, params, priority=priority)
+
+
+def ensure(request: Request, priority: int = 0) -> Job:
+    """The job for this request, asked for only if there is none (a failed one is shown,
+    not retried on every rerun)."""
+    kind, params = request
+    return jobs().ensure(kind, params, priority=priority)
+
+
+def warm_up() -> None:
+    """A dataset seen for the first time gets its starter models and campaign backtests as
+    background jobs, so every page fills without anyone pressing Train."""
+    fp = current_fingerprint()
+    if jobs().list(dataset=fp, limit=1):
+        return
+    for request in starter_requests(current_ref(), fp, current_data()):
+        submit(request, priority=1)
+
+
+def served(capability: str | None = None) -> dict[str, Served]:
+    """label -> the model configurations of this dataset (with a capability, if asked)."""
+    from recsys.models import registry
+
+    return {s.label: s for s in served_models(workspace(), current_fingerprint())
+            if capability is None or getattr(registry.spec(s.model), capability)}
+
+
+def active() -> list[Job]:
+    """This dataset's queued and running jobs."""
+    return jobs().list(dataset=current_fingerprint(), states=("queued", "running"))
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    seconds = int(seconds)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def job_line(job: Job, stop: bool = False, curve: bool = False) -> None:
+    """One job: a progress bar with its step, elapsed time and ETA (or how it ended), and
+    with ``curve`` its loss / validation NDCG by epoch so far."""
+    name = job.label or job.kind
+    if job.active:
+        wait = "waiting for a free worker" if job.state == "queued" else job.step or "starting"
+        text = (f"**{name}** · {wait} · {_duration(job.elapsed)} elapsed"
+                + (f" · about {_duration(job.eta)} left" if job.eta else ""))
+        cols = st.columns([6, 1]) if stop else [st]
+        cols[0].progress(min(max(job.progress, 0.0), 1.0), text=text)
+        if stop and not job.cancel:
+            cols[1].button("Stop", key=f"stop-{job.id}", on_click=jobs().cancel,
+                           args=(job.id,), help="Ends the job; a model that trains in epochs "
+                           "is kept at its best epoch so far (marked partial).")
+        elif stop:
+            cols[1].caption("stopping…")
+        if curve and any("loss" in h for h in job.history):
+            st.plotly_chart(viz.training_curve(job.history), width="stretch",
+                            key=f"curve-{job.id}-{len(job.history)}")
+    elif job.state == FAILED:
+        st.error(f"**{name}** failed: {job.error}")
+    else:
+        st.caption(f"**{name}** · {job.state} after {_duration(job.elapsed)}"
+                   + (f" · {job.error}" if job.error else ""))
+
+
+def _watch(ids: tuple[str, ...], stop: bool, curve: bool) -> None:
+    now = []
+    for job_id in ids:
+        job = jobs().get(job_id)
+        now.append(job)
+        job_line(job, stop, curve)
+    if any(not j.active for j in now):
+        time.sleep(0.2)  # let the worker's last write land before the page reads results
+        st.rerun()
+
+
+_watch_live = st.fragment(run_every=1.0)(_watch)
+
+
+def watch(running: list[Job], stop: bool = False, curve: bool = False) -> None:
+    """Show these jobs, refreshed every second; the page reruns when one of them ends."""
+    if running:
+        _watch_live(tuple(j.id for j in running), stop, curve)
+
+
+def serving_models(capability: str | None = None) -> dict[str, object]:
+    """label -> fitted model serving this dataset (with a capability, if asked). When there
+    is none yet, says what is training and shows its progress."""
+    from ui.cache import model
+
+    out = {label: model(s.serving_id) for label, s in served(capability).items()}
+    if not out:
+        running = [j for j in active() if j.kind in ("fit", "serve")]
+        if running:
+            st.info("The first models for this dataset are training in the background; "
+                    "this part of the page fills in when they are ready.")
+            watch(running)
+        else:
+            st.info("No model is trained on this dataset yet: train one on the Models page.")
+    return out
