@@ -7,7 +7,7 @@ from recsys import insights, viz
 from recsys.models import NewProduct, registry
 from recsys.workflow import CAMPAIGN_WINDOW_DAYS, campaign_request, serve_request
 from ui.cache import current_data, current_fingerprint, current_ref, model, product_backtest
-from ui.jobs import ensure, job_line, served, serving_models, watch
+from ui.jobs import ensure, job_line, served, watch
 from ui.widgets import download
 
 st.header("Campaigns")
@@ -83,6 +83,6 @@ with st.expander("A product that has not sold yet (cold start)"):
         st.caption(f"Train {' or '.join(registry.names(new_items=True))} on the Models page "
                    "to score new products.")
     elif st.toggle("Score this new product"):
-        cold = next(iter(serving_models("new_items").values()))
+        cold = model(next(iter(served("new_items").values())).serving_id)
         st.dataframe(cp.target_list(cold, data, NewProduct(name, cat or None, price), None,
                                     n=50), hide_index=True)

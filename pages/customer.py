@@ -3,8 +3,8 @@
 import streamlit as st
 
 from recsys import insights, viz
-from ui.cache import current_data
-from ui.jobs import serving_models
+from ui.cache import current_data, model
+from ui.jobs import available
 from ui.widgets import download
 
 st.header("Customer")
@@ -32,7 +32,7 @@ with st.expander(f"Purchase history ({len(history):,} lines)"):
     st.dataframe(history, hide_index=True, width="stretch")
 
 st.subheader("Recommendations")
-models = serving_models()
+models = available()
 if not models:
     st.stop()
 o1, o2, o3 = st.columns(3)
@@ -40,8 +40,10 @@ n = o1.slider("How many", 5, 50, 10)
 exclude = o2.toggle("Exclude products already bought", value=True)
 shown = o3.multiselect("Models", list(models), default=list(models)[:3])
 for col, label in zip(st.columns(max(len(shown), 1)), shown):
-    table = insights.recommendation_table(models[label], data, cid, n=n, exclude_seen=exclude)
+    table = insights.recommendation_table(model(models[label].serving_id), data, cid, n=n,
+                                          exclude_seen=exclude)
     col.markdown(f"**{label}**")
+    col.caption(models[label].note)
     col.dataframe(table, hide_index=True, width="stretch")
     with col:
         download(f"Download {label} list", lambda t=table: insights.safe_csv(t),

@@ -7,18 +7,19 @@ from recsys import insights, segments, viz
 from recsys.models import registry
 from recsys.workflow import segments_request
 from ui.cache import current_fingerprint, current_ref, workspace
-from ui.jobs import ensure, job_line, served, serving_models, watch
+from ui.cache import model as stored_model
+from ui.jobs import available, ensure, job_line, watch
 from ui.widgets import download
 
 st.header("Embeddings and segments")
-models = serving_models("item_vectors")
+models = available("item_vectors")
 if not models:
     st.caption(f"Models with embeddings: {', '.join(registry.names(item_vectors=True))}.")
     st.stop()
 
 c1, c2, c3 = st.columns(3)
 label = c1.selectbox("Model", list(models))
-model = models[label]
+model = stored_model(models[label].serving_id)
 has_customers = registry.spec(model.name).customer_vectors
 what = c2.radio("Show", ["customers", "items"] if has_customers else ["items"],
                 horizontal=True, format_func={"customers": "Customers", "items": "Products"}.get)
@@ -30,7 +31,7 @@ if not has_customers:
                f"{', '.join(registry.names(customer_vectors=True))} on the Models page to see "
                "customers.")
 
-job = ensure(segments_request(current_ref(), current_fingerprint(), served()[label].serving_id,
+job = ensure(segments_request(current_ref(), current_fingerprint(), models[label].serving_id,
                               what, method))
 if job.active:
     watch([job])

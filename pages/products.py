@@ -4,7 +4,8 @@ import streamlit as st
 
 from recsys import insights, viz
 from ui.cache import current_data
-from ui.jobs import serving_models
+from ui.cache import model as stored_model
+from ui.jobs import available
 from ui.widgets import download
 
 st.header("Products")
@@ -24,11 +25,12 @@ st.plotly_chart(viz.sales_over_time(insights.product_sales(data, item)), width="
 with st.expander("Who bought it"):
     st.dataframe(insights.product_buyers(data, item), hide_index=True, width="stretch")
 
-models = serving_models()
+models = available()
 if not models:
     st.stop()
-label = st.selectbox("Model", list(models))
-model = models[label]
+label = st.selectbox("Model", list(models), help="The model's version serving the pages: "
+                     "fitted on all orders once its refit is done.")
+model = stored_model(models[label].serving_id)
 left, right = st.columns(2)
 with left:
     st.subheader("Similar products")

@@ -337,6 +337,7 @@ def _when(t: float | None) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    registry.load_plugins()
     args = build_parser().parse_args(argv)
     from recsys.data import FormatError, ReadError
     from recsys.models import ModelFileError

@@ -96,6 +96,7 @@ def job_line(job: Job, stop: bool = False, curve: bool = False) -> None:
 
 
 def _watch(ids: tuple[str, ...], stop: bool, curve: bool) -> None:
+    jobs().reap()  # a worker that died ends its job as failed, and queued jobs get a worker
     now = []
     for job_id in ids:
         job = jobs().get(job_id)
@@ -115,12 +116,11 @@ def watch(running: list[Job], stop: bool = False, curve: bool = False) -> None:
         _watch_live(tuple(j.id for j in running), stop, curve)
 
 
-def serving_models(capability: str | None = None) -> dict[str, object]:
-    """label -> fitted model serving this dataset (with a capability, if asked). When there
-    is none yet, says what is training and shows its progress."""
-    from ui.cache import model
-
-    out = {label: model(s.serving_id) for label, s in served(capability).items()}
+def available(capability: str | None = None) -> dict[str, Served]:
+    """label -> the models this dataset has (with a capability, if asked); load the ones a
+    page shows with ``ui.cache.model(served.serving_id)``. When there is none yet, says what
+    is training and shows its progress."""
+    out = served(capability)
     if not out:
         running = [j for j in active() if j.kind in ("fit", "serve")]
         if running:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from recsys.jobs import Jobs
 
 WORKERS_ENV = "RECSYS_WORKERS"
+THREADS_ENV = "RECSYS_WORKER_THREADS"
 IDLE_EXIT_S = 30.0  # a worker with nothing to do for this long exits
 CANCEL_GRACE_S = 3.0  # a job asked to stop that does not stop by itself is ended this soon
 
@@ -53,13 +54,18 @@ class LocalExecutor:
         env = os.environ.get(WORKERS_ENV)
         self.workers = max(1, workers or (int(env) if env else min(2, os.cpu_count() or 1)))
 
+    def threads(self) -> int:
+        """Math threads per worker: the cores but one (the app's), shared by the workers."""
+        env = os.environ.get(THREADS_ENV)
+        return int(env) if env else max(1, ((os.cpu_count() or 1) - 1) // self.workers)
+
     def start(self, jobs: Jobs, job: Job | None) -> None:
         root = jobs.ws.root
         with _locked(jobs.ws.log_file("workers.lock")):
             pids = [p for p in _worker_pids(jobs) if _pid_alive(p)]
             wanted = min(self.workers, len(jobs.store.list(states=("queued", "running"))))
             for _ in range(max(0, wanted - len(pids))):
-                pids.append(_spawn(root, jobs.ws.log_file("worker.log")))
+                pids.append(_spawn(root, jobs.ws.log_file("worker.log"), self.threads()))
             _write_pids(jobs, pids)
 
     @staticmethod
@@ -102,11 +108,14 @@ class _locked:
         self.fh.close()
 
 
-def _spawn(root: Path, log: Path) -> int:
+def _spawn(root: Path, log: Path, threads: int) -> int:
     import recsys
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(Path(recsys.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+    # torch and BLAS read these when they load: a worker never takes the app's last core.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, str(threads))
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "recsys.jobs.worker", str(root)],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
-import os
 import sys
 import time
 
 from recsys.jobs import Jobs
 from recsys.jobs.executor import IDLE_EXIT_S, Heartbeat, LocalExecutor
+from recsys.models import registry
 from recsys.workspace import Workspace
-
-PLUGINS_ENV = "RECSYS_PLUGINS"
-
-
-def load_plugins() -> None:
-    """Modules named in $RECSYS_PLUGINS (comma-separated) register extra models or job kinds;
-    the app imports the same list, so its workers know what it knows."""
-    for name in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
-        importlib.import_module(name)
 
 
 def worker_main(root: str) -> int:
     """The loop of one worker process: claim, run, repeat; exit when idle."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(message)s")
-    load_plugins()
+    registry.load_plugins()
     # Follow-up jobs are queued for the pool (this worker takes them next if none is free).
     jobs = Jobs(Workspace(root), executor=LocalExecutor())
     idle_since = time.monotonic()

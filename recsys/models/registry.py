@@ -8,6 +8,7 @@ Classes are imported on first use, so reading the registry loads no torch or gen
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
@@ -62,6 +63,17 @@ CAPABILITIES = ("personalised", "customer_vectors", "item_vectors", "new_items",
 
 _M = "recsys.models."
 _SPECS: dict[str, ModelSpec] = {}
+
+
+PLUGINS_ENV = "RECSYS_PLUGINS"
+
+
+def load_plugins() -> None:
+    """Import the modules named in $RECSYS_PLUGINS (comma-separated): they register extra
+    models (or job kinds). The app, its workers and the command line all call this, so they
+    know the same models."""
+    for name in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
+        importlib.import_module(name)
 
 
 def register(spec: ModelSpec) -> ModelSpec:

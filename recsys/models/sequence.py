@@ -121,13 +121,15 @@ class OrderSequenceModel(TorchRecommender):
                                  np.array([0])), codes
 
     def _feature_state(self) -> dict[str, np.ndarray]:
-        return {**self.features_.arrays(), "best_epoch": np.array([self.best_epoch_])}
+        self._item_column(0)  # the per-customer normaliser: one pass, saved so pages skip it
+        return {**self.features_.arrays(), "best_epoch": np.array([self.best_epoch_]),
+                "log_norm": self._log_norm}
 
     def _set_feature_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.features_ = SequenceFeatures.from_arrays(arrays)
         self.item_cat_ = torch.tensor(self.features_.item_cat)
         self.best_epoch_ = int(arrays["best_epoch"][0])
-        self._log_norm = None
+        self._log_norm = arrays.get("log_norm")
 
     def save(self, path) -> None:
         """The base folder (config, arrays, ID maps) plus the network's state dict."""
