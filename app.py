@@ -3,12 +3,13 @@
 import streamlit as st
 
 from recsys.models import registry
-from ui import state
+from ui import access, state
 from ui.jobs import warm_up
 from ui.widgets import sidebar
 
 st.set_page_config(page_title="recsys · recommendation analyst", layout="wide")
 registry.load_plugins()  # extra models named in $RECSYS_PLUGINS (the workers load them too)
+access.gate()  # behind sign-in, nobody sees anything before signing in
 state.init(st.session_state)
 state.sync_address()  # the dataset in view survives a reload (and can be linked to)
 warm_up()  # a dataset seen for the first time gets its starter models, in the background

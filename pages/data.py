@@ -4,7 +4,9 @@ import streamlit as st
 
 from recsys import insights, viz
 from recsys.data import FORMATS
+from recsys.keys import key_location
 from recsys.workspace import DatasetRef, StoreError, check_name
+from ui import access
 from ui import state as S
 from ui.cache import current_data, current_ref, workspace
 from ui.jobs import jobs, submit, watch
@@ -24,6 +26,11 @@ with st.expander("Upload an order export", expanded=current_ref().is_demo):
     mapping = st.text_input("Column mapping (only when detection fails)",
                             placeholder="customer=COLUMN,item=COLUMN,time=COLUMN")
     cleaning = cleaning_form()
+    o1, o2 = st.columns(2)
+    replace = o1.checkbox("Replace a dataset of the same name", value=False)
+    anonymous = o2.checkbox("Customer IDs are already anonymous (keep them as they are)",
+                            value=False, help="Otherwise every customer key is replaced by a "
+                            "keyed hash before anything is stored.")
     if st.button("Import", type="primary", disabled=not files):
         try:
             check_name(name.strip())
@@ -33,7 +40,8 @@ with st.expander("Upload an order export", expanded=current_ref().is_demo):
         else:
             st.session_state[S.IMPORT] = submit(("import", {
                 "upload": digest, "format": fmt, "mapping": mapping.strip() or None,
-                "cleaning": cleaning, "name": name.strip()})).id
+                "cleaning": cleaning, "name": name.strip(), "replace": replace,
+                "ids_anonymous": anonymous}), reuse=False).id
 
 waiting = st.session_state.get(S.IMPORT)
 if waiting:
@@ -58,9 +66,11 @@ for col, (label, value) in zip(cols, [("Customers", s["customers"]), ("Products"
                                       ("Orders", s["orders"]), ("Lines kept", s["lines"]),
                                       ("Lines read", rep.get("rows_read", s["lines"]))]):
     col.metric(label, f"{value:,}")
+key = rep.get("customer_key", {})
 st.caption(f"Format: **{rep.get('format', '?')}** · dates read as {rep.get('time_style', '?')}"
-           f" · categories: {rep.get('category_source', 'export')} · "
-           f"{'e-mails pseudonymised' if rep.get('pseudonymised') else 'no e-mails found'}")
+           f" · categories: {rep.get('category_source', 'export')} · customer keys "
+           f"{'pseudonymised' if rep.get('pseudonymised') else 'kept'}: "
+           f"{key.get('why', 'as exported')} (key: {key_location()})")
 
 frames = insights.summary_frames(data)
 left, right = st.columns(2)
@@ -72,6 +82,17 @@ right.plotly_chart(viz.countries(frames["countries"]), width="stretch")
 with st.expander("Column mapping and cleaning report", expanded=False):
     st.json(rep.get("mapping", {}))
     st.dataframe(insights.cleaning_table(data), hide_index=True, width="stretch")
+
+if access.sign_in_required():
+    ref = current_ref()
+    st.caption("Your datasets and models are yours; the team sees what you share.")
+    if not ref.is_demo and not ref.team and st.button("Share this dataset and its models with "
+                                                      "the team"):
+        S.set_dataset(access.home().share_dataset(ref.name, access.team()))
+        st.rerun()
+else:
+    st.caption(":warning: No sign-in is configured, so everything saved here is visible to "
+               "anyone using this server (see the README to set sign-in up).")
 
 saved = workspace().list_datasets()
 if saved:

@@ -50,10 +50,12 @@ def check_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class DatasetRef:
-    """Which dataset: the generated demo shop, or one saved in the workspace by name."""
+    """Which dataset: the generated demo shop, or one saved in a workspace by name (``team``:
+    in the team's shared workspace rather than the analyst's own)."""
 
     kind: str = "demo"
     name: str = ""
+    team: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("demo", "saved"):
@@ -66,8 +68,8 @@ class DatasetRef:
         return cls("demo")
 
     @classmethod
-    def saved(cls, name: str) -> DatasetRef:
-        return cls("saved", name)
+    def saved(cls, name: str, team: bool = False) -> DatasetRef:
+        return cls("saved", name, team)
 
     @property
     def is_demo(self) -> bool:
@@ -75,7 +77,19 @@ class DatasetRef:
 
     @property
     def label(self) -> str:
-        return "Demo shop (generated)" if self.is_demo else self.name
+        if self.is_demo:
+            return "Demo shop (generated)"
+        return f"team · {self.name}" if self.team else self.name
+
+    @property
+    def address(self) -> str:
+        """How the dataset is named in the page address (``?dataset=...``)."""
+        return ("team:" if self.team else "") + self.name
+
+    @classmethod
+    def from_address(cls, text: str) -> DatasetRef:
+        team = text.startswith("team:")
+        return cls.saved(text.removeprefix("team:"), team)
 
 
 # ---------------------------------------------------------------- atomic files
@@ -139,27 +153,49 @@ class Workspace:
     """One analyst's (or one server's) files. ``Workspace()`` is ``$RECSYS_WORKSPACE`` or
     ``./workspace``; the folder is created on first write."""
 
-    def __init__(self, root: str | Path | None = None) -> None:
+    def __init__(self, root: str | Path | None = None, create_key: bool = True) -> None:
         self.root = Path(root or os.environ.get(WORKSPACE_ENV) or "workspace")
+        self.create_key = create_key
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
+
+    def for_user(self, user: str) -> Workspace:
+        """A signed-in analyst's private workspace inside this one (named by a hash of
+        their identity, never the identity itself)."""
+        uid = hashlib.sha256(user.encode()).hexdigest()[:16]
+        return Workspace(self._dir("users", uid), create_key=self.create_key)
+
+    def team(self) -> Workspace:
+        """The workspace shared by everyone signed in to this server."""
+        return Workspace(self._dir("team"), create_key=self.create_key)
+
+    def share_dataset(self, name: str, to: Workspace) -> DatasetRef:
+        """Copy a dataset and the models trained on it into another workspace (the team's),
+        on purpose: nothing is shared otherwise."""
+        src = self._dataset_dir(DatasetRef.saved(name))
+        if not (src / "meta.json").exists():
+            raise StoreError(f"No dataset named {name!r}")
+        with _AtomicDir(to._dataset_dir(DatasetRef.saved(name))) as tmp:
+            shutil.copytree(src, tmp, dirs_exist_ok=True, symlinks=True)
+        fingerprint = self.fingerprint(DatasetRef.saved(name))
+        for meta in self.list_models(fingerprint=fingerprint):
+            if meta.get("trained_on") in ("holdout", "all"):
+                with _AtomicDir(to._dir("models", meta["name"])) as tmp:
+                    shutil.copytree(self._dir("models", meta["name"]), tmp, dirs_exist_ok=True,
+                                    symlinks=True)
+        return DatasetRef.saved(name, team=True)
 
     def _dir(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
 
     # ------------------------------------------------------------ secrets
     def pii_key(self) -> bytes:
-        """The key that pseudonymises customer identities: $RECSYS_PII_KEY, else a random
-        secret created on first use (readable by its owner only)."""
-        env = os.environ.get("RECSYS_PII_KEY")
-        if env:
-            return env.encode()
-        path = self._dir(".secret")
-        if not path.exists():
-            atomic_write_bytes(path, secrets.token_hex(32).encode())
-            os.chmod(path, 0o600)
-        return path.read_bytes().strip()
+        """The key that pseudonymises customer identities: never stored in the workspace
+        (see ``recsys.keys``); only a local workspace may create it on first use."""
+        from recsys import keys
+
+        return keys.pii_key(create=self.create_key, legacy=self._dir(".secret"))
 
     # ------------------------------------------------------------ datasets
     def _dataset_dir(self, ref: DatasetRef) -> Path:
@@ -328,6 +364,9 @@ class Workspace:
             raise StoreError("The uploaded files are no longer in the workspace; upload again.")
         names = read_json(folder / "names.json")
         return [RawSource(name=n, path=folder / f"{i:03d}") for i, n in enumerate(names)]
+
+    def drop_upload(self, digest: str) -> None:
+        shutil.rmtree(self._dir("uploads", check_name(digest)), ignore_errors=True)
 
     def jobs_db(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -37,12 +37,15 @@ def _workspace(tmp_path_factory, monkeypatch):
     processes it started are stopped afterwards."""
     root = tmp_path_factory.mktemp("ws")
     monkeypatch.setenv("RECSYS_WORKSPACE", str(root))
+    monkeypatch.setenv("RECSYS_WORKERS", "2")
+    monkeypatch.setenv("RECSYS_PII_KEY_FILE", str(root.parent / f"{root.name}.pii.key"))
+    monkeypatch.delenv("RECSYS_PII_KEY", raising=False)
     yield root
-    if (root / "jobs.sqlite").exists():
-        from recsys.jobs import Jobs, LocalExecutor
-        from recsys.workspace import Workspace
+    from recsys.jobs import Jobs, LocalExecutor
+    from recsys.workspace import Workspace
 
-        LocalExecutor.shutdown(Jobs(Workspace(root)))
+    for db in root.rglob("jobs.sqlite"):  # the server's, and each signed-in analyst's
+        LocalExecutor.shutdown(Jobs(Workspace(db.parent)))
 
 
 def settle(timeout: float = 300.0, kinds: tuple[str, ...] | None = None) -> None:
@@ -50,13 +53,20 @@ def settle(timeout: float = 300.0, kinds: tuple[str, ...] | None = None) -> None
     import time
 
     from recsys.jobs import Jobs
+    from recsys.workspace import Workspace
 
-    jobs = Jobs()
+    root = Workspace().root
     end = time.monotonic() + timeout
-    while [j for j in jobs.list(states=("queued", "running")) if not kinds or j.kind in kinds]:
-        jobs.reap()
+    while True:  # every workspace under the root: the server's and each analyst's
+        pending = [j for db in root.rglob("jobs.sqlite")
+                   for j in Jobs(Workspace(db.parent)).list(states=("queued", "running"))
+                   if not kinds or j.kind in kinds]
+        if not pending:
+            return
+        for db in root.rglob("jobs.sqlite"):
+            Jobs(Workspace(db.parent)).reap()
         if time.monotonic() > end:
-            raise AssertionError(f"jobs still running: {jobs.list(states=('running',))}")
+            raise AssertionError(f"jobs still running: {pending}")
         time.sleep(0.2)
 
 

@@ -86,10 +86,31 @@ def test_names_checked(bad):
         DatasetRef.saved(bad)
 
 
-def test_pii_key_stable(tmp_path, monkeypatch):
-    monkeypatch.delenv("RECSYS_PII_KEY", raising=False)
-    ws = Workspace(tmp_path)
+def test_pii_key_lives_outside_the_workspace(tmp_path, monkeypatch):
+    key_file = tmp_path / "config" / "pii.key"
+    monkeypatch.setenv("RECSYS_PII_KEY_FILE", str(key_file))
+    ws = Workspace(tmp_path / "ws")
     a = ws.pii_key()
-    assert a == ws.pii_key() and len(a) == 64
+    assert a == ws.pii_key() and len(a) == 64 and key_file.exists()
+    assert not (tmp_path / "ws").exists() or a not in b"".join(
+        p.read_bytes() for p in (tmp_path / "ws").rglob("*") if p.is_file())
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
     monkeypatch.setenv("RECSYS_PII_KEY", "from-env")
     assert ws.pii_key() == b"from-env"
+
+
+def test_a_shared_server_never_makes_its_own_key(tmp_path, monkeypatch):
+    from recsys.keys import MissingKeyError
+
+    monkeypatch.setenv("RECSYS_PII_KEY_FILE", str(tmp_path / "none" / "pii.key"))
+    with pytest.raises(MissingKeyError, match="RECSYS_PII_KEY"):
+        Workspace(tmp_path / "ws", create_key=False).pii_key()
+
+
+def test_a_key_left_in_the_workspace_is_moved_out(tmp_path, monkeypatch):
+    key_file = tmp_path / "config" / "pii.key"
+    monkeypatch.setenv("RECSYS_PII_KEY_FILE", str(key_file))
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / ".secret").write_bytes(b"old-key\n")
+    assert Workspace(tmp_path / "ws").pii_key() == b"old-key"  # same pseudonyms as before
+    assert not (tmp_path / "ws" / ".secret").exists() and key_file.read_bytes() == b"old-key"

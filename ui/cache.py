@@ -15,7 +15,12 @@ MAX_MODELS = 8  # fitted models kept in memory per server process (they are on d
 
 
 def workspace() -> Workspace:
-    return Workspace()
+    """The workspace of the dataset in view: the analyst's own, or the team's."""
+    from ui import access
+
+    if current_ref().team:
+        return access.team() or access.home()
+    return access.home()
 
 
 @st.cache_data(show_spinner="Opening the dataset…", max_entries=4)

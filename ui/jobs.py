@@ -26,10 +26,10 @@ def jobs() -> Jobs:
     return _jobs(str(workspace().root))
 
 
-def submit(request: Request, priority: int = 0) -> Job:
+def submit(request: Request, priority: int = 0, reuse: bool = True) -> Job:
     """Ask for this work (an identical finished or running job is reused)."""
     kind, params = request
-    return jobs().submit(kind, params, priority=priority)
+    return jobs().submit(kind, params, priority=priority, reuse=reuse)
 
 
 def ensure(request: Request, priority: int = 0) -> Job:

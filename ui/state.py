@@ -15,7 +15,7 @@ def init(state) -> None:
     if DATASET not in state:
         try:
             name = st.query_params.get("dataset")
-            state[DATASET] = DatasetRef.saved(name) if name else DatasetRef.demo()
+            state[DATASET] = DatasetRef.from_address(name) if name else DatasetRef.demo()
         except StoreError:
             state[DATASET] = DatasetRef.demo()
 
@@ -31,5 +31,5 @@ def sync_address() -> None:
     ref = st.session_state.get(DATASET, DatasetRef.demo())
     if ref.is_demo:
         st.query_params.pop("dataset", None)
-    elif st.query_params.get("dataset") != ref.name:
-        st.query_params["dataset"] = ref.name
+    elif st.query_params.get("dataset") != ref.address:
+        st.query_params["dataset"] = ref.address

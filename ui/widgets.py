@@ -6,15 +6,19 @@ import streamlit as st
 
 from recsys.data import CleaningOptions
 from recsys.workspace import DatasetRef
+from ui import access
 from ui import state as S
-from ui.cache import current_data, current_ref, workspace
+from ui.cache import current_data, current_ref
 from ui.jobs import active, served
 
 
 def sidebar() -> None:
     """Dataset switcher (demo or any saved dataset) and what is loaded."""
-    options = [DatasetRef.demo()] + [DatasetRef.saved(d["name"])
-                                     for d in workspace().list_datasets()]
+    shared = access.team()
+    options = ([DatasetRef.demo()]
+               + [DatasetRef.saved(d["name"]) for d in access.home().list_datasets()]
+               + [DatasetRef.saved(d["name"], team=True)
+                  for d in (shared.list_datasets() if shared else [])])
     current = current_ref()
     if current not in options:
         current = DatasetRef.demo()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from recsys.data.dates import parse_times
 from recsys.data.orderdata import OrderData
 from recsys.data.readers import RawSource, collect_sources, read_any, sniff_csv
 
-PII_KEY_ENV = "RECSYS_PII_KEY"
 PII_COLUMN_HINTS = ("name", "phone", "address", "street", "zip", "postal", "company", "note")
 SIGNAL_WEIGHTS = {"cart": 0.5, "view": 0.1, "remove_from_cart": 0.0}
 PURCHASE_EVENTS = {"purchase", "order", "buy", "transaction"}
@@ -27,7 +25,8 @@ PURCHASE_EVENTS = {"purchase", "order", "buy", "transaction"}
 
 @dataclass(frozen=True)
 class ImportOptions:
-    """How to read and clean. ``pii_key`` pseudonymises e-mails (default $RECSYS_PII_KEY)."""
+    """How to read and clean. ``pii_key`` pseudonymises customer keys (default
+    $RECSYS_PII_KEY); ``pseudonymise=False`` says the IDs are already anonymous."""
 
     cleaning: CleaningOptions = field(default_factory=CleaningOptions)
     sheet: int | str | None = None
@@ -36,28 +35,41 @@ class ImportOptions:
 
 
 def _pii_key(opts: ImportOptions) -> bytes:
-    """The caller's key (the workspace passes its own), else $RECSYS_PII_KEY."""
+    """The caller's key (a workspace passes its own), else the local default key, which
+    lives outside every workspace (see ``recsys.keys``)."""
     if opts.pii_key:
         return opts.pii_key() if callable(opts.pii_key) else opts.pii_key
-    env = os.environ.get(PII_KEY_ENV)
-    if env:
-        return env.encode()
-    raise ValueError("This export identifies customers by e-mail, which is pseudonymised with "
-                     f"a secret key: set ${PII_KEY_ENV} or pass ImportOptions(pii_key=...).")
+    from recsys import keys
+
+    return keys.pii_key()
+
+
+ANONYMOUS_ID_FORMATS = ("online_retail", "instacart", "rees46")
 
 
 def pseudonymise(ids: pd.Series, key: bytes) -> pd.Series:
-    """Keyed HMAC-SHA256 of each distinct e-mail (lower-cased): 'c_' + 16 hex digits."""
-    codes, uniq = pd.factorize(ids.astype("string").str.strip().str.lower())
+    """Keyed HMAC-SHA256 of each distinct key (e-mails lower-cased): 'c_' + 16 hex digits."""
+    text = ids.astype("string").str.strip()
+    text = text.where(~text.str.contains("@", regex=False).fillna(False), text.str.lower())
+    codes, uniq = pd.factorize(text)
     hashed = np.array(["c_" + hmac.new(key, str(u).encode(), hashlib.sha256).hexdigest()[:16]
                        for u in uniq], dtype=object)
     out = np.where(codes >= 0, hashed[np.maximum(codes, 0)] if len(hashed) else None, None)
     return pd.Series(out, index=ids.index, dtype="string")
 
 
-def _looks_like_email(s: pd.Series) -> bool:
-    sample = s.dropna().head(2000).astype(str)
-    return len(sample) > 0 and sample.str.contains("@", regex=False).mean() > 0.5
+def customer_key_rule(ids: pd.Series, format: str, opts: ImportOptions) -> dict[str, Any]:
+    """Whether customer keys are pseudonymised, and why. Every key is, whatever it looks
+    like, unless the analyst says the IDs are already anonymous, or the export is a format
+    whose customer numbers are anonymous by design and every key is such a number."""
+    if not opts.pseudonymise:
+        return {"pseudonymised": False, "why": "the IDs were declared already anonymous"}
+    values = ids.dropna().astype("string").str.strip()
+    if format in ANONYMOUS_ID_FORMATS and len(values) and values.str.fullmatch(r"\d{1,12}").all():
+        return {"pseudonymised": False,
+                "why": f"plain customer numbers of a {format} export (anonymous by design)"}
+    return {"pseudonymised": True,
+            "why": "every customer key is replaced by a keyed hash before anything is stored"}
 
 
 def _detect(header: list[str], name: str, format: str,
@@ -137,8 +149,10 @@ def load_orders(source: Any, format: str = "auto", mapping: fmt.ColumnMapping | 
     lines = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     rows_read = int(len(lines))
     lines["timestamp"], time_style = parse_times(lines["timestamp"])
-    pseudo = opts.pseudonymise and _looks_like_email(lines["customer_id"])
-    if pseudo:
+    main = dets[0]
+    key_rule = customer_key_rule(lines["customer_id"], "instacart" if instacart else main.format,
+                                 opts)
+    if key_rule["pseudonymised"]:
         lines["customer_id"] = pseudonymise(lines["customer_id"], _pii_key(opts))
     lines, signals = _split_events(lines)
     kept, cleaning = clean_lines(lines, opts.cleaning)
@@ -149,7 +163,6 @@ def load_orders(source: Any, format: str = "auto", mapping: fmt.ColumnMapping | 
         raise fmt.FormatError("No order lines are left after cleaning; check the cleaning "
                               "options and the column mapping. Removed: " + ", ".join(
                                   f"{r['rule']}={r['removed']}" for r in cleaning if r['removed']))
-    main = dets[0]
     report = {
         "format": "instacart" if instacart else main.format,
         "mapping": main.mapping.as_dict() if main.mapping else {"tables": sorted(instacart)},
@@ -160,7 +173,8 @@ def load_orders(source: Any, format: str = "auto", mapping: fmt.ColumnMapping | 
         "cleaning": cleaning,
         "cleaning_options": opts.cleaning.as_dict(),
         "time_style": time_style,
-        "pseudonymised": bool(pseudo),
+        "pseudonymised": bool(key_rule["pseudonymised"]),
+        "customer_key": key_rule,
     }
     data = OrderData.from_lines(kept, report, signals)
     data.report["seconds"] = round(time.perf_counter() - t0, 3)

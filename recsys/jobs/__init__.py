@@ -18,6 +18,7 @@ import traceback
 from typing import Any
 
 from recsys.jobs.executor import Executor, InlineExecutor, LocalExecutor, default_executor
+from recsys.jobs.kinds import JobError
 from recsys.jobs.progress import Reporter
 from recsys.jobs.store import (
     ACTIVE,
@@ -34,10 +35,6 @@ from recsys.jobs.store import (
 from recsys.workspace import DatasetRef, StoreError, Workspace
 
 log = logging.getLogger(__name__)
-
-
-class JobError(RuntimeError):
-    """A job cannot run as asked (its dataset changed, say); the message is for people."""
 
 
 def job_key(kind: str, params: dict[str, Any]) -> str:

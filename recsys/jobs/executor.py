@@ -65,7 +65,8 @@ class LocalExecutor:
             pids = [p for p in _worker_pids(jobs) if _pid_alive(p)]
             wanted = min(self.workers, len(jobs.store.list(states=("queued", "running"))))
             for _ in range(max(0, wanted - len(pids))):
-                pids.append(_spawn(root, jobs.ws.log_file("worker.log"), self.threads()))
+                pids.append(_spawn(root, jobs.ws.log_file("worker.log"), self.threads(),
+                                   jobs.ws.create_key))
             _write_pids(jobs, pids)
 
     @staticmethod
@@ -108,7 +109,7 @@ class _locked:
         self.fh.close()
 
 
-def _spawn(root: Path, log: Path, threads: int) -> int:
+def _spawn(root: Path, log: Path, threads: int, create_key: bool) -> int:
     import recsys
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -117,7 +118,8 @@ def _spawn(root: Path, log: Path, threads: int) -> int:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, str(threads))
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "recsys.jobs.worker", str(root)],
+        args = [sys.executable, "-m", "recsys.jobs.worker", str(root)]
+        proc = subprocess.Popen(args + ([] if create_key else ["--shared"]),
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 env=env, start_new_session=True, close_fds=True)
     return proc.pid

@@ -20,6 +20,11 @@ from recsys.workspace import DatasetRef
 if TYPE_CHECKING:
     from recsys.jobs import JobContext
 
+
+class JobError(RuntimeError):
+    """A job cannot run as asked; the message is for people."""
+
+
 Handler = Callable[["JobContext", dict[str, Any]], dict[str, Any]]
 KINDS: dict[str, Handler] = {}
 TRAIN_SHARE = 0.88  # of the fit job's bar; scoring the holdout and saving take the rest
@@ -71,11 +76,22 @@ def run_import(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
     from recsys.data import CleaningOptions, ColumnMapping, ImportOptions, load_orders
 
     ws = ctx.ws
+    if not p.get("replace", True) and ws.has_dataset(DatasetRef.saved(p["name"])):
+        if p.get("upload"):
+            ws.drop_upload(p["upload"])
+        raise JobError(f"A dataset named {p['name']!r} exists already: choose another name, "
+                       "or tick 'Replace' to overwrite it.")
     ctx.reporter.stage("reading and cleaning the export", 0.0, 0.8)
-    sources = ws.upload_sources(p["upload"]) if p.get("upload") else p["paths"]
-    opts = ImportOptions(cleaning=CleaningOptions(**p.get("cleaning", {})), pii_key=ws.pii_key)
+    opts = ImportOptions(cleaning=CleaningOptions(**p.get("cleaning", {})), pii_key=ws.pii_key,
+                         pseudonymise=not p.get("ids_anonymous", False))
     mapping = ColumnMapping.from_string(p["mapping"]) if p.get("mapping") else None
-    data = load_orders(sources, format=p.get("format", "auto"), mapping=mapping, options=opts)
+    try:
+        sources = ws.upload_sources(p["upload"]) if p.get("upload") else p["paths"]
+        data = load_orders(sources, format=p.get("format", "auto"), mapping=mapping,
+                           options=opts)
+    finally:  # the raw upload holds identities: it never outlives its import
+        if p.get("upload"):
+            ws.drop_upload(p["upload"])
     ctx.reporter.stage("saving the dataset", 0.8, 1.0)
     ref = ws.save_dataset(data, p["name"])
     rep = data.report

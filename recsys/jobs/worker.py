@@ -12,12 +12,13 @@ from recsys.models import registry
 from recsys.workspace import Workspace
 
 
-def worker_main(root: str) -> int:
-    """The loop of one worker process: claim, run, repeat; exit when idle."""
+def worker_main(root: str, shared: bool = False) -> int:
+    """The loop of one worker process: claim, run, repeat; exit when idle. ``shared``: the
+    workspace belongs to a server with sign-in, which never makes its own key."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(message)s")
     registry.load_plugins()
     # Follow-up jobs are queued for the pool (this worker takes them next if none is free).
-    jobs = Jobs(Workspace(root), executor=LocalExecutor())
+    jobs = Jobs(Workspace(root, create_key=not shared), executor=LocalExecutor())
     idle_since = time.monotonic()
     while time.monotonic() - idle_since < IDLE_EXIT_S:
         job = jobs.store.claim()
@@ -31,4 +32,4 @@ def worker_main(root: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(worker_main(sys.argv[1]))
+    sys.exit(worker_main(sys.argv[1], shared="--shared" in sys.argv[2:]))
