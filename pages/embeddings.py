@@ -6,7 +6,7 @@ import streamlit as st
 from recsys import insights, segments, viz
 from recsys.models import registry
 from recsys.workflow import segments_request
-from ui.cache import current_fingerprint, current_ref, workspace
+from ui.cache import current_fingerprint, current_ref, result
 from ui.cache import model as stored_model
 from ui.jobs import available, ensure, job_line, watch
 from ui.widgets import download
@@ -39,7 +39,7 @@ if job.active:
 if not job.result:
     job_line(job)
     st.stop()
-res, frames, arrays = workspace().load_result(job.result["result"])
+res, frames, arrays = result(job.result["result"])
 points, ids, vectors = frames["points"], arrays["ids"], arrays["vectors"]
 options = ["cluster", "country", "rfm segment", "orders"] if what == "customers" \
     else ["cluster", "category", "price", "purchases"]

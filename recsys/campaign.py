@@ -142,11 +142,17 @@ class CampaignWindow:
     @classmethod
     def of(cls, data: OrderData, cutoff: str | None, days: int) -> CampaignWindow:
         t = data.interactions["timestamp"]
-        cut = pd.Timestamp(cutoff) if cutoff else t.max() - pd.Timedelta(days=days)
+        from recsys.evaluate import as_cutoff
+
+        cut = as_cutoff(cutoff) if cutoff else t.max() - pd.Timedelta(days=days)
         after = ((t >= cut) & (t < cut + pd.Timedelta(days=days))).to_numpy()
         if not (t < cut).any():
             raise ValueError(f"No orders before the cutoff {cut.date()}: the backtest needs "
                              f"history to learn from (data starts {t.min().date()}).")
+        if not after.any():
+            raise ValueError(f"No orders in the {days} days from {cut.date()}: the backtest "
+                             "needs a window of orders to check against (the data runs from "
+                             f"{t.min().date()} to {t.max().date()}).")
         return cls(cut, days, data.before(cut), data.interactions[after])
 
     def positives(self, item_id: str) -> np.ndarray:

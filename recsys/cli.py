@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -20,6 +21,23 @@ class CliError(Exception):
     """A problem with the user's input, reported as one line."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (exit status 2), like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _date(text: str) -> str:
+    from recsys.evaluate import as_cutoff
+
+    try:
+        as_cutoff(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _parse_value(text: str) -> Any:
     for conv in (int, float):
         try:
@@ -30,7 +48,12 @@ def _parse_value(text: str) -> Any:
 
 
 def parse_params(items: Sequence[str], models: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """``--set ease.l2=250`` entries into {model: {param: value}}."""
+    """``--set ease.l2=250`` entries into {model: {param: value}}, each checked against the
+    model's settings (name, type, allowed range) before anything runs."""
+    import dataclasses
+
+    from recsys.models import make_model
+
     out: dict[str, dict[str, Any]] = {m: {} for m in models}
     for item in items:
         try:
@@ -40,20 +63,73 @@ def parse_params(items: Sequence[str], models: Sequence[str]) -> dict[str, dict[
             raise CliError(f"--set {item!r} is not MODEL.PARAM=VALUE") from None
         if model not in out:
             raise CliError(f"--set {item!r} names model {model!r}, which is not in --models")
+        names = [f.name for f in dataclasses.fields(registry.spec(model).cls.Config)]
+        if param not in names:
+            raise CliError(f"--set {item!r}: {model} has no setting {param!r}; it has "
+                           f"{', '.join(names)}")
         out[model][param] = _parse_value(value)
+    for model, params in out.items():
+        try:
+            make_model(model, **params)
+        except ValueError as exc:
+            raise CliError(f"--set for {model}: {exc}") from None
     return out
+
+
+def model_list(text: str) -> list[str]:
+    """``--models a,b`` as a checked list."""
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names:
+        raise CliError("--models names no model; choose from " + ", ".join(registry.names()))
+    for name in names:
+        registry.spec(name)
+    return names
+
+
+def _number(kind, low: float | None = None, high: float | None = None, above: bool = False):
+    """An argparse type: a number of this kind within bounds (``above``: strictly)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a "
+                                             f"{'whole ' if kind is int else ''}number") from None
+        if value != value or (low is not None and (value <= low if above else value < low)) \
+                or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"{text} is out of range ({'above' if above else 'at least'} {low}"
+                + (f", at most {high}" if high is not None else "") + ")")
+        return value
+    return parse
+
+
+def output_path(text: str) -> Path:
+    """A file the command can write to (checked before any work is done)."""
+    path = Path(text)
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"the folder {str(path.parent)!r} does not exist")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"cannot write to {text!r}")
+    return path
+
+
+def _progress(message: str) -> None:
+    """Progress for people at a terminal (on stderr); scripts see only results and errors."""
+    if sys.stderr.isatty():
+        print(message, file=sys.stderr, flush=True)
 
 
 def load_input(args: argparse.Namespace):
     """The OrderData the command works on: --demo or the DATA files."""
     from recsys.data import ColumnMapping, ImportOptions, load_orders
-    from recsys.datasets import load_demo
-    from recsys.workspace import Workspace
+    from recsys.workspace import DatasetRef, Workspace
 
     if args.demo or not args.data:
         if not args.demo:
             raise CliError("Give DATA files, or --demo for the generated demo shop.")
-        return load_demo()
+        return Workspace().load_dataset(DatasetRef.demo())  # generated once, then kept
     mapping = ColumnMapping.from_string(args.map) if args.map else None
     opts = ImportOptions(pii_key=Workspace().pii_key)
     return load_orders([Path(p) for p in args.data], format=args.format, mapping=mapping,
@@ -69,20 +145,22 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m recsys", description=__doc__)
+    parser = OneLineParser(prog="python -m recsys", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("bench", help="fit models and print a temporal-holdout leaderboard")
     _add_data_args(bench)
     when = bench.add_mutually_exclusive_group()
-    when.add_argument("--cutoff", help="YYYY-MM-DD: train before, test on/after")
-    when.add_argument("--test-days", type=float, help="test on the last N days")
+    when.add_argument("--cutoff", type=_date, help="YYYY-MM-DD: train before, test on/after")
+    when.add_argument("--test-days", type=_number(float, 0, above=True),
+                      help="test on the last N days")
     bench.add_argument("--task", default="novel", choices=["novel", "all"])
-    bench.add_argument("--k", type=int, default=10)
+    bench.add_argument("--k", type=_number(int, 1, 1000), default=10)
     bench.add_argument("--models", default=",".join(registry.names(bench_default=True)),
                        help="comma-separated: " + ", ".join(registry.names()))
     bench.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE")
-    bench.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
-    bench.add_argument("--json", help="write the results as JSON here")
+    bench.add_argument("--bootstrap", type=_number(int, 0, 100_000), default=1000,
+                       help="bootstrap resamples")
+    bench.add_argument("--json", type=output_path, help="write the results as JSON here")
     seg = sub.add_parser("segments", help="cluster customer or product embeddings of a model")
     _add_data_args(seg)
     seg.add_argument("--model", required=True)
@@ -90,22 +168,23 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--what", default="customers", choices=["customers", "items"])
     seg.add_argument("--k", default="auto", help="auto (by silhouette) or a number")
     seg.add_argument("--projection", default="umap", choices=["umap", "tsne", "pca"])
-    seg.add_argument("--json", help="write the segments as JSON here")
+    seg.add_argument("--json", type=output_path, help="write the segments as JSON here")
     camp = sub.add_parser("campaign", help="size a campaign for products from a backtest")
     _add_data_args(camp)
     camp.add_argument("--model", required=True)
     camp.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE")
     target = camp.add_mutually_exclusive_group(required=True)
     target.add_argument("--product", nargs="+", metavar="SKU")
-    target.add_argument("--top-products", type=int, metavar="N",
+    target.add_argument("--top-products", type=_number(int, 1, 10_000), metavar="N",
                         help="the N best sellers of the training period")
     target.add_argument("--new-product", metavar="NAME,CATEGORY,PRICE")
-    camp.add_argument("--cutoff")
-    camp.add_argument("--window-days", type=int, default=30)
-    camp.add_argument("--cost-per-contact", type=float, default=0.35)
-    camp.add_argument("--fixed-cost", type=float, default=0.0)
-    camp.add_argument("--margin-pct", type=float, default=30.0, help="percent of the price")
-    camp.add_argument("--json")
+    camp.add_argument("--cutoff", type=_date)
+    camp.add_argument("--window-days", type=_number(int, 1, 365), default=30)
+    camp.add_argument("--cost-per-contact", type=_number(float, 0), default=0.35)
+    camp.add_argument("--fixed-cost", type=_number(float, 0), default=0.0)
+    camp.add_argument("--margin-pct", type=_number(float, 0, 100, above=True), default=30.0,
+                      help="percent of the price")
+    camp.add_argument("--json", type=output_path)
     imp = sub.add_parser("import", help="import and clean an export into the workspace")
     _add_data_args(imp)
     imp.add_argument("--name", required=True, help="dataset name in the workspace")
@@ -116,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "under this name)")
     train.add_argument("--model", required=True)
     train.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE")
-    train.add_argument("--cutoff", help="YYYY-MM-DD: train before, score on/after")
+    train.add_argument("--cutoff", type=_date, help="YYYY-MM-DD: train before, score on/after")
     train.add_argument("--name", help="what to call the trained model in the workspace")
     train.add_argument("--no-refit", action="store_true",
                        help="keep only the holdout model (no refit on all data)")
@@ -124,29 +203,28 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("--json", action="store_true", help="print them as JSON")
     jobs.add_argument("--state", choices=["queued", "running", "done", "failed", "cancelled",
                                           "stopped"])
-    jobs.add_argument("--limit", type=int, default=50)
+    jobs.add_argument("--limit", type=_number(int, 1, 100_000), default=50)
     return parser
 
 
 def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     from recsys.bench import run_bench
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    models = model_list(args.models)
     params = parse_params(args.set, models)
     t0 = time.perf_counter()
     data = load_input(args)
     import_s = time.perf_counter() - t0
-    print(f"imported {data.report['rows_read']:,} lines -> {len(data.interactions):,} clean "
-          f"in {import_s:.2f}s ({data.report['format']})", file=sys.stderr)
+    _progress(f"imported {data.report['rows_read']:,} lines -> {len(data.interactions):,} "
+              f"clean in {import_s:.2f}s ({data.report['format']})")
     result = run_bench(data, models, params, cutoff=args.cutoff, test_days=args.test_days,
-                       task=args.task, k=args.k, n_boot=args.bootstrap,
-                       log=lambda msg: print(msg, file=sys.stderr))
+                       task=args.task, k=args.k, n_boot=args.bootstrap, log=_progress)
     result["dataset"]["import_seconds"] = round(import_s, 3)
     from recsys.bench import format_leaderboard
 
     print(format_leaderboard(result))
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        args.json.write_text(json.dumps(result, indent=2))
     return result
 
 
@@ -154,7 +232,10 @@ def cmd_segments(args: argparse.Namespace) -> dict[str, Any]:
     from recsys import segments
     from recsys.models import make_model
 
+    if args.k != "auto" and not (args.k.isdigit() and 2 <= int(args.k) <= 100):
+        raise CliError(f"--k is 'auto' or a number of clusters from 2 to 100, not {args.k!r}")
     k: int | str = args.k if args.k == "auto" else int(args.k)
+    registry.spec(args.model)
     params = parse_params(args.set, [args.model])[args.model]
     data = load_input(args)
     model = make_model(args.model, **params).fit(data)
@@ -177,30 +258,37 @@ def cmd_segments(args: argparse.Namespace) -> dict[str, Any]:
            "projection": args.projection, "projection_seconds": round(proj.seconds, 3),
            "projected_points": int(len(proj.index)), "sampled": bool(proj.sampled)}
     if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2, default=str))
+        args.json.write_text(json.dumps(out, indent=2, default=str))
     return out
 
 
 def cmd_campaign(args: argparse.Namespace) -> dict[str, Any]:
     from recsys import campaign as cp
 
+    registry.spec(args.model)
     params = parse_params(args.set, [args.model])[args.model] or None  # None: campaign defaults
     data = load_input(args)
     econ = cp.Economics(cost_per_contact=args.cost_per_contact, fixed_cost=args.fixed_cost,
                         margin_pct=args.margin_pct / 100)
     if args.new_product:
         parts = [p.strip() for p in args.new_product.split(",")]
-        if len(parts) != 3:
+        if len(parts) != 3 or not parts[0]:
             raise CliError("--new-product is NAME,CATEGORY,PRICE")
+        try:
+            price = float(parts[2])
+        except ValueError:
+            raise CliError(f"--new-product: the price {parts[2]!r} is not a number") from None
+        if not 0 <= price < 1e7:
+            raise CliError(f"--new-product: the price {price} is out of range")
         out = cp.new_product_report(data, args.model, params, parts[0], parts[1] or None,
-                                    float(parts[2]), args.cutoff, args.window_days, econ)
+                                    price, args.cutoff, args.window_days, econ)
     else:
         train_items = None if args.product else args.top_products
         out = cp.report(data, args.model, params, args.product, train_items, args.cutoff,
                         args.window_days, econ)
     print(cp.format_report(out))
     if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2, default=str))
+        args.json.write_text(json.dumps(out, indent=2, default=str))
     return out
 
 
@@ -231,12 +319,14 @@ def _run_job(jobs, kind: str, params: dict[str, Any], reuse: bool = True):
                     last = line
 
     printer = threading.Thread(target=show, daemon=True)
-    printer.start()
+    if sys.stderr.isatty():  # progress is for people watching, not for scripts and logs
+        printer.start()
     try:
         job = jobs.submit(kind, params, reuse=reuse)
     finally:
         done.set()
-        printer.join(timeout=2)
+        if printer.is_alive():
+            printer.join(timeout=2)
     if job.state == "failed":
         raise CliError(job.error or "the job failed")
     if job.state == "cancelled":
@@ -349,6 +439,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, FormatError, ReadError, StoreError, ModelFileError, KeyError,
             ValueError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"error: {msg}", file=sys.stderr)
+        print(f"error: {' '.join(str(msg).split())}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("error: ran out of memory; try a smaller export or model (or a bigger machine)",
+              file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+              file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if os.environ.get("RECSYS_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
+              "(set RECSYS_DEBUG=1 for the details)", file=sys.stderr)
+        return 1
     return 0

@@ -35,6 +35,17 @@ class Split:
                 "test_rows": int(len(self.test))}
 
 
+def as_cutoff(value: str | pd.Timestamp) -> pd.Timestamp:
+    """A cutoff date from text, or a ValueError saying what is wrong with it."""
+    try:
+        cut = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        cut = pd.NaT
+    if pd.isna(cut):
+        raise ValueError(f"The cutoff {value!r} is not a date: write it as YYYY-MM-DD.")
+    return cut.tz_localize(None) if cut.tzinfo is not None else cut
+
+
 def default_test_days(data: OrderData) -> float:
     """The last 30 days, or 10% of the span when the data covers less than 300 days."""
     t = data.interactions["timestamp"]
@@ -49,7 +60,7 @@ def temporal_split(data: OrderData, cutoff: str | pd.Timestamp | None = None,
     if cutoff is None:
         days = test_days if test_days is not None else default_test_days(data)
         cutoff = t.max() - pd.Timedelta(days=days)
-    cutoff = pd.Timestamp(cutoff)
+    cutoff = as_cutoff(cutoff)
     before = (t < cutoff).to_numpy()
     if not before.any() or before.all():
         side = "training" if not before.any() else "test"

@@ -137,6 +137,17 @@ class _AtomicDir:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def _meta(path: Path) -> dict[str, Any]:
+    """A meta.json that is a JSON object, or a StoreError."""
+    try:
+        meta = read_json(path)
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path.parent.name}: meta.json is unreadable ({exc}).") from None
+    if not isinstance(meta, dict):
+        raise StoreError(f"{path.parent.name}: meta.json is not a description.")
+    return meta
+
+
 def file_digest(paths: list[Path]) -> str:
     """sha256 over the files' bytes, read in blocks (never a DataFrame)."""
     h = hashlib.sha256()
@@ -189,6 +200,17 @@ class Workspace:
     def _dir(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
 
+    def _safe(self, folder: Path) -> Path:
+        """A stored folder that is what it says: no links anywhere in it, and inside the
+        workspace (a link to elsewhere would read files nobody meant to share)."""
+        root = self.root.resolve()
+        if folder.is_symlink() or not folder.resolve().is_relative_to(root):
+            raise StoreError(f"{folder.name} points outside the workspace; refusing to read it.")
+        if any(p.is_symlink() for p in folder.rglob("*")):
+            raise StoreError(f"{folder.name} holds links to files elsewhere; refusing to read "
+                             "it.")
+        return folder
+
     # ------------------------------------------------------------ secrets
     def pii_key(self) -> bytes:
         """The key that pseudonymises customer identities: never stored in the workspace
@@ -237,7 +259,7 @@ class Workspace:
             self._write_dataset(load_demo(), folder, "demo")
         if not (folder / "meta.json").exists():
             raise StoreError(f"No dataset named {ref.name!r} in this workspace.")
-        return read_json(folder / "meta.json")
+        return _meta(self._safe(folder) / "meta.json")
 
     def has_dataset(self, ref: DatasetRef) -> bool:
         return (self._dataset_dir(ref) / "meta.json").exists()
@@ -250,7 +272,7 @@ class Workspace:
         from recsys.data import OrderData
 
         meta = self.dataset_meta(ref)
-        folder = self._dataset_dir(ref)
+        folder = self._safe(self._dataset_dir(ref))
         signals = folder / "signals.parquet"
         return OrderData(
             interactions=pd.read_parquet(folder / "interactions.parquet"),
@@ -282,7 +304,8 @@ class Workspace:
         folder = self._dir("models", check_name(name))
         if not folder.is_dir():
             raise StoreError(f"No model named {name!r}")
-        return load_model(folder)
+        self.model_meta(name)  # a model the workspace cannot describe is not used either
+        return load_model(self._safe(folder))
 
     def has_model(self, name: str) -> bool:
         return (self._dir("models", check_name(name)) / "meta.json").exists()
@@ -291,7 +314,7 @@ class Workspace:
         path = self._dir("models", check_name(name), "meta.json")
         if not path.exists():
             raise StoreError(f"No model named {name!r}")
-        return {**read_json(path), "name": name}
+        return {**_meta(self._safe(path.parent) / "meta.json"), "name": name}
 
     def update_model_meta(self, name: str, **changes: Any) -> None:
         """Change a stored model's description (its label, say); the model is untouched."""
@@ -321,6 +344,9 @@ class Workspace:
             if arrays:
                 np.savez(tmp / "arrays.npz", **arrays)
             write_json(tmp / "result.json", summary)
+
+    def delete_result(self, key: str) -> None:
+        shutil.rmtree(self._dir("results", check_name(key)), ignore_errors=True)
 
     def has_result(self, key: str) -> bool:
         return (self._dir("results", check_name(key)) / "result.json").exists()
@@ -383,8 +409,12 @@ class Workspace:
         out = []
         for d in sorted(folder.iterdir()) if folder.is_dir() else []:
             meta = d / "meta.json"
-            if d.is_dir() and not d.name.startswith(".") and meta.exists():
-                out.append({**read_json(meta), "name": d.name})
+            if d.is_dir() and not d.is_symlink() and not d.name.startswith(".") \
+                    and meta.exists() and not meta.is_symlink():
+                try:
+                    out.append({**_meta(meta), "name": d.name})
+                except StoreError:
+                    continue  # a damaged entry is left out of lists (and refused if opened)
         return out
 
     def _delete(self, kind: str, name: str) -> None:

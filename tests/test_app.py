@@ -169,17 +169,28 @@ def test_models_page_trains_a_neural_model_and_shows_its_progress(app):
     assert "two_tower (epochs=1, patience=0)" in set(app.dataframe[0].value["model"])
 
 
-def test_a_failing_model_is_reported_not_raised(app):
+def test_bad_settings_are_refused_before_any_job(app):
     app.switch_page("pages/models.py").run()
+    before = len(Jobs().list())
     app.multiselect[0].set_value(["propensity"]).run()
     app.number_input(key="p_propensity_windows").set_value(0)
     app.button[0].click().run()
-    settle()
-    app.run()
     assert not app.exception
-    failed = [j for j in Jobs().list() if j.state == "failed"]
-    assert len(failed) == 1 and "windows" in failed[0].error
-    assert any(failed[0].error in e.value for e in app.error)  # listed under recent jobs
+    assert any("windows must be between 1 and 24" in e.value for e in app.error)
+    assert len(Jobs().list()) == before
+
+
+def test_a_job_that_fails_is_listed_with_its_message(app):
+    from recsys.jobs import FAILED
+    from recsys.workspace import DatasetRef, Workspace
+
+    jobs = Jobs()
+    fp = Workspace().fingerprint(DatasetRef.demo())
+    job = jobs.store.add("fit", {"fingerprint": fp}, "k", dataset=fp, label="doomed")
+    jobs.store.finish(job.id, FAILED, error="Ran out of memory. Try a smaller model.")
+    app.switch_page("pages/models.py").run()
+    assert not app.exception
+    assert any("doomed" in e.value and "Ran out of memory" in e.value for e in app.error)
 
 
 def test_campaign_what_if_fits_nothing(app, monkeypatch):

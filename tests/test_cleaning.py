@@ -19,10 +19,12 @@ C1002,A1,MUG,1,2024-01-02 10:00:00,3.0,1,UK
 1007,gift_0001_20,Dotcomgiftshop Gift Voucher £20.00,1,2024-01-07 10:00:00,17.0,2,UK
 1008,A5,SAUCER,1,not a date,1.0,2,UK
 1009,A6,SPOON,1,2024-01-09 10:00:00,1.0,3,UK
+1010,A7,FORK,1e39,2024-01-10 10:00:00,1.0,3,UK
+1011,A8,KNIFE,1,9999-12-31 10:00:00,1.0,3,UK
 """
 
-EXPECTED = {"invalid": 1, "cancellations": 1, "returns": 1, "nonpositive_price": 1,
-            "missing_customer": 1, "non_products": 2, "duplicates": 1}
+EXPECTED = {"implausible": 2, "invalid": 1, "cancellations": 1, "returns": 1,
+            "nonpositive_price": 1, "missing_customer": 1, "non_products": 2, "duplicates": 1}
 
 
 def load(**cleaning):

@@ -186,3 +186,15 @@ def test_ease_scoring_options(clustered_data, tmp_path):
     assert item in set(back.item_ids_)
     with pytest.raises(ValueError, match="history"):
         make_model("ease", history="weird")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_numeric_setting_has_allowed_ranges(name):
+    """Out-of-range settings are refused up front in words, so every number needs bounds."""
+    config = registry.spec(name).cls.Config
+    numeric = [f.name for f in dataclasses.fields(config) if f.name != "seed"
+               and type(f.default) in (int, float)]
+    assert set(numeric) <= set(getattr(config, "BOUNDS", {})), set(numeric) - set(
+        getattr(config, "BOUNDS", {}))
+    with pytest.raises(ValueError, match="must be"):
+        make_model(name, seed="zero")

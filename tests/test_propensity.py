@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -37,7 +39,9 @@ def test_pair_features_by_hand():
     assert by["cat_n"] == 1 and by["cat_share"] == 1.0
     assert ax["lines_i"] == 3 and ax["trend_i"] == pytest.approx(2 / 3)
     assert ax["repeat_i"] == 1.0 and ay["repeat_i"] == 0.0
-    round_trip = PairFeatures.from_arrays(pf.arrays())
+    from recsys.models.stored import StoredArrays
+
+    round_trip = PairFeatures.from_arrays(StoredArrays(Path("pf"), pf.arrays()), 2, 2)
     np.testing.assert_array_equal(round_trip.block(np.array([0, 1]), np.array([0, 1])),
                                   pf.block(np.array([0, 1]), np.array([0, 1])))
 

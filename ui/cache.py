@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from recsys.data import OrderData
+from recsys.models import ModelFileError
 from recsys.workspace import DatasetRef, StoreError, Workspace
 from ui import state as S
 
@@ -61,8 +62,24 @@ def _stored_model(root: str, model_id: str):
 
 
 def model(model_id: str):
-    """A fitted model from the workspace (kept in memory while it is used)."""
-    return _stored_model(str(workspace().root), model_id)
+    """A fitted model from the workspace (kept in memory while it is used). A damaged one
+    stops the page with a message, never the server."""
+    try:
+        return _stored_model(str(workspace().root), model_id)
+    except (ModelFileError, StoreError) as exc:
+        st.error(f"A stored model cannot be used: {exc}  \nDelete it on the Models page and "
+                 "train it again.")
+        st.stop()
+
+
+def result(key: str):
+    """A stored job result (summary, tables, arrays); a damaged one stops the page."""
+    try:
+        return workspace().load_result(key)
+    except (StoreError, OSError, ValueError) as exc:
+        workspace().delete_result(key)  # so that the next visit computes it again
+        st.error(f"A stored result could not be read ({exc}); reload to compute it again.")
+        st.stop()
 
 
 # ---------------------------------------------------------------- campaigns, stages 2-3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+import numpy as np
 import pandas as pd
 
 # Postage, fees, manual adjustments, charity and samples in the UCI Online Retail catalogue.
@@ -18,6 +19,8 @@ DEFAULT_NON_PRODUCT_PATTERNS = (
 
 RULE_TEXT = {
     "invalid": "no product or an unreadable date",
+    "implausible": "implausible numbers (a quantity above 1,000,000, a price above "
+                   "10,000,000, or not a number) or a date outside 1990 to next year",
     "cancellations": "cancelled, refunded or voided orders ('C' invoices)",
     "returns": "zero or negative quantity (returns)",
     "nonpositive_price": "zero or negative unit price",
@@ -31,6 +34,7 @@ RULE_TEXT = {
 class CleaningOptions:
     """Which cleaning rules run; all on by default."""
 
+    drop_implausible: bool = True
     drop_cancellations: bool = True
     drop_returns: bool = True
     drop_nonpositive_price: bool = True
@@ -64,6 +68,21 @@ def _non_product_mask(lines: pd.DataFrame, opts: CleaningOptions) -> pd.Series:
     return pd.Series(pd.MultiIndex.from_frame(keys).isin(bad_pairs), index=lines.index)
 
 
+MAX_QUANTITY = 1e6
+MAX_PRICE = 1e7
+
+
+def _implausible(lines: pd.DataFrame) -> pd.Series:
+    """Numbers no order line has (1e39 units would make every spend infinite), and dates the
+    parser found out of range (marked in ``date_out_of_range``)."""
+    q = pd.to_numeric(lines["quantity"], errors="coerce").astype("float64")
+    p = pd.to_numeric(lines["price"], errors="coerce").astype("float64")
+    bad = (q.abs() > MAX_QUANTITY) | np.isinf(q) | (p.abs() > MAX_PRICE) | np.isinf(p)
+    if "date_out_of_range" in lines:
+        bad |= lines["date_out_of_range"].astype(bool)
+    return bad.fillna(False)
+
+
 def clean_lines(lines: pd.DataFrame, opts: CleaningOptions) -> tuple[pd.DataFrame, list[dict]]:
     """Apply the rules in order; each removed row is counted under the first rule that hit it."""
     report: list[dict] = []
@@ -77,6 +96,7 @@ def clean_lines(lines: pd.DataFrame, opts: CleaningOptions) -> tuple[pd.DataFram
         report.append({"rule": rule, "removed": n, "enabled": enabled,
                        "description": RULE_TEXT[rule]})
 
+    apply("implausible", _implausible(lines), opts.drop_implausible)
     apply("invalid", lines["item_id"].isna() | lines["timestamp"].isna())
     apply("cancellations", lines["cancelled"].astype(bool), opts.drop_cancellations)
     apply("returns", lines["quantity"] <= 0, opts.drop_returns)

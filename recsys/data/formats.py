@@ -203,10 +203,22 @@ def missing_roles_error(header: list[str], mapping: ColumnMapping | None = None)
 
 
 # ---------------------------------------------------------------- normalisation
-def _strip_float_ids(s: pd.Series) -> pd.Series:
-    """'17850.0' -> '17850' when the whole column is integers written as floats."""
+_SCIENTIFIC = r"[+-]?\d(?:\.\d+)?[eE][+-]?\d+"
+
+
+def _strip_float_ids(s: pd.Series, column: str | None = None) -> pd.Series:
+    """'17850.0' -> '17850' when the whole column is integers written as floats. IDs a
+    spreadsheet turned into scientific notation (1.7e+04) are refused: many customers would
+    collapse into one without a word."""
     s = s.astype("string").str.strip()
     s = s.mask(s == "", pd.NA)
+    sci = s.str.fullmatch(_SCIENTIFIC).fillna(False)
+    if sci.any():
+        example = s[sci].iloc[0]
+        raise FormatError(f"{int(sci.sum()):,} IDs in column {column or s.name!r} are in "
+                          f"scientific notation (e.g. {example}): a spreadsheet rounded them, "
+                          "so different customers or products would look the same. Re-export "
+                          "that column as text.")
     sample = s.dropna().head(5000)
     if len(sample) and sample.str.fullmatch(r"\d+\.0").mean() > 0.99:
         s = s.str.replace(r"\.0$", "", regex=True)
@@ -225,9 +237,9 @@ def to_lines(df: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
     if absent:
         raise missing_roles_error(list(df.columns), mapping)
     out = pd.DataFrame(index=df.index)
-    out["customer_id"] = _strip_float_ids(df[mapping.customer])
-    out["item_id"] = _strip_float_ids(df[mapping.item])
-    out["order_id"] = (_strip_float_ids(df[mapping.order]) if mapping.order
+    out["customer_id"] = _strip_float_ids(df[mapping.customer], mapping.customer)
+    out["item_id"] = _strip_float_ids(df[mapping.item], mapping.item)
+    out["order_id"] = (_strip_float_ids(df[mapping.order], mapping.order) if mapping.order
                        else pd.Series(pd.NA, index=df.index, dtype="string"))
     out["timestamp"] = df[mapping.time]
     out["quantity"] = pd.to_numeric(_col(df, mapping.quantity, 1), errors="coerce")
@@ -339,6 +351,19 @@ NORMALISERS = {
     "rees46": normalise_rees46,
     "generic": to_lines,
 }
+
+# Columns a format's normaliser reads besides its mapping.
+_FORMAT_EXTRAS = {"shopify": SHOPIFY_ORDER_LEVEL + ["Name", "Lineitem name"],
+                  "rees46": ["category_id", "brand"]}
+
+
+def needed_columns(det: Detection, header: list[str]) -> list[str] | None:
+    """The columns to read for this detection (None: all, for tables without a mapping)."""
+    if det.mapping is None:
+        return None
+    wanted = set(det.mapping.as_dict().values()) | set(_FORMAT_EXTRAS.get(det.format, []))
+    return [c for c in header if c in wanted]
+
 
 # Columns we must read as text so IDs keep their exact spelling (leading zeros, "17850.0").
 def string_columns(mapping: ColumnMapping | None) -> list[str]:

@@ -16,7 +16,7 @@ from recsys.data import formats as fmt
 from recsys.data.clean import CleaningOptions, clean_lines
 from recsys.data.dates import parse_times
 from recsys.data.orderdata import OrderData
-from recsys.data.readers import RawSource, collect_sources, read_any, sniff_csv
+from recsys.data.readers import Limits, RawSource, Scratch, collect_sources, read_any, read_header
 
 PII_COLUMN_HINTS = ("name", "phone", "address", "street", "zip", "postal", "company", "note")
 SIGNAL_WEIGHTS = {"cart": 0.5, "view": 0.1, "remove_from_cart": 0.0}
@@ -32,6 +32,7 @@ class ImportOptions:
     sheet: int | str | None = None
     pseudonymise: bool = True
     pii_key: bytes | Callable[[], bytes] | None = None  # a callable is asked only if needed
+    limits: Limits | None = None  # default: Limits.from_env()
 
 
 def _pii_key(opts: ImportOptions) -> bytes:
@@ -92,19 +93,19 @@ def _detect(header: list[str], name: str, format: str,
     return found[0]
 
 
-def _read_source(src: RawSource, format: str, mapping, opts: ImportOptions):
-    """Detect the format from the header first so ID columns can be read as text."""
-    pre: pd.DataFrame | None = None
-    if src.kind() == "csv":
-        header = sniff_csv(src).header
-    else:
-        pre, info = read_any(src, sheet=opts.sheet)
-        header = list(pre.columns)
+def _read_source(src: RawSource, format: str, mapping, opts: ImportOptions, limits: Limits,
+                 scratch: Scratch):
+    """Detect the format from the header first, so that only the columns it uses are read
+    (IDs as text): names, phones and addresses are never even parsed."""
+    header, pre, sniffed = read_header(src, opts.sheet, limits)
     det = _detect(header, src.name, format, mapping)
     if pre is None:
-        pre, info = read_any(src, fmt.string_columns(det.mapping))
+        pre, info = read_any(src, fmt.string_columns(det.mapping), limits=limits,
+                             scratch=scratch, columns=fmt.needed_columns(det, header),
+                             sniffed=sniffed)
+    else:
+        info = {"file": src.name, "kind": "xlsx", "sheets": sniffed["sheets"]}
     used = set(det.mapping.as_dict().values()) if det.mapping else set()
-    # Only mapped columns are carried on, so names, phones and addresses never leave the reader.
     info["pii_columns_dropped"] = [c for c in header if c not in used
                                    and any(h in c.lower() for h in PII_COLUMN_HINTS)]
     return det, pre, info
@@ -134,21 +135,25 @@ def load_orders(source: Any, format: str = "auto", mapping: fmt.ColumnMapping | 
         raise fmt.FormatError(f"Unknown format {format!r}; choose from auto, "
                               + ", ".join(fmt.FORMATS))
     parts, infos, instacart, dets = [], [], {}, []
-    for src in collect_sources(source):
-        det, df, info = _read_source(src, format, mapping, opts)
-        infos.append({**info, "rows": int(len(df)), "format": det.format, "table": det.table})
-        dets.append(det)
-        if det.format == "instacart":
-            # order_products__prior and __train are one table in two files.
-            prev = instacart.get(det.table)
-            instacart[det.table] = df if prev is None else pd.concat([prev, df], ignore_index=True)
-        else:
-            parts.append(fmt.NORMALISERS[det.format](df, det.mapping))
+    limits = opts.limits or Limits.from_env()
+    with Scratch() as scratch:
+        for src in collect_sources(source, limits):
+            det, df, info = _read_source(src, format, mapping, opts, limits, scratch)
+            infos.append({**info, "rows": int(len(df)), "format": det.format, "table": det.table})
+            dets.append(det)
+            if det.format == "instacart":
+                # order_products__prior and __train are one table in two files.
+                prev = instacart.get(det.table)
+                instacart[det.table] = (df if prev is None
+                                        else pd.concat([prev, df], ignore_index=True))
+            else:
+                parts.append(fmt.NORMALISERS[det.format](df, det.mapping))
     if instacart:
         parts.append(fmt.normalise_instacart(instacart))
     lines = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     rows_read = int(len(lines))
-    lines["timestamp"], time_style = parse_times(lines["timestamp"])
+    lines["timestamp"], times = parse_times(lines["timestamp"])
+    lines["date_out_of_range"] = times.pop("rows")
     main = dets[0]
     key_rule = customer_key_rule(lines["customer_id"], "instacart" if instacart else main.format,
                                  opts)
@@ -172,7 +177,8 @@ def load_orders(source: Any, format: str = "auto", mapping: fmt.ColumnMapping | 
         "rows_kept": int(len(kept)),
         "cleaning": cleaning,
         "cleaning_options": opts.cleaning.as_dict(),
-        "time_style": time_style,
+        "time_style": times["style"],
+        "dates_out_of_range": times["out_of_range"],
         "pseudonymised": bool(key_rule["pseudonymised"]),
         "customer_key": key_rule,
     }

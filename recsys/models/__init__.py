@@ -12,13 +12,13 @@ from recsys.models import registry
 from recsys.models.base import (
     BaseRecommender,
     Embeddings,
-    ModelFileError,
     NewProduct,
     NotFittedError,
     Recommender,
     read_config,
 )
 from recsys.models.registry import ModelSpec
+from recsys.models.stored import ModelFileError
 
 
 def model_class(name: str) -> type[BaseRecommender]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,6 +18,10 @@ from recsys.models.base import BaseRecommender, Callback, emit
 class ALSConfig:
     """iALS (Hu, Koren, Volinsky 2008): confidence 1 + alpha * purchases on bought pairs."""
 
+    # Allowed ranges (None: open), checked when the model is made.
+    BOUNDS: ClassVar[dict] = {"factors": (1, 1024), "regularization": (0, None),
+                               "alpha": (0, None), "iterations": (1, 1000)}
+
     factors: int = 64
     regularization: float = 0.05
     alpha: float = 2.0
@@ -28,6 +33,10 @@ class ALSConfig:
 @dataclass(frozen=True)
 class BPRConfig:
     """Bayesian personalised ranking with SGD over sampled (bought, not bought) pairs."""
+
+    # Allowed ranges (None: open), checked when the model is made.
+    BOUNDS: ClassVar[dict] = {"factors": (1, 1024), "learning_rate": (1e-6, 10),
+                               "regularization": (0, None), "iterations": (1, 10000)}
 
     factors: int = 64
     learning_rate: float = 0.05
@@ -54,9 +63,10 @@ class _Factorisation(BaseRecommender):
     def _state(self) -> dict[str, np.ndarray]:
         return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.user_factors_ = arrays["user_factors"]
-        self.item_factors_ = arrays["item_factors"]
+    def _set_state(self, arrays) -> None:
+        self.user_factors_ = arrays.get("user_factors", (len(self.customer_ids_), None))
+        self.item_factors_ = arrays.get("item_factors", (len(self.item_ids_),
+                                                         self.user_factors_.shape[1]))
 
     def progress_steps(self) -> int:
         return int(self.config.iterations)

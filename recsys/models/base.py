@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.data import OrderData
+from recsys.models.stored import ModelFileError, StoredArrays
 
 Callback = Callable[[int, dict[str, Any]], Any]
 BATCH = 1024
@@ -25,10 +26,6 @@ BATCH = 1024
 
 class NotFittedError(RuntimeError):
     """A model was used before ``fit``."""
-
-
-class ModelFileError(ValueError):
-    """A model folder is missing, damaged or not a model."""
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
@@ -89,6 +86,33 @@ class Recommender(Protocol):
     def save(self, path: str | Path) -> None: ...
 
 
+def check_config(config: Any) -> None:
+    """Every setting of the type its default has and within the config's ``BOUNDS``, or a
+    ValueError saying which and what is allowed (before any library sees the value)."""
+    bounds = getattr(type(config), "BOUNDS", {})
+    for f in fields(config):
+        value, default = getattr(config, f.name), f.default
+        if isinstance(default, bool):
+            kind, ok = "true or false", isinstance(value, bool)
+        elif isinstance(default, int):
+            kind, ok = "a whole number", isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, float):
+            kind = "a number"
+            ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                  and bool(np.isfinite(value)))
+        elif isinstance(default, str):
+            kind, ok = "text", isinstance(value, str)
+        else:
+            continue
+        if not ok:
+            raise ValueError(f"{f.name} must be {kind}, not {value!r}")
+        lo, hi = bounds.get(f.name, (None, None))
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            span = (f"at least {lo}" if hi is None else f"at most {hi}" if lo is None
+                    else f"between {lo} and {hi}")
+            raise ValueError(f"{f.name} must be {span}, not {value!r}")
+
+
 def topn(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Column indices and values of the n best scores per row, best first."""
     n = min(n, scores.shape[1])
@@ -111,6 +135,7 @@ class BaseRecommender(ABC):
         if config is not None and params:
             raise TypeError("Pass either a config or keyword parameters, not both.")
         self.config = config if config is not None else self.Config(**params)
+        check_config(self.config)
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
@@ -139,8 +164,8 @@ class BaseRecommender(ABC):
         """Learned arrays to save (besides the ID maps and the training matrix)."""
         return {}
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:  # noqa: B027 (optional hook)
-        """Restore what ``_state`` returned."""
+    def _set_state(self, arrays: StoredArrays) -> None:  # noqa: B027 (optional hook)
+        """Restore what ``_state`` returned (``arrays.get`` checks each array)."""
 
     # ------------------------------------------------------------------ fit
     def params(self) -> dict[str, Any]:
@@ -354,20 +379,26 @@ class BaseRecommender(ABC):
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
-        """Restore a model saved with ``save`` (no pickle is read)."""
+        """Restore a model saved with ``save`` (no pickle is read); every array is checked
+        first, and a damaged folder is refused with a ``ModelFileError``."""
         folder = Path(path)
         meta = read_config(folder)
         known = {f.name for f in fields(cls.Config)}
-        model = cls(cls.Config(**{k: v for k, v in meta["config"].items() if k in known}))
+        try:
+            model = cls(cls.Config(**{k: v for k, v in meta["config"].items() if k in known}))
+        except (TypeError, ValueError) as exc:
+            raise ModelFileError(f"{folder.name}: config.json holds settings {cls.name} "
+                                 f"refuses ({exc}).") from None
         model.partial_ = bool(meta.get("partial", False))
-        with np.load(folder / "state.npz", allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        model.customer_ids_ = arrays["customer_ids"]
-        model.item_ids_ = arrays["item_ids"]
-        model.X_ = sp.csr_matrix((arrays["X_data"], arrays["X_indices"], arrays["X_indptr"]),
-                                 shape=tuple(arrays["X_shape"]))
+        stored = StoredArrays.read(folder)
+        model.customer_ids_ = stored.ids("customer_ids")
+        model.item_ids_ = stored.ids("item_ids")
+        shape = (len(model.customer_ids_), len(model.item_ids_))
+        if tuple(stored.get("X_shape", (2,), "i")) != shape:
+            raise stored.fail("the training matrix does not match the ID maps")
+        model.X_ = stored.csr("X", shape)
         model._index_maps()
-        model._set_state({k[6:]: v for k, v in arrays.items() if k.startswith("state_")})
+        model._set_state(stored.prefixed("state_"))
         return model
 
 

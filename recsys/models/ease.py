@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,6 +20,9 @@ class EASEConfig:
     are always learned on the bought/not-bought matrix): ``history`` 'count' weighs a
     customer's products by how many lines they bought; ``self_weight`` adds that much of the
     customer's own past purchases of a product to its score (repeat buying, campaigns)."""
+
+    # Allowed ranges (None: open), checked when the model is made.
+    BOUNDS: ClassVar[dict] = {"l2": (1e-6, None), "self_weight": (0, None)}
 
     l2: float = 500.0
     history: str = "binary"
@@ -73,7 +77,7 @@ class EASE(BaseRecommender):
         H = self.H_
         return {"B": self.B_, "H_data": H.data, "H_indices": H.indices, "H_indptr": H.indptr}
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.B_ = arrays["B"]
-        self.H_ = sp.csr_matrix((arrays["H_data"], arrays["H_indices"], arrays["H_indptr"]),
-                                shape=self.X_.shape)
+    def _set_state(self, arrays) -> None:
+        n = len(self.item_ids_)
+        self.B_ = arrays.get("B", (n, n))
+        self.H_ = arrays.csr("H", self.X_.shape)

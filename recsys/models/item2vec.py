@@ -14,6 +14,7 @@ in the same space). Customers unseen in training get a vector inferred from thei
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,13 @@ class Item2VecConfig:
     """Skip-gram with negative sampling over baskets. ``window`` 0 means 'the whole basket'
     (baskets are cut into random chunks of ``max_window`` on every pass); ``recency_days``
     > 0 weights a customer's items by exp(-age / recency_days) when averaging them."""
+
+    # Allowed ranges (None: open), checked when the model is made.
+    BOUNDS: ClassVar[dict] = {"dim": (1, 1024), "window": (0, 1000), "max_window": (1, 10000),
+                               "negative": (1, 100), "ns_exponent": (-5, 5), "sample": (0, 1),
+                               "epochs": (1, 1000), "min_count": (1, None),
+                               "recency_days": (0, None), "alpha": (1e-6, 10),
+                               "workers": (1, 64)}
 
     dim: int = 64
     window: int = 0
@@ -167,14 +175,21 @@ class Item2Vec(BaseRecommender):
     def _state(self) -> dict[str, np.ndarray]:
         return {"U": self.U_, "V": self.V_}
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.U_, self.V_ = arrays["U"], arrays["V"]
+    def _set_state(self, arrays) -> None:
+        self.U_ = arrays.get("U", (len(self.customer_ids_), None))
+        self.V_ = arrays.get("V", (len(self.item_ids_), self.U_.shape[1]))
 
 
 @dataclass(frozen=True)
 class Customer2VecConfig:
     """PV-DBOW with word training. ``window`` is the skip-gram window for the product
     vectors; ``infer_epochs`` is used for customers unseen in training."""
+
+    # Allowed ranges (None: open), checked when the model is made.
+    BOUNDS: ClassVar[dict] = {"dim": (1, 1024), "window": (1, 1000), "negative": (1, 100),
+                               "ns_exponent": (-5, 5), "sample": (0, 1), "epochs": (1, 1000),
+                               "min_count": (1, None), "infer_epochs": (1, 10000),
+                               "workers": (1, 64)}
 
     dim: int = 64
     window: int = 3
@@ -256,8 +271,10 @@ class Customer2Vec(BaseRecommender):
     def _state(self) -> dict[str, np.ndarray]:
         return {"U": self.U_, "V": self.V_, "W_out": self.W_out_}
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.U_, self.V_, self.W_out_ = arrays["U"], arrays["V"], arrays["W_out"]
+    def _set_state(self, arrays) -> None:
+        self.U_ = arrays.get("U", (len(self.customer_ids_), None))
+        self.V_ = arrays.get("V", (len(self.item_ids_), self.U_.shape[1]))
+        self.W_out_ = arrays.get("W_out", self.V_.shape)
 
 
 def _infer(model: Customer2Vec, codes: np.ndarray) -> np.ndarray:

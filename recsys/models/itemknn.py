@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -14,6 +15,9 @@ from recsys.models.base import BaseRecommender, Callback, emit
 @dataclass(frozen=True)
 class ItemKNNConfig:
     """``k`` neighbours kept per item (0 keeps all); ``shrinkage`` damps rare co-purchases."""
+
+    # Allowed ranges (None: open), checked when the model is made.
+    BOUNDS: ClassVar[dict] = {"k": (0, None), "shrinkage": (0, None)}
 
     k: int = 0
     shrinkage: float = 0.0
@@ -74,7 +78,6 @@ class ItemKNN(BaseRecommender):
         S = self.S_
         return {"S_data": S.data, "S_indices": S.indices, "S_indptr": S.indptr}
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+    def _set_state(self, arrays) -> None:
         n = len(self.item_ids_)
-        self.S_ = sp.csr_matrix((arrays["S_data"], arrays["S_indices"], arrays["S_indptr"]),
-                                shape=(n, n))
+        self.S_ = arrays.csr("S", (n, n))

@@ -11,6 +11,7 @@ and dropout keep the ID embeddings from memorising the training period.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -27,6 +28,12 @@ CUSTOMER_MODES = ("id", "features", "id+features")
 class NCFConfig:
     """``customer``: id | features | id+features. ``sampler``: uniform | popularity (counts
     to the power 0.75). ``loss``: bce | bpr."""
+
+    # Allowed ranges (None: open), checked when the model is made.
+    BOUNDS: ClassVar[dict] = {"dim": (1, 1024), "negatives": (1, 1000), "dropout": (0, 0.99),
+                               "history_len": (1, 1000), "history_decay": (0, None),
+                               "epochs": (1, 1000), "batch_size": (2, 1 << 20), "lr": (1e-7, 10),
+                               "patience": (0, 1000), "val_days": (0, 3650), "l2": (0, None)}
 
     dim: int = 32
     layers: tuple[int, ...] = (64, 32, 16)
@@ -214,7 +221,10 @@ class NCF(OrderSequenceModel):
     def _state(self) -> dict[str, np.ndarray]:
         return {"U": self.U_, "V": self.V_, "bias": self.bias_, **self._feature_state()}
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.U_, self.V_, self.bias_ = arrays["U"], arrays["V"], arrays["bias"]
+    def _set_state(self, arrays) -> None:
+        n_c, n_i = len(self.customer_ids_), len(self.item_ids_)
+        self.U_ = arrays.get("U", (n_c, 2 * self.config.dim))
+        self.V_ = arrays.get("V", (n_i, 2 * self.config.dim))
+        self.bias_ = arrays.get("bias", (n_i,))
         self._set_feature_state(arrays)
 

@@ -123,17 +123,16 @@ class PairFeatures:
                 "B": self.B}
 
     @classmethod
-    def from_arrays(cls, a: dict[str, np.ndarray]) -> PairFeatures:
-        shape = (len(a["customer"]), len(a["item"]))
-        pattern = (a["count_indices"], a["count_indptr"])
-
-        def csr(data):
-            return sp.csr_matrix((data, *pattern), shape=shape)
-
-        cats = sp.csr_matrix((a["cat_data"], a["cat_indices"], a["cat_indptr"]),
-                             shape=(shape[0], int(a["item_cat"].max()) + 1))
-        return cls(csr(a["count_data"]), csr(a["last"]), csr(a["first"]), a["customer"],
-                   a["item"], a["item_cat"], cats, a["B"])
+    def from_arrays(cls, a, n_customers: int, n_items: int) -> PairFeatures:
+        """Restore from ``arrays()`` as saved (``a``: checked ``StoredArrays``)."""
+        shape = (n_customers, n_items)
+        item_cat = a.get("item_cat", (n_items,), "i", low=0)
+        n_cat = int(item_cat.max()) + 1 if len(item_cat) else 1
+        return cls(a.csr("count", shape),
+                   a.csr("last", shape, data="last", pattern="count"),
+                   a.csr("first", shape, data="first", pattern="count"),
+                   a.get("customer", (n_customers, 7)), a.get("item", (n_items, 3)),
+                   item_cat, a.csr("cat", (n_customers, n_cat)), a.get("B", (n_items, n_items)))
 
 
 def _pairs(u: np.ndarray, i: np.ndarray, v: np.ndarray, how: str, shape) -> sp.csr_matrix:

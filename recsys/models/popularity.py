@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -38,13 +39,16 @@ class Popularity(BaseRecommender):
     def _state(self) -> dict[str, np.ndarray]:
         return {"counts": self.counts_}
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.counts_ = arrays["counts"]
+    def _set_state(self, arrays) -> None:
+        self.counts_ = arrays.get("counts", (len(self.item_ids_),))
 
 
 @dataclass(frozen=True)
 class RecentPopularityConfig:
     """Distinct buyers in the last ``days`` days of the training period (ties: all-time)."""
+
+    # Allowed ranges (None: open), checked when the model is made.
+    BOUNDS: ClassVar[dict] = {"days": (1, 3650)}
 
     days: int = 30
     seed: int = 0

@@ -14,6 +14,7 @@ each score splits into per-feature contributions, which is what ``explain`` retu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,11 @@ class PropensityConfig:
     ``window_days`` of purchases, on the ``train_items`` products with the most lines;
     ``bins`` quantile bins per feature; ``C`` inverse L2 strength; ``l2`` EASE's penalty
     (its scores are features); ``max_rows`` caps the training pairs (negatives subsampled)."""
+
+    # Allowed ranges (None: open), checked when the model is made.
+    BOUNDS: ClassVar[dict] = {"window_days": (1, 365), "windows": (1, 24),
+                               "train_items": (1, None), "bins": (2, 256), "C": (1e-9, None),
+                               "l2": (1e-6, None), "max_rows": (10, None)}
 
     window_days: int = 30
     windows: int = 3
@@ -203,11 +209,13 @@ class Propensity(BaseRecommender):
         return {"edges": self.edges_, "weights": self.weights_, "intercept": self.intercept_,
                 **{f"pf_{k}": v for k, v in self.features_.arrays().items()}}
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.edges_, self.weights_ = arrays["edges"], arrays["weights"]
-        self.intercept_ = arrays["intercept"]
-        self.features_ = PairFeatures.from_arrays(
-            {k[3:]: v for k, v in arrays.items() if k.startswith("pf_")})
+    def _set_state(self, arrays) -> None:
+        n = len(FEATURES)
+        self.edges_ = arrays.get("edges", (n, None), finite=False)  # padded with +inf
+        self.weights_ = arrays.get("weights", (n, self.edges_.shape[1] + 2))
+        self.intercept_ = arrays.get("intercept", (1,))
+        self.features_ = PairFeatures.from_arrays(arrays.prefixed("pf_"),
+                                                  len(self.customer_ids_), len(self.item_ids_))
 
 
 def _fmt(v: float) -> str:

@@ -22,6 +22,7 @@ import torch
 
 from recsys.data import OrderData
 from recsys.models import features as fx
+from recsys.models.stored import ModelFileError
 from recsys.models.torch_base import TorchRecommender
 from recsys.models.trainer import Tick, TrainingRun
 
@@ -125,11 +126,21 @@ class OrderSequenceModel(TorchRecommender):
         return {**self.features_.arrays(), "best_epoch": np.array([self.best_epoch_]),
                 "log_norm": self._log_norm}
 
-    def _set_feature_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.features_ = SequenceFeatures.from_arrays(arrays)
+    def _set_feature_state(self, arrays) -> None:
+        n_c, n_i = len(self.customer_ids_), len(self.item_ids_)
+        cats = arrays.get("cat_vocab", (None,), "U")
+        checked = {"cat_vocab": cats, "country_vocab": arrays.get("country_vocab", (None,), "U"),
+                   "price_edges": arrays.get("price_edges", (None,)),
+                   "rfm_mu": arrays.get("rfm_mu", (4,)),
+                   "rfm_sd": arrays.get("rfm_sd", (4,), low=1e-9),
+                   "now": arrays.get("now", (1,), "M"),
+                   "item_cat": arrays.get("item_cat", (n_i + 1,), "i", low=0,
+                                          high=len(cats) + 1),
+                   "activity": arrays.get("activity", (n_c,), low=0)}
+        self.features_ = SequenceFeatures.from_arrays(checked)
         self.item_cat_ = torch.tensor(self.features_.item_cat)
-        self.best_epoch_ = int(arrays["best_epoch"][0])
-        self._log_norm = arrays.get("log_norm")
+        self.best_epoch_ = int(arrays.get("best_epoch", (1,), "i", low=0)[0])
+        self._log_norm = arrays.get("log_norm", (n_c,)) if "log_norm" in arrays else None
 
     def save(self, path) -> None:
         """The base folder (config, arrays, ID maps) plus the network's state dict."""
@@ -142,8 +153,17 @@ class OrderSequenceModel(TorchRecommender):
         model = super().load(path)
         model.device_ = torch.device("cpu")
         model.net_ = model._new_net()
-        state = torch.load(Path(path) / "net.pt", map_location="cpu", weights_only=True)
-        model.net_.load_state_dict(state)
+        try:
+            state = torch.load(Path(path) / "net.pt", map_location="cpu", weights_only=True)
+            model.net_.load_state_dict(state)
+        except FileNotFoundError:
+            raise ModelFileError(f"{Path(path).name}: net.pt is missing.") from None
+        except Exception as exc:  # noqa: BLE001 (torch raises many kinds for a bad file)
+            raise ModelFileError(f"{Path(path).name}: net.pt is damaged or does not fit the "
+                                 f"model ({str(exc).splitlines()[0][:200]}).") from None
+        if not all(torch.isfinite(t).all() for t in model.net_.state_dict().values()):
+            raise ModelFileError(f"{Path(path).name}: net.pt holds values that are not "
+                                 "finite numbers.")
         model.net_.eval()
         return model
 

@@ -11,6 +11,7 @@ Training examples are the orders themselves, each seen from the history before i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -25,6 +26,15 @@ from recsys.models.sequence import OrderSequenceModel, SequenceRun
 @dataclass(frozen=True)
 class TwoTowerConfig:
     """Hyper-parameters; epochs is the cap when early stopping (patience > 0) is on."""
+
+    # Allowed ranges (None: open), checked when the model is made.
+    BOUNDS: ClassVar[dict] = {"dim": (1, 1024), "hidden": (1, 8192), "history_len": (1, 1000),
+                               "history_decay": (0, None), "id_dropout": (0, 1),
+                               "dropout": (0, 0.99), "temperature": (1e-4, 100),
+                               "epochs": (1, 1000), "batch_size": (2, 1 << 20),
+                               "items_per_order": (0, None), "lr": (1e-7, 10),
+                               "weight_decay": (0, None), "patience": (0, 1000),
+                               "val_days": (0, 3650)}
 
     dim: int = 64
     hidden: int = 128
@@ -253,9 +263,14 @@ class TwoTower(OrderSequenceModel):
                 "hist_w_now": self.hist_w_now_, "repeat_w": self.repeat_w_,
                 **self._feature_state()}
 
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.U_, self.V_, self.bias_ = arrays["U"], arrays["V"], arrays["bias"]
-        self.hist_now_, self.hist_w_now_ = arrays["hist_now"], arrays["hist_w_now"]
-        self.repeat_w_ = arrays["repeat_w"]
+    def _set_state(self, arrays) -> None:
+        n_c, n_i = len(self.customer_ids_), len(self.item_ids_)
+        self.U_ = arrays.get("U", (n_c, self.config.dim))
+        self.V_ = arrays.get("V", (n_i, self.config.dim))
+        self.bias_ = arrays.get("bias", (n_i,))
+        self.hist_now_ = arrays.get("hist_now", (n_c, self.config.history_len), "i", low=-1,
+                                    high=n_i)
+        self.hist_w_now_ = arrays.get("hist_w_now", self.hist_now_.shape)
+        self.repeat_w_ = arrays.get("repeat_w", (2,))
         self._set_feature_state(arrays)
 
