@@ -223,3 +223,24 @@ def test_campaign_what_if_fits_nothing(app, monkeypatch):
     app.selectbox(key="product").set_value(first).run()
     no_errors(app)
     assert fits == [] and len(Jobs().list()) == jobs_before
+
+
+def test_a_damaged_model_stops_the_page_with_a_message(app):
+    """A tampered model folder (an out-of-range index would crash scipy) is refused."""
+    import numpy as np
+
+    from recsys.workflow import served_models
+    from recsys.workspace import DatasetRef, Workspace
+
+    ws = Workspace()
+    ease = next(s for s in served_models(ws, ws.fingerprint(DatasetRef.demo()))
+                if s.model == "ease")
+    state = ws.root / "models" / ease.serving_id / "state.npz"
+    with np.load(state) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["X_indices"] = arrays["X_indices"] + 10**6
+    np.savez(state, **arrays)
+    app.switch_page("pages/products.py").run()
+    app.selectbox[1].set_value("ease").run()
+    assert not app.exception
+    assert any("cannot be used" in e.value and "damaged" in e.value for e in app.error)
