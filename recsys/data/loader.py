@@ -165,9 +165,10 @@ def load_orders(source: Any, format: str = "auto", mapping: fmt.ColumnMapping | 
         guest = "guest:" + kept["order_id"].astype("string")
         kept = kept.assign(customer_id=kept["customer_id"].fillna(guest))
     if kept.empty:
+        removed = ", ".join(f"{r['rule']}={r['removed']}" for r in cleaning if r["removed"])
         raise fmt.FormatError("No order lines are left after cleaning; check the cleaning "
-                              "options and the column mapping. Removed: " + ", ".join(
-                                  f"{r['rule']}={r['removed']}" for r in cleaning if r['removed']))
+                              "options and the column mapping. " + (f"Removed: {removed}."
+                              if removed else "The file has no order lines at all."))
     report = {
         "format": "instacart" if instacart else main.format,
         "mapping": main.mapping.as_dict() if main.mapping else {"tables": sorted(instacart)},
