@@ -6,11 +6,19 @@ from recsys import campaign as cp
 from recsys import insights, viz
 from recsys.models import NewProduct, registry
 from recsys.workflow import CAMPAIGN_WINDOW_DAYS, campaign_request, serve_request
-from ui.cache import current_data, current_fingerprint, current_ref, model, product_backtest
+from ui.cache import (
+    currency,
+    current_data,
+    current_fingerprint,
+    current_ref,
+    model,
+    product_backtest,
+)
 from ui.jobs import ensure, job_line, served, watch
-from ui.widgets import download
+from ui.widgets import download, intro
 
 st.header("Campaigns")
+intro("campaigns")
 data, ref, fp = current_data(), current_ref(), current_fingerprint()
 
 choices = insights.product_choices(data)
@@ -26,7 +34,8 @@ window = e2.number_input("Window (days)", 7, 120, CAMPAIGN_WINDOW_DAYS, key="win
 cost = e3.number_input("Cost per contact", 0.0, 100.0, 0.35, step=0.05, key="cost")
 fixed = e4.number_input("Fixed cost", 0.0, 1e6, 0.0, step=50.0, key="fixed")
 margin_pct = e5.number_input("Margin % of price", 1.0, 100.0, 30.0, key="margin")
-econ = cp.Economics(cost_per_contact=cost, fixed_cost=fixed, margin_pct=margin_pct / 100)
+econ = cp.Economics(cost_per_contact=cost, fixed_cost=fixed, margin_pct=margin_pct / 100,
+                    currency=insights.currency_prefix(currency()))
 if not compare:
     st.info("Pick a model to backtest.")
     st.stop()

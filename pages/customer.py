@@ -3,28 +3,32 @@
 import streamlit as st
 
 from recsys import insights, viz
-from ui.cache import current_data, model
+from ui.cache import currency, current_data, model, workspace
 from ui.jobs import available
-from ui.widgets import download
+from ui.widgets import download, intro
 
 st.header("Customer")
+intro("customer")
 data = current_data()
 
 choices = insights.customer_choices(data)
 c1, c2 = st.columns([2, 1])
-typed = c2.text_input("…or type a customer ID")
-cid = typed.strip() or c1.selectbox("Customer (most active first)", choices)
-if cid not in set(data.customer_ids):
-    st.error(f"No customer {cid!r} in this dataset. Pick one from the list.")
+typed = c2.text_input("…or type a customer ID, e-mail or phone",
+                      help="E-mails and phones are looked up by their pseudonym: the raw "
+                           "value is never stored.")
+cid = (insights.find_customer(data, typed, workspace().pii_key) if typed.strip()
+       else c1.selectbox("Customer (most active first)", choices))
+if cid is None:
+    st.error(f"No customer {typed.strip()!r} in this dataset. Pick one from the list.")
     st.stop()
 
 profile = insights.customer_profile(data, cid)
-cols = st.columns(5)
+cols = st.columns(4)
 cols[0].metric("Orders", profile["orders"])
-cols[1].metric("Spend", f"{profile['spend']:,.2f}")
+cols[1].metric("Spend", insights.money(profile["spend"], currency()))
 cols[2].metric("Days since last order", profile["recency_days"])
 cols[3].metric("Customer since", profile["first_order"])
-cols[4].metric("Country", profile["country"] or "–")
+st.caption(f"Country: {profile['country'] or 'not given'} · customer {cid}")
 
 history = insights.customer_history(data, cid)
 st.plotly_chart(viz.purchase_timeline(history), width="stretch")

@@ -3,60 +3,19 @@
 import streamlit as st
 
 from recsys import insights, viz
-from recsys.data import FORMATS
 from recsys.keys import key_location
-from recsys.workspace import DatasetRef, StoreError, check_name
+from recsys.workspace import DatasetRef
 from ui import access
 from ui import state as S
-from ui.cache import current_data, current_ref, workspace
-from ui.jobs import jobs, submit, watch
-from ui.widgets import cleaning_form, show_notice
+from ui.cache import currency, current_data, current_ref, workspace
+from ui.importer import upload_panel
+from ui.widgets import currency_setter, intro, show_notice, welcome
 
 st.header("Data")
+intro("data")
+welcome()
 show_notice()
-
-with st.expander("Upload an order export", expanded=current_ref().is_demo):
-    files = st.file_uploader(
-        "CSV, XLSX, Parquet or zip (Instacart: all its tables, or one zip)",
-        type=["csv", "txt", "tsv", "gz", "zip", "xlsx", "parquet"], accept_multiple_files=True)
-    c1, c2 = st.columns(2)
-    fmt = c1.selectbox("Format", ["auto", *FORMATS])
-    default_name = files[0].name.split(".")[0][:40] if files else "my-shop"
-    name = c2.text_input("Save in the workspace as", value=default_name)
-    mapping = st.text_input("Column mapping (only when detection fails)",
-                            placeholder="customer=COLUMN,item=COLUMN,time=COLUMN")
-    cleaning = cleaning_form()
-    o1, o2 = st.columns(2)
-    replace = o1.checkbox("Replace a dataset of the same name", value=False)
-    anonymous = o2.checkbox("Customer IDs are already anonymous (keep them as they are)",
-                            value=False, help="Otherwise every customer key is replaced by a "
-                            "keyed hash before anything is stored.")
-    if st.button("Import", type="primary", disabled=not files):
-        try:
-            check_name(name.strip())
-            digest = workspace().stash_upload([(f.name, f.getvalue()) for f in files])
-        except StoreError as exc:
-            st.error(f"Could not import: {exc}")
-        else:
-            st.session_state[S.IMPORT] = submit(("import", {
-                "upload": digest, "format": fmt, "mapping": mapping.strip() or None,
-                "cleaning": cleaning, "name": name.strip(), "replace": replace,
-                "ids_anonymous": anonymous}), reuse=False).id
-
-waiting = st.session_state.get(S.IMPORT)
-if waiting:
-    job = jobs().get(waiting)
-    if job.active:
-        watch([job])
-    else:
-        del st.session_state[S.IMPORT]
-        if job.result:
-            S.set_dataset(DatasetRef.saved(job.result["dataset"]))
-            st.session_state[S.NOTICE] = (f"Imported {job.result['rows_read']:,} lines as "
-                                          f"{job.result['format']}; "
-                                          f"{job.result['rows_kept']:,} kept after cleaning.")
-            st.rerun()
-        st.error(f"Could not import: {job.error}  \nThe dataset already loaded is unchanged.")
+upload_panel()
 
 data = current_data()
 s = data.summary()
@@ -66,11 +25,10 @@ for col, (label, value) in zip(cols, [("Customers", s["customers"]), ("Products"
                                       ("Orders", s["orders"]), ("Lines kept", s["lines"]),
                                       ("Lines read", rep.get("rows_read", s["lines"]))]):
     col.metric(label, f"{value:,}")
-key = rep.get("customer_key", {})
-st.caption(f"Format: **{rep.get('format', '?')}** · dates read as {rep.get('time_style', '?')}"
-           f" · categories: {rep.get('category_source', 'export')} · customer keys "
-           f"{'pseudonymised' if rep.get('pseudonymised') else 'kept'}: "
-           f"{key.get('why', 'as exported')} (key: {key_location()})")
+for warning in rep.get("warnings", []):
+    st.warning(warning)
+st.caption(insights.dataset_facts(rep, currency()) + f" (pseudonym key: {key_location()})")
+currency_setter(currency())
 
 frames = insights.summary_frames(data)
 left, right = st.columns(2)

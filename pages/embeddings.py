@@ -9,9 +9,10 @@ from recsys.workflow import segments_request
 from ui.cache import current_fingerprint, current_ref, result
 from ui.cache import model as stored_model
 from ui.jobs import available, ensure, job_line, watch
-from ui.widgets import download
+from ui.widgets import download, intro
 
 st.header("Embeddings and segments")
+intro("embeddings")
 models = available("item_vectors")
 if not models:
     st.caption(f"Models with embeddings: {', '.join(registry.names(item_vectors=True))}.")

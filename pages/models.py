@@ -13,9 +13,10 @@ from recsys.workflow import (
 )
 from ui.cache import current_data, current_fingerprint, current_ref, workspace
 from ui.jobs import active, job_line, jobs, served, submit, watch
-from ui.widgets import show_notice
+from ui.widgets import intro, show_notice
 
 st.header("Models")
+intro("models")
 show_notice()
 data, ref, fp = current_data(), current_ref(), current_fingerprint()
 

@@ -3,24 +3,25 @@
 import streamlit as st
 
 from recsys import insights, viz
-from ui.cache import current_data
+from ui.cache import currency, current_data
 from ui.cache import model as stored_model
 from ui.jobs import available
-from ui.widgets import download
+from ui.widgets import download, intro
 
 st.header("Products")
+intro("products")
 data = current_data()
 
 choices = insights.product_choices(data)
 item = st.selectbox("Product (best sellers first; type to search)", list(choices),
                     format_func=choices.get)
 p = insights.product_profile(data, item)
-cols = st.columns(5)
-cols[0].metric("Category", p["category"] or "–")
-cols[1].metric("Price", f"{p['price']:,.2f}")
-cols[2].metric("Buyers", f"{p['buyers']:,}")
-cols[3].metric("Orders", f"{p['orders']:,}")
-cols[4].metric("First sold", p["first_seen"])
+cols = st.columns(4)
+cols[0].metric("Price", insights.money(p["price"], currency()))
+cols[1].metric("Buyers", f"{p['buyers']:,}")
+cols[2].metric("Orders", f"{p['orders']:,}")
+cols[3].metric("First sold", p["first_seen"])
+st.caption(f"Category: {p['category'] or 'none'} · product {item}")
 st.plotly_chart(viz.sales_over_time(insights.product_sales(data, item)), width="stretch")
 with st.expander("Who bought it"):
     st.dataframe(insights.product_buyers(data, item), hide_index=True, width="stretch")

@@ -39,7 +39,7 @@ class Economics:
     margin_pct: float = 0.30
     margin_per_conversion: float | None = None
     uplift: float = 1.0
-    currency: str = "£"
+    currency: str = ""  # what goes before an amount ('£'); nothing when it is unknown
 
 
 def default_cutoff(data: OrderData, window_days: int = 30):

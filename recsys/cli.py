@@ -264,11 +264,13 @@ def cmd_segments(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_campaign(args: argparse.Namespace) -> dict[str, Any]:
     from recsys import campaign as cp
+    from recsys.insights import currency_prefix
 
     registry.spec(args.model)
     params = parse_params(args.set, [args.model])[args.model] or None  # None: campaign defaults
     data = load_input(args)
     econ = cp.Economics(cost_per_contact=args.cost_per_contact, fixed_cost=args.fixed_cost,
+                        currency=currency_prefix(data.report.get("currency")),
                         margin_pct=args.margin_pct / 100)
     if args.new_product:
         parts = [p.strip() for p in args.new_product.split(",")]

@@ -184,4 +184,6 @@ def load_demo(n_customers: int = 2000, n_products: int = 500, seed: int = 0):
     from recsys.data.readers import RawSource
 
     raw = demo_csv_bytes(n_customers, n_products, seed)
-    return load_orders(RawSource(name="demo_online_retail.csv", data=raw))
+    data = load_orders(RawSource(name="demo_online_retail.csv", data=raw))
+    data.report["currency"] = "GBP"  # the generated shop's prices are pounds
+    return data

@@ -11,13 +11,29 @@ import pandas as pd
 from recsys.data import OrderData
 from recsys.models import registry
 
+SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "JPY": "¥", "INR": "₹", "AUD": "A$",
+           "CAD": "C$", "NZD": "NZ$", "CHF": "CHF ", "BDT": "৳"}
+
+
+def currency_prefix(code: str | None) -> str:
+    """What goes before an amount: '£' for GBP, 'BDT ' for a code without a symbol, nothing
+    when the currency is unknown (never a guess)."""
+    if not code:
+        return ""
+    code = code.strip().upper()
+    return SYMBOLS.get(code, f"{code} ")
+
+
+def money(value: float, code: str | None, decimals: int = 2) -> str:
+    return f"{currency_prefix(code)}{value:,.{decimals}f}"
+
 
 def summary_frames(data: OrderData, top: int = 15) -> dict[str, pd.DataFrame]:
     """Orders per week, top products, orders-per-customer distribution, countries."""
     inter = data.interactions
     orders = inter.drop_duplicates("order_id")
-    weekly = (orders.set_index("timestamp").resample("W")["order_id"].count()
-              .rename("orders").reset_index())
+    weekly = _complete_weeks(orders.set_index("timestamp").resample("W")["order_id"].count()
+                             .rename("orders").reset_index(), inter["timestamp"].max())
     top_items = (inter.groupby("item_id", observed=True)["customer_id"].nunique()
                  .nlargest(top).rename("customers").reset_index())
     top_items["item_id"] = top_items["item_id"].astype(str)
@@ -28,6 +44,35 @@ def summary_frames(data: OrderData, top: int = 15) -> dict[str, pd.DataFrame]:
                  .rename_axis("country").rename("customers").reset_index())
     return {"weekly": weekly, "top_items": top_items, "per_customer": per_cust,
             "countries": countries}
+
+
+KEY_WORDS = {"email": "e-mail", "phone": "phone number", "name+postcode": "name and postcode",
+             "customer id": "customer ID", "none": "no identity (guests)"}
+
+
+def dataset_facts(report: dict[str, Any], currency: str | None) -> str:
+    """What the import found out, in a sentence an analyst can check: format, dates,
+    categories, how customers were identified, and the currency."""
+    key = report.get("customer_key", {})
+    sources = key.get("sources") or {}
+    by = ", ".join(f"{KEY_WORDS.get(k, k)} ({v:,} lines)" for k, v in sources.items())
+    parts = [f"Format **{report.get('format', '?')}**",
+             f"dates read as {report.get('time_style', '?')}"
+             + (f" ({report['dates_out_of_range']:,} out of range, dropped)"
+                if report.get("dates_out_of_range") else ""),
+             f"categories {report.get('category_source', 'from the export')}",
+             f"customers identified by {by or 'their ID'}"
+             + ("; keys pseudonymised" if report.get("pseudonymised") else "; IDs kept as "
+                "exported (" + key.get("why", "") + ")"),
+             f"currency {currency}" if currency else "currency not stated in the export"]
+    return " · ".join(parts)
+
+
+def _complete_weeks(weekly: pd.DataFrame, last: pd.Timestamp) -> pd.DataFrame:
+    """Without the export's last week when it is cut short (it would look like a crash)."""
+    if len(weekly) > 1 and weekly["timestamp"].iloc[-1].normalize() > last.normalize():
+        return weekly.iloc[:-1]
+    return weekly
 
 
 def cleaning_table(data: OrderData) -> pd.DataFrame:
@@ -47,6 +92,26 @@ def product_choices(data: OrderData, limit: int = 1000) -> dict[str, str]:
     """item_id -> 'name (id)', best sellers first."""
     p = data.products.sort_values("lines", ascending=False).head(limit)
     return dict(zip(p["item_id"].astype(str), p["name"].astype(str) + " (" + p["item_id"] + ")"))
+
+
+def find_customer(data: OrderData, typed: str, key) -> str | None:
+    """The customer an analyst typed: their ID as stored, or the e-mail, phone or customer
+    number they know, pseudonymised with the workspace's key (``key()``) as at import."""
+    from recsys.data.loader import pseudonymise
+
+    typed = typed.strip()
+    known = set(data.customer_ids)
+    if typed in known:
+        return typed
+    candidates = [typed]
+    digits = "".join(ch for ch in typed if ch.isdigit() or ch == "+")
+    if len(digits) >= 6 and "@" not in typed:
+        candidates.append("phone:" + digits)
+    for text in candidates:
+        hashed = pseudonymise(pd.Series([text]), key()).iloc[0]
+        if hashed in known:
+            return str(hashed)
+    return None
 
 
 def customer_profile(data: OrderData, customer_id: str) -> dict[str, Any]:
@@ -107,8 +172,8 @@ def product_profile(data: OrderData, item_id: str) -> dict[str, Any]:
 
 def product_sales(data: OrderData, item_id: str) -> pd.DataFrame:
     inter = data.interactions[data.interactions["item_id"] == item_id]
-    return (inter.set_index("timestamp").resample("W")["quantity"].sum()
-            .rename("units").reset_index())
+    return _complete_weeks(inter.set_index("timestamp").resample("W")["quantity"].sum()
+                           .rename("units").reset_index(), data.interactions["timestamp"].max())
 
 
 def product_buyers(data: OrderData, item_id: str, top: int = 50) -> pd.DataFrame:

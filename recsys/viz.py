@@ -8,7 +8,8 @@ import plotly.graph_objects as go
 
 
 def orders_over_time(weekly: pd.DataFrame) -> go.Figure:
-    fig = px.line(weekly, x="timestamp", y="orders", title="Orders per week")
+    fig = px.line(weekly, x="timestamp", y="orders",
+                  title="Orders per week (complete weeks; weeks end on Sunday)")
     return fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10))
 
 
@@ -83,13 +84,14 @@ def silhouette_curve(curve: dict[int, float], chosen: int) -> go.Figure:
     return fig.update_layout(height=280, margin=dict(l=10, r=10, t=40, b=10))
 
 
-def campaign_curves(curves: dict[str, pd.DataFrame], chosen: int, currency: str = "£"
+def campaign_curves(curves: dict[str, pd.DataFrame], chosen: int, currency: str = ""
                     ) -> dict[str, go.Figure]:
     """Gains (recall), lift and expected profit by audience size, one line per ranking."""
     figs = {}
     for key, title in (("recall", "Gains: share of buyers reached"),
                        ("lift", "Lift over a random audience"),
-                       ("expected_profit", f"Expected profit ({currency})")):
+                       ("expected_profit", "Expected profit" + (f" ({currency.strip()})"
+                                                                 if currency else ""))):
         fig = go.Figure()
         for name, c in curves.items():
             fig.add_trace(go.Scatter(x=c["n"], y=c[key], name=name, mode="lines"))

@@ -48,6 +48,12 @@ def check_name(name: str) -> str:
     return name
 
 
+def safe_name(text: str, fallback: str = "my-shop") -> str:
+    """A valid name made from free text (a file's name): odd characters become '-'."""
+    name = re.sub(r"[^A-Za-z0-9_.\-]+", "-", text).strip(" .-_")[:60].strip(" .-_")
+    return name if name and _NAME.fullmatch(name) and ".." not in name else fallback
+
+
 @dataclass(frozen=True)
 class DatasetRef:
     """Which dataset: the generated demo shop, or one saved in a workspace by name (``team``:
@@ -260,6 +266,13 @@ class Workspace:
         if not (folder / "meta.json").exists():
             raise StoreError(f"No dataset named {ref.name!r} in this workspace.")
         return _meta(self._safe(folder) / "meta.json")
+
+    def set_currency(self, ref: DatasetRef, code: str | None) -> None:
+        """The analyst's word on a dataset's currency (kept beside its data, not in it)."""
+        folder = self._dataset_dir(ref)
+        meta = self.dataset_meta(ref)
+        meta["currency"] = (code or "").strip().upper()[:8] or None
+        write_json(folder / "meta.json", meta)
 
     def has_dataset(self, ref: DatasetRef) -> bool:
         return (self._dataset_dir(ref) / "meta.json").exists()

@@ -37,7 +37,7 @@ def session(user: str | None, dataset: str | None = None) -> AppTest:
 def import_shop(at: AppTest, data: bytes, name: str = "shop") -> None:
     at.file_uploader[0].upload("orders.csv", data, "text/csv").run()
     at.text_input[0].set_value(name)
-    at.button[0].click().run()
+    next(b for b in at.button if b.label == "Import").click().run()
     settle(kinds=("import",))
     at.run()
     assert at.success and "Imported" in at.success[0].value, [e.value for e in at.error]

@@ -58,6 +58,10 @@ def no_errors(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
 def charts(at: AppTest) -> int:
     return len(at.get("plotly_chart"))
 
@@ -75,10 +79,10 @@ def test_first_start_asks_for_the_starter_jobs_and_pages_show_data_meanwhile(col
     assert kinds.count("fit") == 4 and kinds.count("campaign") == 2
     cold.switch_page("pages/customer.py").run()
     no_errors(cold)
-    assert len(cold.metric) == 5 and charts(cold) >= 1  # profile and timeline already
+    assert len(cold.metric) == 4 and charts(cold) >= 1  # profile and timeline already
     cold.switch_page("pages/products.py").run()
     no_errors(cold)
-    assert len(cold.metric) == 5
+    assert len(cold.metric) == 4
 
 
 @pytest.mark.parametrize("page", PAGES[1:])
@@ -87,7 +91,7 @@ def test_every_page_renders_once_the_starters_are_done(app, page):
     no_errors(app)
     if page in ("pages/customer.py", "pages/products.py"):
         assert len(app.dataframe) >= 2 and charts(app) >= 1
-        assert len(app.metric) == 5
+        assert len(app.metric) == 4
     if page == "pages/campaigns.py":  # gains, lift, profit; the summary; the target list
         assert charts(app) == 3 and app.success[0].value.startswith("Targeting")
         lift = app.get("plotly_chart")[1].proto.spec  # both default models beside the heuristics
@@ -120,7 +124,7 @@ def test_products_page_similar_and_targets(app):
 def test_upload_good_then_bad_keeps_dataset(cold):
     cold.file_uploader[0].upload("retail.csv", RETAIL.encode(), "text/csv").run()
     cold.text_input[0].set_value("tiny-shop")
-    cold.button[0].click().run()  # the import is a job: the page follows it
+    button(cold, "Import").click().run()  # the import is a job: the page follows it
     settle(kinds=("import",))
     cold.run()
     no_errors(cold)
@@ -128,7 +132,7 @@ def test_upload_good_then_bad_keeps_dataset(cold):
     assert {m.label: m.value for m in cold.metric}["Customers"] == "3"
     cold.file_uploader[0].clear()
     cold.file_uploader[0].upload("bad.csv", b"a,b\n1,2\n", "text/csv").run()
-    cold.button[0].click().run()
+    button(cold, "Import").click().run()
     settle(kinds=("import",))
     cold.run()
     assert not cold.exception

@@ -55,8 +55,9 @@ def test_best_size_and_break_even_constructed():
 def test_summary_sentence_reads_like_a_person_wrote_it():
     curve = pd.DataFrame({"n": [100], "hits": [10.0], "precision": [0.1], "recall": [0.5],
                           "lift": [2.0]})
-    out = cp.economics(curve, cp.Economics(cost_per_contact=0.5), margin=20.0)
-    text = cp.summary_sentence(out, 100, 0.05, cp.Economics(cost_per_contact=0.5))
+    econ = cp.Economics(cost_per_contact=0.5, currency="£")
+    out = cp.economics(curve, econ, margin=20.0)
+    text = cp.summary_sentence(out, 100, 0.05, econ)
     assert text == ("Targeting 100 customers reaches an expected 10 buyers (10.0%, 2.0× the "
                     "5.0% base rate) at £0.50 per contact: £50 cost, £200 margin, ROI 300%.")
 

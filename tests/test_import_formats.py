@@ -287,3 +287,33 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         load_orders(upload("x.csv", RETAIL.encode()), format="shopify")
     with pytest.raises(ReadError):
         load_orders(RawSource(name="broken.xlsx", data=b"PK\x03\x04garbage"))
+
+
+def test_a_single_table_with_instacart_names_is_generic():
+    """user_id, product_id, aisle and a date in one table: a generic export, not half of
+    Instacart's tables."""
+    text = ("user_id,product_id,aisle,order_id,order_number,order_date\n"
+            "7,100,yogurt,1,1,2024-01-01\n7,200,bread,2,2,2024-01-08\n8,100,yogurt,3,1,"
+            "2024-01-03\n")
+    data = load_orders(upload("export.csv", text.encode()))
+    assert data.report["format"] == "generic" and len(data.interactions) == 3
+    assert set(data.products["category"]) == {"yogurt", "bread"}
+
+
+def test_shopify_buyers_without_email_keep_their_identity():
+    from tests.shops import shopify_orders
+
+    data = load_orders(upload("orders_export.csv", shopify_orders()),
+                       options=ImportOptions(pii_key=b"k"))
+    sources = data.report["customer_key"]["sources"]
+    assert set(sources) == {"email", "phone", "name+postcode"} and data.report["currency"] == "BDT"
+    s = data.summary()
+    assert s["customers"] < 0.5 * s["orders"] and not data.report["warnings"]
+    assert all(c.startswith("c_") for c in data.customer_ids)
+
+
+def test_one_customer_per_order_is_warned_about():
+    rows = "".join(f"c{i},p{i % 5},2024-01-{1 + i % 28:02d},o{i}\n" for i in range(40))
+    data = load_orders(upload("x.csv", ("customer_id,product_id,order_date,order_id\n" + rows)
+                              .encode()), options=ImportOptions(pii_key=b"k"))
+    assert data.report["warnings"] and "repeat buyers cannot be seen" in data.report["warnings"][0]

@@ -49,6 +49,13 @@ def current_fingerprint() -> str:
         return ws.fingerprint(DatasetRef.demo())
 
 
+def currency() -> str | None:
+    """The dataset's currency code: the analyst's word, else the export's, else unknown."""
+    ref = current_ref()
+    meta = workspace().dataset_meta(ref)
+    return meta.get("currency") or current_data().report.get("currency")
+
+
 def current_data() -> OrderData:
     """The dataset chosen in this session; the demo shop when none (or it is gone)."""
     fp = current_fingerprint()

@@ -9,6 +9,7 @@ from recsys.workspace import DatasetRef, StoreError
 DATASET = "dataset"  # the DatasetRef this session looks at
 IMPORT = "import_job"  # the id of the import this session is waiting for
 NOTICE = "notice"  # a message to show once on the next run
+WELCOMED = "welcomed"  # the first-visit steps were dismissed
 
 
 def init(state) -> None:

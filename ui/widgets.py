@@ -52,3 +52,55 @@ def show_notice() -> None:
     msg = st.session_state.pop(S.NOTICE, None)
     if msg:
         st.success(msg)
+
+
+INTRO = {
+    "data": "Your shop's orders as the app reads them: what was imported, what cleaning "
+            "removed, and who buys what when.",
+    "models": "Recommendation models trained on your orders and scored honestly on the weeks "
+              "they never saw: the higher the NDCG, the more of what customers bought next "
+              "was near the top of their list.",
+    "customer": "One customer: what they bought, and what each model would recommend them "
+                "next, with the reasons.",
+    "products": "One product: how it sells, the products bought with it, and the customers "
+                "most likely to buy it next.",
+    "embeddings": "Customers (or products) placed by a model's view of their tastes: close "
+                  "points buy alike. Segments are groups of them you can target.",
+    "campaigns": "Size a campaign for one product: how many buyers each audience size would "
+                 "reach, checked on a past month, and what it would cost and earn.",
+}
+
+
+def intro(page: str) -> None:
+    """The one line under a page's title: what am I looking at."""
+    st.caption(INTRO[page])
+
+
+def welcome() -> None:
+    """A first visit's three steps (shown until dismissed in this session)."""
+    if st.session_state.get(S.WELCOMED):
+        return
+    with st.container(border=True):
+        st.markdown("**Welcome.** This is a recommendation workbench for your shop's orders. "
+                    "It opens on a generated demo shop, so every page already shows something."
+                    "\n1. **Upload** your order export below (Shopify, UCI Online Retail, "
+                    "Instacart, REES46, or any table with a customer, a product and a date)."
+                    "\n2. **Train**: the first models start on their own; compare more on the "
+                    "Models page."
+                    "\n3. **Use** them: recommendations per customer, similar products and "
+                    "likely buyers, customer segments, and campaign sizing.")
+        st.button("Got it", on_click=lambda: st.session_state.__setitem__(S.WELCOMED, True))
+
+
+def currency_setter(code: str | None) -> None:
+    """Say which currency the amounts are in, when the export does not (or says wrongly)."""
+    from ui.cache import current_ref, workspace
+
+    ref = current_ref()
+    if ref.is_demo:
+        return
+    with st.popover(f"Currency: {code or 'not set'}"):
+        new = st.text_input("Currency code (e.g. GBP, EUR, USD, BDT)", value=code or "")
+        if st.button("Save currency"):
+            workspace().set_currency(ref, new)
+            st.rerun()

@@ -7,7 +7,7 @@ into that shape by a ``ColumnMapping`` plus a few format-specific fixes.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,7 @@ import pandas as pd
 FORMATS = ("online_retail", "shopify", "instacart", "rees46", "generic")
 LINE_COLUMNS = [
     "customer_id", "item_id", "order_id", "timestamp", "quantity", "price", "name",
-    "category", "country", "region", "cancelled", "event",
+    "category", "country", "region", "cancelled", "event", "currency", "key_source",
 ]
 
 
@@ -43,6 +43,7 @@ class ColumnMapping:
     region: str | None = None
     event: str | None = None
     status: str | None = None
+    currency: str | None = None
 
     @classmethod
     def from_string(cls, text: str) -> ColumnMapping:
@@ -104,11 +105,14 @@ def _detect_shopify(header: list[str]) -> Detection | None:
     if not all(_pick(header, n) for n in need):
         return None
     m = ColumnMapping(
-        customer=_pick(header, "Email") or "Email", item=_pick(header, "Lineitem sku") or
-        "Lineitem name", time="Created at", order="Name", quantity="Lineitem quantity",
-        price=_pick(header, "Lineitem price"), name="Lineitem name",
-        category=_pick(header, "Vendor"), country=_pick(header, "Shipping Country"),
+        customer=_pick(header, "Email", "Phone", "Billing Name") or "Email",
+        item=_pick(header, "Lineitem sku") or "Lineitem name", time="Created at", order="Name",
+        quantity="Lineitem quantity", price=_pick(header, "Lineitem price"),
+        name="Lineitem name",
+        category=_pick(header, "Lineitem product type", "Product Type", "Product type", "Type"),
+        country=_pick(header, "Shipping Country", "Billing Country"),
         region=_pick(header, "Shipping Province"), status=_pick(header, "Financial Status"),
+        currency=_pick(header, "Currency"),
     )
     return Detection("shopify", m, 1.0)
 
@@ -179,12 +183,16 @@ def _guess_generic(header: list[str]) -> tuple[dict[str, str], list[str]]:
 
 
 def detect_format(header: list[str]) -> list[Detection]:
-    """Formats that fit this header, best first (generic last)."""
-    found = [d for f in (_detect_online_retail, _detect_shopify, _detect_rees46,
-                         _detect_instacart) if (d := f(header))]
+    """Formats that fit this header, best first. A table that holds a customer, a product and
+    a time on its own is read as generic before it is taken for one of Instacart's tables
+    (which have no dates, and need each other)."""
+    found = [d for f in (_detect_online_retail, _detect_shopify, _detect_rees46)
+             if (d := f(header))]
     roles, missing = _guess_generic(header)
     if not missing:
         found.append(Detection("generic", ColumnMapping(**roles), 0.5))
+    if (d := _detect_instacart(header)):
+        found.append(d)
     return found
 
 
@@ -250,6 +258,8 @@ def to_lines(df: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
     out["cancelled"] = False
     out["event"] = (_col(df, mapping.event, "purchase").astype("string").str.lower()
                     if mapping.event else "purchase")
+    out["currency"] = _col(df, mapping.currency).astype("string").str.strip().str.upper()
+    out["key_source"] = "customer id"
     return out
 
 
@@ -261,31 +271,67 @@ def normalise_online_retail(df: pd.DataFrame, mapping: ColumnMapping) -> pd.Data
 
 SHOPIFY_ORDER_LEVEL = [
     "Email", "Financial Status", "Created at", "Cancelled at", "Shipping Country",
-    "Shipping Province", "Fulfillment Status",
+    "Shipping Province", "Fulfillment Status", "Currency", "Billing Country",
 ]
+# Who bought, best key first; each is pseudonymised before anything is stored.
+SHOPIFY_KEYS = {"email": ["Email"], "phone": ["Phone", "Billing Phone", "Shipping Phone"],
+                "name+postcode": [("Billing Name", "Billing Zip"),
+                                  ("Shipping Name", "Shipping Zip")]}
 SHOPIFY_CANCELLED_STATUS = {"refunded", "voided", "cancelled", "canceled"}
+
+
+def _shopify_key_columns() -> list[str]:
+    cols: list[str] = []
+    for options in SHOPIFY_KEYS.values():
+        for opt in options:
+            cols.extend(opt if isinstance(opt, tuple) else [opt])
+    return cols
+
+
+def shopify_customer_key(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The best key each order has -- e-mail, else phone, else billing (or shipping) name and
+    postcode -- and which one it was. Orders with none are guests."""
+    key = pd.Series(pd.NA, index=df.index, dtype="string")
+    source = pd.Series(pd.NA, index=df.index, dtype="string")
+    for kind, options in SHOPIFY_KEYS.items():
+        for opt in options:
+            cols = opt if isinstance(opt, tuple) else (opt,)
+            if not all(c in df.columns for c in cols):
+                continue
+            parts = [df[c].astype("string").str.strip().replace("", pd.NA) for c in cols]
+            if kind == "email":
+                value = parts[0].where(parts[0].str.contains("@", regex=False)).str.lower()
+            elif kind == "phone":
+                digits = parts[0].str.replace(r"[^\d+]", "", regex=True)
+                value = ("phone:" + digits).where(digits.str.len() >= 6)
+            else:
+                value = ("name:" + parts[0].str.lower().str.split().str.join(" ") + "|"
+                         + parts[1].str.upper().str.replace(" ", "", regex=False))
+            take = key.isna() & value.notna()
+            key[take], source[take] = value[take], kind
+    return key, source
 
 
 def normalise_shopify(df: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
     df = df.copy()
     # Order-level fields are only on an order's first line: carry them to its other lines.
-    present = [c for c in SHOPIFY_ORDER_LEVEL if c in df.columns]
+    present = [c for c in SHOPIFY_ORDER_LEVEL + _shopify_key_columns() if c in df.columns]
+    present = list(dict.fromkeys(present))
     for c in present:
         df[c] = df[c].astype("string").str.strip().replace("", pd.NA)
     df[present] = df.groupby("Name", sort=False)[present].ffill()
-    if "Email" not in df.columns:
-        df["Email"] = pd.NA
+    df["__customer"], df["__key_source"] = shopify_customer_key(df)
     sku = mapping.item
     if sku != "Lineitem name" and sku in df.columns:
         df[sku] = df[sku].astype("string").str.strip().replace("", pd.NA)
         df[sku] = df[sku].fillna(df["Lineitem name"].astype("string"))
-    lines = to_lines(df, mapping)
+    lines = to_lines(df, replace(mapping, customer="__customer"))
     status = _col(df, mapping.status).astype("string").str.lower().str.strip()
     cancelled = status.isin(SHOPIFY_CANCELLED_STATUS).fillna(False)
     if "Cancelled at" in df.columns:
         cancelled |= df["Cancelled at"].notna()
     lines["cancelled"] = cancelled.to_numpy(dtype=bool)
-    lines["customer_id"] = lines["customer_id"].str.lower()
+    lines["key_source"] = df["__key_source"].to_numpy()
     return lines
 
 
@@ -341,6 +387,7 @@ def normalise_instacart(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         "name": lines.get("product_name", pd.Series(pd.NA, index=lines.index)).astype("string"),
         "category": lines.get("category", pd.Series(pd.NA, index=lines.index)).astype("string"),
         "country": pd.NA, "region": pd.NA, "cancelled": False, "event": "purchase",
+        "currency": pd.NA, "key_source": "customer id",
     })
     return out
 
@@ -353,7 +400,8 @@ NORMALISERS = {
 }
 
 # Columns a format's normaliser reads besides its mapping.
-_FORMAT_EXTRAS = {"shopify": SHOPIFY_ORDER_LEVEL + ["Name", "Lineitem name"],
+_FORMAT_EXTRAS = {"shopify": SHOPIFY_ORDER_LEVEL + ["Name", "Lineitem name"]
+                  + _shopify_key_columns(),
                   "rees46": ["category_id", "brand"]}
 
 
@@ -371,4 +419,5 @@ def string_columns(mapping: ColumnMapping | None) -> list[str]:
         return ["order_id", "user_id", "product_id", "aisle_id", "department_id"]
     cols = [mapping.customer, mapping.item, mapping.time, mapping.order, mapping.status,
             mapping.category, mapping.name, mapping.country, mapping.region, mapping.event]
-    return [c for c in cols if c] + SHOPIFY_ORDER_LEVEL + ["Lineitem name", "category_id", "brand"]
+    return ([c for c in cols if c] + SHOPIFY_ORDER_LEVEL + _shopify_key_columns()
+            + ["Lineitem name", "category_id", "brand"])

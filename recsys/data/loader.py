@@ -184,5 +184,28 @@ def load_orders(source: Any, format: str = "auto", mapping: fmt.ColumnMapping | 
         "customer_key": key_rule,
     }
     data = OrderData.from_lines(kept, report, signals)
+    data.report["customer_key"]["sources"] = {
+        str(k): int(v) for k, v in kept["key_source"].fillna("none").value_counts().items()}
+    data.report["currency"] = _currency(kept)
+    data.report["warnings"] = _warnings(data)
     data.report["seconds"] = round(time.perf_counter() - t0, 3)
     return data
+
+
+def _currency(lines: pd.DataFrame) -> str | None:
+    """The export's own currency (its most common value), if it says."""
+    values = lines["currency"].dropna()
+    return str(values.mode().iloc[0]) if len(values) else None
+
+
+def _warnings(data: OrderData) -> list[str]:
+    """What an analyst must know before trusting any recommendation from this data."""
+    out = []
+    s = data.summary()
+    if s["orders"] >= 20 and s["customers"] >= 0.9 * s["orders"]:
+        out.append(f"Almost every order has its own customer ({s['customers']:,} customers for "
+                   f"{s['orders']:,} orders): repeat buyers cannot be seen, so recommendations "
+                   "will be little more than best-seller lists. Check that the export "
+                   "identifies customers (e-mail, phone, or name and postcode), and that guest "
+                   "orders are not counted as customers.")
+    return out
