@@ -1,12 +1,12 @@
-"""Embeddings: customers or products in 2D, clusters, their profiles, and neighbours. The
-clustering and projection run as background jobs; their results are kept."""
+"""Embeddings: customers or products in 2D, segments, what they are worth and what to promote
+to each. Clustering and projection run as background jobs; their results are kept."""
 
 import streamlit as st
 
 from recsys import insights, segments, viz
 from recsys.models import registry
 from recsys.workflow import segments_request
-from ui.cache import current_fingerprint, current_ref, result
+from ui.cache import currency, current_fingerprint, current_ref, result
 from ui.cache import model as stored_model
 from ui.jobs import available, ensure, job_line, watch
 from ui.widgets import download, intro
@@ -27,13 +27,8 @@ what = c2.radio("Show", ["customers", "items"] if has_customers else ["items"],
 method = c3.selectbox("Projection", ["pca", "umap", "tsne"],
                       help="PCA is ready as soon as a model is trained. UMAP (cosine) shows "
                            "local structure best; it and t-SNE run as background jobs.")
-if not has_customers:
-    st.caption(f"{label} has no customer embeddings; train "
-               f"{', '.join(registry.names(customer_vectors=True))} on the Models page to see "
-               "customers.")
-
 job = ensure(segments_request(current_ref(), current_fingerprint(), models[label].serving_id,
-                              what, method))
+                              what, method, models[label].holdout_id))
 if job.active:
     watch([job])
     st.stop()
@@ -42,7 +37,7 @@ if not job.result:
     st.stop()
 res, frames, arrays = result(job.result["result"])
 points, ids, vectors = frames["points"], arrays["ids"], arrays["vectors"]
-options = ["cluster", "country", "rfm segment", "orders"] if what == "customers" \
+options = ["cluster", "rfm segment", "country", "orders"] if what == "customers" \
     else ["cluster", "category", "price", "purchases"]
 colour = st.selectbox("Colour by", options)
 title = f"{len(points):,} {what} · {method.upper()}" + (" (stratified sample)" if res["sampled"]
@@ -51,24 +46,33 @@ event = st.plotly_chart(viz.embedding_scatter(points, colour, title), on_select=
                         selection_mode="points", key="scatter")
 picked = event.selection.points if event and event.selection else []
 if picked:
-    row = int(picked[0]["point_index"]) if "point_index" in picked[0] else 0
-    focus = points.iloc[row]
+    focus = points.iloc[int(picked[0].get("point_index", 0))]
     st.markdown(f"**Nearest to {focus['label']}** (full {vectors.shape[1]}-d embedding)")
     st.dataframe(segments.neighbour_table(ids, vectors, focus["id"]), hide_index=True)
 else:
     st.caption("Select a point to see its nearest neighbours in the full embedding.")
 
-left, right = st.columns([1, 2])
-curve = {int(k): v for k, v in res["silhouette"].items()}
-left.plotly_chart(viz.silhouette_curve(curve, res["k"]), width="stretch")
-gap = res["chosen_silhouette"] - res["baseline_silhouette"]
-left.metric("Silhouette: embedding (vs hand-crafted features)",
-            f"{res['chosen_silhouette']:.3f}", f"{gap:+.3f} vs baseline")
-right.dataframe(segments.profile_table(res["clusters"]), hide_index=True, width="stretch")
+if res.get("value"):
+    value = res["value"]
+    left, right = st.columns([3, 2])
+    left.plotly_chart(viz.segment_usefulness(value), width="stretch")
+    right.caption(insights.segment_value_sentence(value))
+st.dataframe(segments.profile_table(res["clusters"], insights.currency_prefix(currency())),
+             hide_index=True, width="stretch")
+if "promote" in frames and len(frames["promote"]):
+    left, right = st.columns([3, 2])
+    seg = left.selectbox("What to promote to segment", sorted(frames["promote"]["segment"]
+                                                              .unique()))
+    left.dataframe(insights.promote_table(frames["promote"], seg), hide_index=True,
+                   width="stretch")
+    right.plotly_chart(viz.rfm_mix(frames["rfm"]), width="stretch")
+with st.expander("How the number of segments was chosen"):
+    st.plotly_chart(viz.silhouette_curve({int(k): v for k, v in res["silhouette"].items()},
+                                         res["k"]), width="stretch")
 d1, d2 = st.columns(2)
 with d1:
     download("Download embeddings", lambda: insights.safe_csv(
         segments.vectors_table(ids, vectors)), f"{label}_{what}_embeddings.csv")
 with d2:
-    download("Download cluster assignments", lambda: insights.safe_csv(
-        segments.assignments_table(ids, arrays["labels"])), f"{label}_{what}_clusters.csv")
+    download("Download segment of each", lambda: insights.safe_csv(
+        segments.assignments_table(ids, arrays["labels"])), f"{label}_{what}_segments.csv")

@@ -5,6 +5,7 @@ import streamlit as st
 from recsys import viz
 from recsys.models import registry
 from recsys.workflow import (
+    COLUMN_HELP,
     default_cutoff,
     fit_request,
     leaderboard_frame,
@@ -34,15 +35,17 @@ with st.form("train"):
         with st.expander(f"{name} hyper-parameters"):
             params[name] = {}
             for f in param_fields(name):
-                key = f"p_{name}_{f['name']}"
+                key, label, help_ = f"p_{name}_{f['name']}", f["label"], f["help"]
                 if f["type"] == "bool":
-                    params[name][f["name"]] = st.checkbox(f["name"], f["default"], key=key)
+                    params[name][f["name"]] = st.checkbox(label, f["default"], key=key,
+                                                          help=help_)
                 elif f["type"] == "str":
-                    params[name][f["name"]] = st.text_input(f["name"], f["default"], key=key)
+                    params[name][f["name"]] = st.text_input(label, f["default"], key=key,
+                                                            help=help_)
                 else:
                     fmt = "%g" if f["type"] == "float" else "%d"
-                    params[name][f["name"]] = st.number_input(f["name"], value=f["default"],
-                                                              key=key, format=fmt)
+                    params[name][f["name"]] = st.number_input(label, value=f["default"],
+                                                              key=key, format=fmt, help=help_)
     go = st.form_submit_button("Train and evaluate", type="primary", disabled=not names)
 if go:
     for name in names:
@@ -64,7 +67,9 @@ if rows:
     st.subheader(f"Leaderboard · holdout from {cutoff}")
     board = leaderboard_frame(rows)
     st.plotly_chart(viz.leaderboard(board), width="stretch")
-    st.dataframe(board, hide_index=True, width="stretch")
+    st.dataframe(board, hide_index=True, width="stretch", column_config={
+        col: st.column_config.Column(label, help=help_)
+        for col, (label, help_) in COLUMN_HELP.items()})
 elif not running:
     st.info("No model scored yet on this holdout: pick models above and press **Train and "
             "evaluate**.")

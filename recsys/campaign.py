@@ -100,14 +100,40 @@ def size_grid(n: int, points: int = 60) -> np.ndarray:
     return grid[(grid >= 1) & (grid <= n)]
 
 
-def calibrate(positives: np.ndarray, scores: np.ndarray):
-    """Isotonic purchase probability as a function of rank share (0 = best customer)."""
+@dataclass(frozen=True)
+class Calibration:
+    """Purchase probability by rank share (0 = the best-ranked customer): band rates,
+    interpolated between band centres."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def predict(self, rank_share: np.ndarray) -> np.ndarray:
+        return np.interp(np.asarray(rank_share, dtype=float), self.x, self.y)
+
+
+BAND_SIZES = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000)
+PRIOR = 10  # pseudo-customers at the base rate added to each band
+
+
+def calibrate(positives: np.ndarray, scores: np.ndarray) -> Calibration:
+    """Purchase probability by rank from a backtest, in bands that widen down the list, each
+    band's rate pulled towards the base rate by ``PRIOR`` customers' worth of evidence, then
+    made non-increasing. A handful of buyers at the very top no longer reads as certainty."""
     from sklearn.isotonic import IsotonicRegression
 
-    rank = np.empty(len(scores))
-    rank[np.argsort(-scores, kind="stable")] = np.arange(len(scores)) / max(len(scores) - 1, 1)
-    return IsotonicRegression(increasing=False, out_of_bounds="clip").fit(rank,
-                                                                          positives.astype(float))
+    n = len(scores)
+    hits = np.asarray(positives, float)[np.argsort(-scores, kind="stable")]
+    base = hits.mean() if n else 0.0
+    edges = np.unique(np.r_[0, [e for e in BAND_SIZES if e < n], n])
+    rates, centres, sizes = [], [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        rates.append((hits[lo:hi].sum() + PRIOR * base) / (hi - lo + PRIOR))
+        centres.append((lo + hi - 1) / 2 / max(n - 1, 1))
+        sizes.append(hi - lo)
+    smooth = IsotonicRegression(increasing=False).fit_transform(centres, rates,
+                                                                 sample_weight=sizes)
+    return Calibration(np.asarray(centres), np.asarray(smooth))
 
 
 def economics(curve: pd.DataFrame, econ: Economics, margin: float) -> pd.DataFrame:

@@ -47,6 +47,7 @@ def summary_frames(data: OrderData, top: int = 15) -> dict[str, pd.DataFrame]:
 
 
 KEY_WORDS = {"email": "e-mail", "phone": "phone number", "name+postcode": "name and postcode",
+             "e-mail column (no e-mail)": "what the e-mail column held (a phone or a name)",
              "customer id": "customer ID", "none": "no identity (guests)"}
 
 
@@ -73,6 +74,34 @@ def _complete_weeks(weekly: pd.DataFrame, last: pd.Timestamp) -> pd.DataFrame:
     if len(weekly) > 1 and weekly["timestamp"].iloc[-1].normalize() > last.normalize():
         return weekly.iloc[:-1]
     return weekly
+
+
+def segment_value_sentence(value: dict[str, Any]) -> str:
+    """The segments' usefulness in words, with the yardsticks beside it."""
+    n = value["ndcg"]
+    emb, best_other = n["embedding segments"], max(v for k, v in n.items()
+                                                   if k != "embedding segments")
+    d = value.get("distinctness", {})
+    return (f"Recommending each customer their segment's best sellers ranks what they bought "
+            f"after {value['cutoff']} with NDCG@10 {emb:.3f} ({value['test_customers']:,} "
+            f"customers), against {n['RFM segments']:.3f} for {value['k']} RFM segments, "
+            f"{n['category-mix segments']:.3f} for category-mix segments and "
+            f"{n['everyone alike']:.3f} for one list for everyone: "
+            + (f"{emb / best_other - 1:+.0%} on the best of them. " if best_other > 0 else ". ")
+            + (f"Distinctness of the segments' baskets (0 = alike, 1 = nothing shared): "
+               f"{d.get('embedding segments', 0):.2f} (RFM {d.get('RFM segments', 0):.2f}, "
+               f"category mix {d.get('category-mix segments', 0):.2f})." if d else ""))
+
+
+def promote_table(promote: pd.DataFrame, segment: int) -> pd.DataFrame:
+    """One segment's products to promote, with the shares in words."""
+    rows = promote[promote["segment"] == segment]
+    return pd.DataFrame({
+        "product": rows["product"],
+        "bought by the segment": (rows["bought by (segment)"] * 100).round(0).astype(int)
+        .astype(str) + "%",
+        "bought by everyone": (rows["bought by (everyone)"] * 100).round(1).astype(str) + "%",
+        "times more likely": rows["times more likely"].round(1)})
 
 
 def cleaning_table(data: OrderData) -> pd.DataFrame:

@@ -269,8 +269,25 @@ def neighbour_table(ids: np.ndarray, vectors: np.ndarray, focus_id: str,
     return pd.DataFrame({"id": ids[rows], "similarity": np.round(sims, 4)})
 
 
-def profile_table(clusters: list[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame(clusters)
+def profile_table(clusters: list[dict[str, Any]], currency: str = "") -> pd.DataFrame:
+    """Cluster profiles as a table for people: shares as percentages, money as money, lists
+    as text. ``currency`` goes before amounts ('£'), nothing when unknown."""
+    df = pd.DataFrame(clusters)
+    if df.empty:
+        return df
+    out = pd.DataFrame({"segment": df["cluster"], "size": df["size"],
+                        "share": (df["share"] * 100).round(1).astype(str) + "%"})
+    if "mean_orders" in df:
+        out["orders (mean)"] = df["mean_orders"].round(1)
+        out["spend (mean)"] = df["mean_spend"].map(lambda v: f"{currency}{v:,.0f}")
+        out["days since last order"] = df["mean_recency_days"].round(0).astype(int)
+    if "price_range" in df:
+        out["price range"] = df["price_range"].map(
+            lambda r: f"{currency}{r[0]:,.2f} to {currency}{r[1]:,.2f}")
+    for col, label in (("top_categories", "top categories"), ("top_items", "best sellers"),
+                       ("distinctive_items", "typical of the segment")):
+        out[label] = df[col].map(lambda v: ", ".join(map(str, list(v)[:3])))
+    return out
 
 
 def vectors_table(ids: np.ndarray, vectors: np.ndarray) -> pd.DataFrame:

@@ -68,12 +68,40 @@ def sales_over_time(sales: pd.DataFrame) -> go.Figure:
 
 def embedding_scatter(points: pd.DataFrame, colour: str, title: str) -> go.Figure:
     hover = [c for c in points.columns if c not in ("x", "y", "label")]
+    order = {"cluster": sorted(points["cluster"].unique(), key=lambda v: int(v)),
+             "rfm segment": ["active", "warm", "cooling", "lapsed"]}
     fig = px.scatter(points, x="x", y="y", color=colour, hover_name="label",
-                     hover_data=hover, title=title, opacity=0.75)
+                     hover_data=hover, title=title, opacity=0.75, category_orders=order)
     fig.update_traces(marker=dict(size=5))
     return fig.update_layout(height=560, margin=dict(l=10, r=10, t=40, b=10),
                              xaxis=dict(showticklabels=False, title=""),
                              yaxis=dict(showticklabels=False, title=""))
+
+
+def segment_usefulness(value: dict) -> go.Figure:
+    """Holdout NDCG@10 of each way of segmenting customers, the embedding's highlighted."""
+    names = list(value["ndcg"])[::-1]
+    vals = [value["ndcg"][n] for n in names]
+    colours = ["#d62728" if n == "embedding segments" else "#9aa5b1" for n in names]
+    fig = go.Figure(go.Bar(x=vals, y=names, orientation="h", marker_color=colours,
+                           text=[f"{v:.3f}" for v in vals], textposition="auto"))
+    return fig.update_layout(
+        title=f"How well {value['k']} segments predict next purchases (holdout NDCG@10)",
+        height=260, margin=dict(l=10, r=10, t=40, b=10), xaxis_title="NDCG@10 of the "
+        "segment's best sellers, on orders from " + value["cutoff"])
+
+
+def rfm_mix(table: pd.DataFrame) -> go.Figure:
+    """Each segment's members by how recently they ordered (stacked shares)."""
+    fig = go.Figure()
+    colours = {"active": "#2ca02c", "warm": "#98df8a", "cooling": "#ffbb78", "lapsed": "#d62728"}
+    for status, colour in colours.items():
+        if status in table:
+            fig.add_trace(go.Bar(x=table["segment"].astype(str), y=table[status], name=status,
+                                 marker_color=colour))
+    return fig.update_layout(barmode="stack", title="Segments by last order (RFM recency)",
+                             height=300, yaxis_tickformat=".0%", xaxis_title="segment",
+                             margin=dict(l=10, r=10, t=40, b=10))
 
 
 def silhouette_curve(curve: dict[int, float], chosen: int) -> go.Figure:
@@ -86,7 +114,9 @@ def silhouette_curve(curve: dict[int, float], chosen: int) -> go.Figure:
 
 def campaign_curves(curves: dict[str, pd.DataFrame], chosen: int, currency: str = ""
                     ) -> dict[str, go.Figure]:
-    """Gains (recall), lift and expected profit by audience size, one line per ranking."""
+    """Gains (recall), lift and expected profit by audience size, one line per ranking. The
+    audience axis is logarithmic (the decisions are at the top of the list), and the profit
+    axis is scaled to the peak, not to the loss of contacting everyone."""
     figs = {}
     for key, title in (("recall", "Gains: share of buyers reached"),
                        ("lift", "Lift over a random audience"),
@@ -96,6 +126,12 @@ def campaign_curves(curves: dict[str, pd.DataFrame], chosen: int, currency: str 
         for name, c in curves.items():
             fig.add_trace(go.Scatter(x=c["n"], y=c[key], name=name, mode="lines"))
         fig.add_vline(x=chosen, line_dash="dot")
-        figs[key] = fig.update_layout(title=title, height=300, xaxis_title="audience size",
-                                      margin=dict(l=10, r=10, t=40, b=10))
+        fig.update_layout(title=title, height=300, xaxis_title="audience size (log scale)",
+                          xaxis_type="log", margin=dict(l=10, r=10, t=40, b=10))
+        if key == "expected_profit":
+            peak = max(float(c[key].max()) for c in curves.values())
+            low = min(float(c[key].min()) for c in curves.values())
+            span = max(abs(peak), 1.0)
+            fig.update_yaxes(range=[max(low, -1.5 * span), peak + 0.2 * span])
+        figs[key] = fig
     return figs

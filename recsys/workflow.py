@@ -31,13 +31,20 @@ def default_cutoff(data: OrderData):
 
 
 def param_fields(name: str) -> list[dict[str, Any]]:
-    """The model's hyper-parameters: name, type and default, for building a form."""
+    """The model's hyper-parameters for a form: name, type, default, a plain label, one line
+    of help and the allowed range."""
+    config = model_class(name).Config
+    helps, bounds = getattr(config, "HELP", {}), getattr(config, "BOUNDS", {})
     out = []
-    for f in dataclasses.fields(model_class(name).Config):
+    for f in dataclasses.fields(config):
         default = f.default
         kind = type(default).__name__
         if kind in ("int", "float", "bool", "str"):
-            out.append({"name": f.name, "type": kind, "default": default})
+            label, _, help_ = helps.get(f.name, "Random seed — the same seed gives the same "
+                                        "model" if f.name == "seed" else f.name).partition(" — ")
+            lo, hi = bounds.get(f.name, (None, None))
+            out.append({"name": f.name, "type": kind, "default": default, "label": label,
+                        "help": help_ or None, "min": lo, "max": hi})
     return out
 
 
@@ -68,9 +75,11 @@ def campaign_request(ref: DatasetRef, fingerprint: str, model: str, cutoff: str,
 
 
 def segments_request(ref: DatasetRef, fingerprint: str, model_id: str, what: str,
-                     method: str) -> Request:
+                     method: str, holdout_id: str | None = None) -> Request:
+    """Clusters and a projection of a model's embeddings; with ``holdout_id`` (the same
+    model fitted before the holdout) also how well the segments predict purchases."""
     return "segments", {**dataset_params(ref, fingerprint), "model_id": model_id,
-                        "what": what, "method": method}
+                        "what": what, "method": method, "holdout_id": holdout_id}
 
 
 def starter_requests(ref: DatasetRef, fingerprint: str, data: OrderData) -> list[Request]:
@@ -148,6 +157,25 @@ def leaderboard_rows(ws: Workspace, fingerprint: str, cutoff: str | None = None
 
 LEADERBOARD_COLUMNS = ["model", "ndcg", "ndcg_lo", "ndcg_hi", "recall", "hr", "precision", "map",
                        "coverage", "customers", "fit_seconds", "cutoff", "partial"]
+# Each leaderboard column in plain words: (heading, what it means).
+COLUMN_HELP = {
+    "model": ("Model", "The model and any settings that differ from its defaults."),
+    "ndcg": ("NDCG@10", "Ranking quality, 0 to 1: how near the top of each customer's 10 "
+                        "recommendations the products they actually bought next were."),
+    "ndcg_lo": ("NDCG low", "Lower end of the 95% confidence interval (bootstrap over "
+                            "customers)."),
+    "ndcg_hi": ("NDCG high", "Upper end of the 95% confidence interval."),
+    "recall": ("Recall@10", "Share of what each customer bought next that was in their 10."),
+    "hr": ("Hit rate@10", "Share of customers with at least one purchase among their 10."),
+    "precision": ("Precision@10", "Share of the 10 recommendations that were bought."),
+    "map": ("MAP@10", "Mean average precision: like precision, rewarding hits near the top."),
+    "coverage": ("Coverage", "Share of the catalogue recommended to anyone at all."),
+    "customers": ("Customers scored", "Customers who bought before and after the cutoff."),
+    "fit_seconds": ("Training (s)", "Seconds to train on the orders before the cutoff."),
+    "cutoff": ("Holdout from", "Trained on orders before this day, scored on those after."),
+    "partial": ("Stopped early", "Training was stopped before the end; the best epoch so "
+                                 "far is kept."),
+}
 
 
 def leaderboard_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -97,8 +97,11 @@ def test_every_page_renders_once_the_starters_are_done(app, page):
         lift = app.get("plotly_chart")[1].proto.spec  # both default models beside the heuristics
         assert all(f'"name":"{m}"' in lift.replace(" ", "") for m in ("propensity", "ease"))
         assert len(app.dataframe[0].value) >= 1
-    if page == "pages/embeddings.py":  # scatter, silhouette curve, profiles, baseline metric
-        assert charts(app) == 2 and len(app.dataframe) == 1 and len(app.metric) == 1
+    if page == "pages/embeddings.py":  # scatter, usefulness vs baselines, RFM mix, K curve
+        specs = [c.proto.spec for c in app.get("plotly_chart")]
+        assert charts(app) == 4 and any("predict next purchases" in s for s in specs)
+        assert len(app.dataframe) == 2  # the segment profiles, what to promote
+        assert any("RFM segments" in c.value for c in app.caption)
     if page == "pages/models.py":
         board = app.dataframe[0].value
         assert set(board["model"]) >= {"popularity", "ease", "als", "propensity"}

@@ -90,7 +90,7 @@ CASES: list[tuple[list[str], str]] = [
     (["segments", "--demo", "--model", "ease", "--k", "1"], "--k is 'auto' or a number"),
     (["segments", "--demo", "--model", "ease", "--k", "x"], "--k is 'auto' or a number"),
     (["segments", "--demo", "--model", "popularity", "--what", "items"], "no item embeddings"),
-    (["segments", "--demo", "--model", "ease", "--what", "customers"],
+    (["segments", "--demo", "--model", "itemknn", "--what", "customers"],
      "no customer embeddings"),
     (["segments", "--demo", "--model", "ease", "--projection", "magic"], "invalid choice"),
     (["segments", "--demo", "--model", "ease", "--json", "{folder}"], "is a folder"),

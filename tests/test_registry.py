@@ -75,6 +75,6 @@ def test_bad_spec_is_caught_by_the_contract(clustered_data):
     ease = make_model("ease").fit(clustered_data)
     check_capabilities(ease, registry.spec("ease"), clustered_data)
     liar = ModelSpec("liar", "recsys.models.ease:EASE", "claims too much", item_vectors=True,
-                     new_items=True)
+                     customer_vectors=True, new_items=True)
     with pytest.raises(AssertionError, match="new_items"):
         check_capabilities(ease, liar, clustered_data)

@@ -77,4 +77,4 @@ def test_model_without_customer_vectors_is_a_clear_error(clustered_data):
     from recsys.models import make_model
 
     with pytest.raises(ValueError, match="no customer embeddings"):
-        segments.model_vectors(make_model("ease").fit(clustered_data), "customers")
+        segments.model_vectors(make_model("itemknn").fit(clustered_data), "customers")

@@ -299,8 +299,14 @@ def shopify_customer_key(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
             if not all(c in df.columns for c in cols):
                 continue
             parts = [df[c].astype("string").str.strip().replace("", pd.NA) for c in cols]
-            if kind == "email":
-                value = parts[0].where(parts[0].str.contains("@", regex=False)).str.lower()
+            if kind == "email":  # whatever the shop wrote there identifies the buyer
+                value = parts[0].where(~parts[0].str.contains("@", regex=False).fillna(False),
+                                       parts[0].str.lower())
+                other = value.notna() & ~value.str.contains("@", regex=False).fillna(False)
+                take = key.isna() & value.notna()
+                key[take] = value[take]
+                source[take] = np.where(other[take], "e-mail column (no e-mail)", "email")
+                continue
             elif kind == "phone":
                 digits = parts[0].str.replace(r"[^\d+]", "", regex=True)
                 value = ("phone:" + digits).where(digits.str.len() >= 6)

@@ -152,7 +152,8 @@ def run_serve(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
     for what, has in (("customers", spec.customer_vectors), ("items", spec.item_vectors)):
         if has and p.get("_source") and not model.partial_:  # a refit the pages will show
             ctx.submit("segments", {"fingerprint": p["fingerprint"], "dataset": p["dataset"],
-                                    "model_id": model_id, "what": what, "method": "pca"})
+                                    "model_id": model_id, "what": what, "method": "pca",
+                                    "holdout_id": p["_source"]})
     return {"model_id": model_id, "partial": bool(model.partial_)}
 
 
@@ -174,7 +175,19 @@ def run_segments(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
                                    "clusters", "projection")}
     summary.update(silhouette={str(k): v for k, v in res["silhouette"].items()},
                    sampled=bool(proj.sampled), seconds=proj.seconds, points=len(points))
-    ctx.ws.save_result(ctx.job.key, summary, frames={"points": points},
+    frames = {"points": points}
+    if p["what"] == "customers":
+        from recsys import segment_value as sv
+
+        frames["promote"] = sv.promote(data, ids, res["labels"])
+        frames["rfm"] = sv.rfm_mix(data, ids, res["labels"])
+        if p.get("holdout_id"):  # measured with the model that never saw the test weeks
+            ctx.reporter.stage("measuring how well segments predict purchases", 0.9, 0.95)
+            holdout = ctx.ws.load_model(p["holdout_id"])
+            h_ids, h_vec = segments.model_vectors(holdout, "customers")
+            summary["value"] = sv.usefulness(data, ctx.ws.model_meta(p["holdout_id"])["cutoff"],
+                                             h_ids, h_vec, res["k"])
+    ctx.ws.save_result(ctx.job.key, summary, frames=frames,
                        arrays={"ids": ids, "vectors": vectors, "labels": res["labels"]})
     return {"result": ctx.job.key}
 

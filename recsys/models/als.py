@@ -21,6 +21,13 @@ class ALSConfig:
     # Allowed ranges (None: open), checked when the model is made.
     BOUNDS: ClassVar[dict] = {"factors": (1, 1024), "regularization": (0, None),
                                "alpha": (0, None), "iterations": (1, 1000)}
+    # Plain names and one-line help for forms ('Name — help').
+    HELP: ClassVar[dict] = {
+        "factors": "Taste dimensions — more = finer tastes, slower, needs more data",
+        "regularization": "Regularisation — higher = smoother, closer to best sellers",
+        "alpha": "Confidence in a purchase — how much more a purchase counts than no purchase",
+        "iterations": "Passes — more = a closer fit, slower",
+        "weighting": "What counts — 'binary': bought or not; 'count': lines; 'quantity': units"}
 
     factors: int = 64
     regularization: float = 0.05
@@ -37,6 +44,12 @@ class BPRConfig:
     # Allowed ranges (None: open), checked when the model is made.
     BOUNDS: ClassVar[dict] = {"factors": (1, 1024), "learning_rate": (1e-6, 10),
                                "regularization": (0, None), "iterations": (1, 10000)}
+    # Plain names and one-line help for forms ('Name — help').
+    HELP: ClassVar[dict] = {
+        "factors": "Taste dimensions — more = finer tastes, slower",
+        "learning_rate": "Learning rate — step size; too high is unstable",
+        "regularization": "Regularisation — higher = smoother",
+        "iterations": "Passes over the data"}
 
     factors: int = 64
     learning_rate: float = 0.05

@@ -43,6 +43,19 @@ class Item2VecConfig:
                                "epochs": (1, 1000), "min_count": (1, None),
                                "recency_days": (0, None), "alpha": (1e-6, 10),
                                "workers": (1, 64)}
+    # Plain names and one-line help for forms ('Name — help').
+    HELP: ClassVar[dict] = {
+        "dim": "Vector size",
+        "window": "Context — products of the same basket (0 = all of it)",
+        "max_window": "Basket chunk — long baskets are cut into chunks this long",
+        "negative": "Negative samples",
+        "ns_exponent": "Sampling exponent",
+        "sample": "Down-sampling of very frequent products",
+        "epochs": "Passes",
+        "min_count": "Min purchases for a product to get a vector",
+        "recency_days": "Recency (days) — recent purchases weigh more in a customer's vector",
+        "alpha": "Learning rate",
+        "workers": "Threads"}
 
     dim: int = 64
     window: int = 0
@@ -190,6 +203,17 @@ class Customer2VecConfig:
                                "ns_exponent": (-5, 5), "sample": (0, 1), "epochs": (1, 1000),
                                "min_count": (1, None), "infer_epochs": (1, 10000),
                                "workers": (1, 64)}
+    # Plain names and one-line help for forms ('Name — help').
+    HELP: ClassVar[dict] = {
+        "dim": "Vector size",
+        "window": "Context window",
+        "negative": "Negative samples",
+        "ns_exponent": "Sampling exponent",
+        "sample": "Down-sampling of very frequent products",
+        "epochs": "Passes",
+        "min_count": "Min purchases for a product to get a vector",
+        "infer_epochs": "Passes for a new customer's vector",
+        "workers": "Threads"}
 
     dim: int = 64
     window: int = 3

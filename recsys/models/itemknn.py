@@ -18,6 +18,10 @@ class ItemKNNConfig:
 
     # Allowed ranges (None: open), checked when the model is made.
     BOUNDS: ClassVar[dict] = {"k": (0, None), "shrinkage": (0, None)}
+    # Plain names and one-line help for forms ('Name — help').
+    HELP: ClassVar[dict] = {
+        "k": "Neighbours kept — per product; 0 = all",
+        "shrinkage": "Shrinkage — damps similarities that rest on few shared buyers"}
 
     k: int = 0
     shrinkage: float = 0.0

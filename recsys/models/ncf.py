@@ -34,6 +34,24 @@ class NCFConfig:
                                "history_len": (1, 1000), "history_decay": (0, None),
                                "epochs": (1, 1000), "batch_size": (2, 1 << 20), "lr": (1e-7, 10),
                                "patience": (0, 1000), "val_days": (0, 3650), "l2": (0, None)}
+    # Plain names and one-line help for forms ('Name — help').
+    HELP: ClassVar[dict] = {
+        "dim": "Vector size",
+        "customer": "Customer input — 'id', 'features' or both",
+        "negatives": "Negative samples per purchase",
+        "trend": "Use sales trends",
+        "sampler": "Negative sampling — 'popularity' or 'uniform'",
+        "loss": "Loss — 'bce' or 'bpr'",
+        "dropout": "Dropout",
+        "l2": "Regularisation",
+        "history_len": "Purchases remembered",
+        "history_decay": "Forgetting — how fast older purchases fade",
+        "epochs": "Max passes",
+        "batch_size": "Batch size",
+        "lr": "Learning rate",
+        "patience": "Patience — passes without improvement before stopping (0 = no validation)",
+        "val_days": "Validation window (days)",
+        "device": "Device — 'auto' uses a GPU when there is one"}
 
     dim: int = 32
     layers: tuple[int, ...] = (64, 32, 16)

@@ -37,6 +37,42 @@ LABELS = {"n_ui": "times bought", "r_ui": "days since last bought",
           "repeat_i": "product's repeat-buyer share"}
 
 
+def _n(v: float) -> str:
+    return "once" if round(v) == 1 else "twice" if round(v) == 2 else f"{v:.0f} times"
+
+
+def _due(v: float) -> str:
+    if v < 0.8:
+        return "reordered it recently"
+    return "due for a reorder" if v <= 2 else "overdue for a reorder"
+
+
+SENTENCES = {
+    "n_ui": lambda v: f"bought it {_n(v)}", "r_ui": lambda v: f"last bought it {v:.0f} days ago",
+    "f_ui": lambda v: f"first bought it {v:.0f} days ago",
+    "gap_ui": lambda v: f"buys it about every {v:.0f} days", "due_ui": _due,
+    "share_ui": lambda v: f"it was in {v:.0%} of their orders",
+    "n_u": lambda v: f"{v:.0f} orders so far", "r_u": lambda v: f"ordered {v:.0f} days ago",
+    "f_u": lambda v: f"a customer for {v:.0f} days",
+    "rate_u": lambda v: f"orders about every {1 / max(v, 1e-9):.0f} days",
+    "o30_u": lambda v: f"{v:.0f} orders in the last 30 days",
+    "o90_u": lambda v: f"{v:.0f} orders in the last 90 days",
+    "ease": lambda v: "goes with what they buy", "ease_count": lambda v: "goes with what they buy",
+    "ease_own": lambda v: "goes with what they buy",
+    "cat_share": lambda v: f"{v:.0%} of what they buy is in its category",
+    "cat_n": lambda v: f"bought {v:.0f} things in its category",
+    "lines_i": lambda v: "a best seller", "trend_i": lambda v: "selling more lately",
+    "repeat_i": lambda v: "often bought again by others",
+}
+
+
+def sentence(feature: str, value: float) -> str:
+    """One feature's value as an analyst would say it ('bought it 4 times')."""
+    if not np.isfinite(value):
+        return "never bought it" if feature.endswith("_ui") else LABELS[feature]
+    return SENTENCES[feature](float(value))
+
+
 def reference_time(data: OrderData) -> pd.Timestamp:
     """The start of the day after the last line: 'now' for a model fitted on ``data``."""
     return (data.interactions["timestamp"].max() + pd.Timedelta(days=1)).normalize()

@@ -49,6 +49,9 @@ class RecentPopularityConfig:
 
     # Allowed ranges (None: open), checked when the model is made.
     BOUNDS: ClassVar[dict] = {"days": (1, 3650)}
+    # Plain names and one-line help for forms ('Name — help').
+    HELP: ClassVar[dict] = {
+        "days": "Recent window (days) — best sellers of the last N days of the training period"}
 
     days: int = 30
     seed: int = 0

@@ -29,6 +29,7 @@ from recsys.models.pair_features import (
     PRODUCT_FEATURES,
     PairFeatures,
     reference_time,
+    sentence,
 )
 
 BLOCK = 256
@@ -45,6 +46,15 @@ class PropensityConfig:
     BOUNDS: ClassVar[dict] = {"window_days": (1, 365), "windows": (1, 24),
                                "train_items": (1, None), "bins": (2, 256), "C": (1e-9, None),
                                "l2": (1e-6, None), "max_rows": (10, None)}
+    # Plain names and one-line help for forms ('Name — help').
+    HELP: ClassVar[dict] = {
+        "window_days": "Window (days) — it predicts buying within this many days",
+        "windows": "Past windows replayed — more = more to learn from, slower",
+        "train_items": "Products learned from — the N best sellers",
+        "bins": "Detail per feature — more = finer curves, needs more data",
+        "C": "Fit strength — higher = follows the past more closely",
+        "l2": "Basket-fit regularisation — for the 'goes with what they buy' feature",
+        "max_rows": "Training rows cap — more = slower, a little more accurate"}
 
     window_days: int = 30
     windows: int = 3
@@ -186,8 +196,9 @@ class Propensity(BaseRecommender):
         return out.reindex(order).reset_index(drop=True)
 
     def drivers(self, customer_ids, item_ids, top: int = 2) -> list[str]:
-        """The strongest reasons in words, e.g. 'times bought 4 (+1.2)', for every
-        (customer, product) pair of the grid, customer-major; unknown customers get ''.
+        """The strongest reasons in words, e.g. 'bought it 4 times; buys it about every 30
+        days', for every (customer, product) pair of the grid, customer-major; unknown
+        customers get ''.
         Features that are the same across what is being compared are left out: product
         features for one product's customers, customer features for one customer's list."""
         self._check_fitted()
@@ -200,9 +211,9 @@ class Propensity(BaseRecommender):
         known = np.repeat(rows >= 0, len(cols))
         out = []
         for r, idx in enumerate(order):
-            words = [f"{LABELS[FEATURES[j]]} {_fmt(F[r, j])} (+{contrib[r, j]:.1f})"
-                     for j in idx if contrib[r, j] > 0]
-            out.append(("; ".join(words) or "(no strong reason)") if known[r] else "")
+            words = list(dict.fromkeys(sentence(FEATURES[j], F[r, j]) for j in idx
+                                       if contrib[r, j] > 0))
+            out.append(("; ".join(words) or "no strong reason") if known[r] else "")
         return out
 
     def _state(self) -> dict[str, np.ndarray]:
@@ -217,8 +228,3 @@ class Propensity(BaseRecommender):
         self.features_ = PairFeatures.from_arrays(arrays.prefixed("pf_"),
                                                   len(self.customer_ids_), len(self.item_ids_))
 
-
-def _fmt(v: float) -> str:
-    if not np.isfinite(v):
-        return "never"
-    return f"{v:.0f}" if abs(v) >= 10 or float(v).is_integer() else f"{v:.2g}"

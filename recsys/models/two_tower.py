@@ -35,6 +35,27 @@ class TwoTowerConfig:
                                "items_per_order": (0, None), "lr": (1e-7, 10),
                                "weight_decay": (0, None), "patience": (0, 1000),
                                "val_days": (0, 3650)}
+    # Plain names and one-line help for forms ('Name — help').
+    HELP: ClassVar[dict] = {
+        "dim": "Vector size — length of the customer and product vectors",
+        "hidden": "Hidden layer size",
+        "history_len": "Purchases remembered per customer",
+        "history_decay": "Forgetting — how fast older purchases fade (0 = never)",
+        "id_dropout": "Feature-only training — share of the time customers and products are "
+            "seen by their features alone (what lets it score new ones)",
+        "dropout": "Dropout — regularisation inside the towers",
+        "temperature": "Temperature — lower = sharper preferences",
+        "logq": "Popularity correction — stops best sellers from dominating training",
+        "trend": "Use sales trends",
+        "repeat": "Repeat-purchase bonus",
+        "epochs": "Max passes — the most passes over the data (fewer if validation says so)",
+        "batch_size": "Batch size — orders per training step",
+        "items_per_order": "Lines per order per pass — 0 = all; caps huge wholesale orders",
+        "lr": "Learning rate",
+        "weight_decay": "Weight decay",
+        "patience": "Patience — passes without improvement before stopping (0 = no validation)",
+        "val_days": "Validation window (days) — the last days of training, used to choose passes",
+        "device": "Device — 'auto' uses a GPU when there is one"}
 
     dim: int = 64
     hidden: int = 128
