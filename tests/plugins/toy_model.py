@@ -19,6 +19,7 @@ class ToyConfig:
     """Co-purchase counts, damped by ``damping``."""
 
     BOUNDS: ClassVar[dict] = {"damping": (0, None)}
+    HELP: ClassVar[dict] = {"damping": "Damping — divides every co-purchase count"}
 
     damping: float = 1.0
     seed: int = 0
