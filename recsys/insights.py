@@ -61,10 +61,11 @@ def dataset_facts(report: dict[str, Any], currency: str | None) -> str:
              f"dates read as {report.get('time_style', '?')}"
              + (f" ({report['dates_out_of_range']:,} out of range, dropped)"
                 if report.get("dates_out_of_range") else ""),
-             f"categories {report.get('category_source', 'from the export')}",
+             "categories " + ("from the export" if report.get("category_source", "export")
+                              == "export" else report["category_source"]),
              f"customers identified by {by or 'their ID'}"
              + ("; keys pseudonymised" if report.get("pseudonymised") else "; IDs kept as "
-                "exported (" + key.get("why", "") + ")"),
+                "exported: " + key.get("why", "")),
              f"currency {currency}" if currency else "currency not stated in the export"]
     return " · ".join(parts)
 

@@ -80,7 +80,10 @@ def _iso(text: pd.Series) -> tuple[pd.Series, str]:
         miss = out.isna() & cleaned.notna()
         if miss.any():
             out[miss] = pd.to_datetime(cleaned[miss], utc=True, errors="coerce", format="mixed")
-        return out.dt.tz_convert(None), "iso-with-offset (converted to UTC)"
+        offsets = sorted(cleaned.str.extract(r"([+-]\d{2}):?(\d{2})$").dropna()
+                         .agg(":".join, axis=1).unique())[:4]
+        said = f" from the shop's local times, UTC{' / UTC'.join(offsets)}" if offsets else ""
+        return out.dt.tz_convert(None), f"iso-with-offset (converted to UTC{said})"
     try:
         return pd.to_datetime(text, format="ISO8601", errors="raise"), "iso"
     except (ValueError, TypeError):
