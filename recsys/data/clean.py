@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 import pandas as pd
 
+from recsys.data.formats import category_flags
+
 # Postage, fees, manual adjustments, charity and samples in the UCI Online Retail catalogue.
 DEFAULT_NON_PRODUCT_CODES = (
     "POST", "DOT", "M", "D", "C2", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS", "B", "S",
@@ -54,18 +56,21 @@ class CleaningOptions:
                 if f.name.startswith("drop_")}
 
 
-def _non_product_mask(lines: pd.DataFrame, opts: CleaningOptions) -> pd.Series:
+def _non_product_mask(lines: pd.DataFrame, opts: CleaningOptions) -> np.ndarray:
+    """Lines whose product code is a known fee code, or whose code or name matches a
+    non-product pattern -- judged once per distinct code and name, not per line."""
     codes = {c.upper() for c in opts.non_product_codes}
-    # Evaluate on distinct (item, name) pairs: far fewer than lines on large exports.
-    keys = lines[["item_id", "name"]].astype("string").fillna("")
-    uniq = keys.drop_duplicates()
-    bad = uniq["item_id"].str.upper().isin(codes)
-    if opts.non_product_patterns:
-        pattern = "|".join(f"(?:{p})" for p in opts.non_product_patterns)
-        bad |= uniq["item_id"].str.contains(pattern, case=False, regex=True)
-        bad |= uniq["name"].str.contains(pattern, case=False, regex=True)
-    bad_pairs = pd.MultiIndex.from_frame(uniq[bad.to_numpy()])
-    return pd.Series(pd.MultiIndex.from_frame(keys).isin(bad_pairs), index=lines.index)
+    pattern = "|".join(f"(?:{p})" for p in opts.non_product_patterns)
+
+    def bad_code(t: pd.Series) -> pd.Series:
+        hit = t.str.upper().isin(codes)
+        return hit | t.str.contains(pattern, case=False, regex=True) if pattern else hit
+
+    bad = category_flags(lines["item_id"], bad_code)
+    if pattern:
+        bad |= category_flags(lines["name"], lambda t: t.str.contains(pattern, case=False,
+                                                                       regex=True))
+    return bad
 
 
 MAX_QUANTITY = 1e6
@@ -83,13 +88,37 @@ def _implausible(lines: pd.DataFrame) -> pd.Series:
     return bad.fillna(False)
 
 
+def duplicate_rows(frame: pd.DataFrame) -> np.ndarray:
+    """``frame.duplicated(keep='first')``, fast on tens of millions of rows: rows are hashed
+    column by column (Categoricals by their codes), and only rows whose hash repeats are
+    compared exactly."""
+    h = np.zeros(len(frame), dtype=np.uint64)
+    for col in frame.columns:
+        s = frame[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            values = s.cat.codes.to_numpy()
+        else:
+            values = s.to_numpy()
+            if values.dtype.kind == "f":
+                values = np.where(np.isnan(values), np.inf, values)  # one NaN, one hash
+        with np.errstate(over="ignore"):
+            h = h * np.uint64(0x100000001B3) ^ pd.util.hash_array(values)
+    candidates = pd.Series(h).duplicated(keep=False).to_numpy()
+    out = np.zeros(len(frame), dtype=bool)
+    if candidates.any():
+        out[candidates] = frame.iloc[np.flatnonzero(candidates)].duplicated(keep="first")
+    return out
+
+
 def clean_lines(lines: pd.DataFrame, opts: CleaningOptions) -> tuple[pd.DataFrame, list[dict]]:
     """Apply the rules in order; each removed row is counted under the first rule that hit it."""
     report: list[dict] = []
     keep = pd.Series(True, index=lines.index)
 
-    def apply(rule: str, mask: pd.Series, enabled: bool = True) -> None:
-        hit = mask.fillna(False).to_numpy(dtype=bool) & keep.to_numpy()
+    def apply(rule: str, mask, enabled: bool = True) -> None:
+        if isinstance(mask, pd.Series):
+            mask = mask.fillna(False).to_numpy(dtype=bool)
+        hit = np.asarray(mask, dtype=bool) & keep.to_numpy()
         n = int(hit.sum()) if enabled else 0
         if enabled:
             keep[hit] = False
@@ -106,9 +135,9 @@ def clean_lines(lines: pd.DataFrame, opts: CleaningOptions) -> tuple[pd.DataFram
           else pd.Series(False, index=lines.index), opts.drop_non_products)
     if opts.drop_duplicates:
         cols = [c for c in lines.columns if c != "cancelled"]
-        dup = pd.Series(False, index=lines.index)
-        kept = lines.loc[keep.to_numpy(), cols]
-        dup.loc[kept.index] = kept.duplicated(keep="first").to_numpy()
+        dup = np.zeros(len(lines), dtype=bool)
+        at = np.flatnonzero(keep.to_numpy())
+        dup[at] = duplicate_rows(lines.iloc[at][cols])
         apply("duplicates", dup)
     else:
         apply("duplicates", pd.Series(False, index=lines.index), False)

@@ -214,23 +214,53 @@ def missing_roles_error(header: list[str], mapping: ColumnMapping | None = None)
 _SCIENTIFIC = r"[+-]?\d(?:\.\d+)?[eE][+-]?\d+"
 
 
+def text_categories(s: pd.Series, fn=None) -> pd.Series:
+    """A text column as a Categorical, each distinct value cleaned once (stripped, then
+    ``fn``; empty is missing): work proportional to distinct values, not to lines, and no
+    Python string per line -- what lets tens of millions of lines import in memory."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes, uniq = s.cat.codes.to_numpy(), pd.Series(s.cat.categories)
+    else:
+        codes, uniq = pd.factorize(s, use_na_sentinel=True)
+        uniq = pd.Series(uniq)
+    text = uniq.astype("string").str.strip()
+    if fn is not None:
+        text = fn(text)
+    text = text.mask(text == "", pd.NA)
+    new_codes, new_uniq = pd.factorize(text, use_na_sentinel=True)
+    new_codes = np.asarray(new_codes, dtype=np.int64)
+    mapped = np.where(codes >= 0, new_codes[np.maximum(codes, 0)] if len(new_codes) else -1, -1)
+    cats = pd.Index(np.asarray(new_uniq, dtype=object), dtype="string")
+    return pd.Series(pd.Categorical.from_codes(mapped, categories=cats), index=s.index)
+
+
+def constant(value: str | None, index: pd.Index) -> pd.Series:
+    """The same text on every line, as a Categorical (one category, no string per line)."""
+    if value is None:
+        return pd.Series(pd.Categorical.from_codes(np.full(len(index), -1, np.int8),
+                                                   categories=pd.Index([], dtype="string")),
+                         index=index)
+    return pd.Series(pd.Categorical.from_codes(np.zeros(len(index), np.int8),
+                                               categories=pd.Index([value], dtype="string")),
+                     index=index)
+
+
 def _strip_float_ids(s: pd.Series, column: str | None = None) -> pd.Series:
-    """'17850.0' -> '17850' when the whole column is integers written as floats. IDs a
-    spreadsheet turned into scientific notation (1.7e+04) are refused: many customers would
-    collapse into one without a word."""
-    s = s.astype("string").str.strip()
-    s = s.mask(s == "", pd.NA)
-    sci = s.str.fullmatch(_SCIENTIFIC).fillna(False)
+    """IDs as a Categorical: '17850.0' -> '17850' when the whole column is integers written
+    as floats. IDs a spreadsheet turned into scientific notation (1.7e+04) are refused: many
+    customers would collapse into one without a word."""
+    ids = text_categories(s)
+    cats = pd.Series(ids.cat.categories, dtype="string")
+    sci = cats.str.fullmatch(_SCIENTIFIC).fillna(False)
     if sci.any():
-        example = s[sci].iloc[0]
-        raise FormatError(f"{int(sci.sum()):,} IDs in column {column or s.name!r} are in "
-                          f"scientific notation (e.g. {example}): a spreadsheet rounded them, "
+        count = int(np.isin(ids.cat.codes.to_numpy(), np.flatnonzero(sci.to_numpy())).sum())
+        raise FormatError(f"{count:,} IDs in column {column or s.name!r} are in scientific "
+                          f"notation (e.g. {cats[sci].iloc[0]}): a spreadsheet rounded them, "
                           "so different customers or products would look the same. Re-export "
                           "that column as text.")
-    sample = s.dropna().head(5000)
-    if len(sample) and sample.str.fullmatch(r"\d+\.0").mean() > 0.99:
-        s = s.str.replace(r"\.0$", "", regex=True)
-    return s
+    if len(cats) and cats.str.fullmatch(r"\d+\.0").mean() > 0.99:
+        ids = text_categories(ids, lambda t: t.str.replace(r"\.0$", "", regex=True))
+    return ids
 
 
 def _col(df: pd.DataFrame, name: str | None, default=pd.NA) -> pd.Series:
@@ -239,8 +269,16 @@ def _col(df: pd.DataFrame, name: str | None, default=pd.NA) -> pd.Series:
     return df[name]
 
 
+def _text(df: pd.DataFrame, name: str | None, fn=None) -> pd.Series:
+    """A mapped text column as a Categorical (all missing when the column is not mapped)."""
+    if name is None or name not in df.columns:
+        return constant(None, df.index)
+    return text_categories(df[name], fn)
+
+
 def to_lines(df: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
-    """Apply a mapping: the canonical line columns, as raw (unparsed) values."""
+    """Apply a mapping: the canonical line columns, as raw (unparsed) values; IDs and text
+    as Categoricals."""
     absent = [c for c in mapping.as_dict().values() if c not in df.columns]
     if absent:
         raise missing_roles_error(list(df.columns), mapping)
@@ -248,24 +286,51 @@ def to_lines(df: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
     out["customer_id"] = _strip_float_ids(df[mapping.customer], mapping.customer)
     out["item_id"] = _strip_float_ids(df[mapping.item], mapping.item)
     out["order_id"] = (_strip_float_ids(df[mapping.order], mapping.order) if mapping.order
-                       else pd.Series(pd.NA, index=df.index, dtype="string"))
+                       else constant(None, df.index))
     out["timestamp"] = df[mapping.time]
     out["quantity"] = pd.to_numeric(_col(df, mapping.quantity, 1), errors="coerce")
     out["price"] = pd.to_numeric(_col(df, mapping.price, np.nan), errors="coerce")
     for role in ("name", "category", "country", "region"):
-        col = _col(df, getattr(mapping, role))
-        out[role] = col.astype("string").str.strip()
+        out[role] = _text(df, getattr(mapping, role))
     out["cancelled"] = False
-    out["event"] = (_col(df, mapping.event, "purchase").astype("string").str.lower()
-                    if mapping.event else "purchase")
-    out["currency"] = _col(df, mapping.currency).astype("string").str.strip().str.upper()
-    out["key_source"] = "customer id"
+    out["event"] = (_text(df, mapping.event, lambda t: t.str.lower()) if mapping.event
+                    else constant("purchase", df.index))
+    out["currency"] = _text(df, mapping.currency, lambda t: t.str.upper())
+    out["key_source"] = constant("customer id", df.index)
     return out
+
+
+def as_categories(s: pd.Series) -> pd.Series:
+    """A column as a Categorical of stripped text (unchanged when it already is one)."""
+    return s if isinstance(s.dtype, pd.CategoricalDtype) else text_categories(s)
+
+
+def concat_lines(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack normalised parts; text columns stay Categoricals (their categories united)."""
+    if len(parts) == 1:
+        return parts[0]
+    out = pd.concat(parts, ignore_index=True)
+    for col in parts[0].columns:
+        if any(isinstance(p[col].dtype, pd.CategoricalDtype) for p in parts):
+            united = pd.api.types.union_categoricals(
+                [as_categories(p[col]).array for p in parts])
+            out[col] = pd.Series(united, index=out.index)
+    return out
+
+
+def category_flags(s: pd.Series, test) -> np.ndarray:
+    """``test`` (a function of a string Series) evaluated on a Categorical's distinct values
+    only, spread back to every line (missing: False)."""
+    s = as_categories(s)
+    cats = pd.Series(s.cat.categories, dtype="string")
+    hit = np.r_[test(cats).fillna(False).to_numpy(dtype=bool), False]
+    return hit[s.cat.codes.to_numpy()]  # code -1 reads the final False
 
 
 def normalise_online_retail(df: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
     lines = to_lines(df, mapping)
-    lines["cancelled"] = lines["order_id"].str.upper().str.startswith("C").fillna(False)
+    lines["cancelled"] = category_flags(lines["order_id"], lambda t: t.str.upper()
+                                        .str.startswith("C"))
     return lines
 
 
@@ -342,13 +407,24 @@ def normalise_shopify(df: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
 
 
 def normalise_rees46(df: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
+    """Event logs: a product's category is its category_code, else its category_id; its
+    name is brand, category and ID (worked out once per product, not per event)."""
     lines = to_lines(df, mapping)
-    if "category_id" in df.columns:
-        lines["category"] = lines["category"].fillna(df["category_id"].astype("string"))
-    if "brand" in df.columns:
-        brand = df["brand"].astype("string")
-        lines["name"] = (brand.fillna("") + " " + lines["category"].fillna("")).str.strip()
-        lines["name"] = lines["name"] + " #" + lines["item_id"]
+    per_item = pd.DataFrame({"item": lines["item_id"].cat.codes.to_numpy(),
+                             "category": _col(df, "category_code").to_numpy(),
+                             "category_id": _col(df, "category_id").to_numpy(),
+                             "brand": _col(df, "brand").to_numpy()}).drop_duplicates("item")
+    per_item = per_item[per_item["item"] >= 0].set_index("item")
+    cat = per_item["category"].astype("string").fillna(per_item["category_id"]
+                                                       .astype("string"))
+    ids = pd.Series(lines["item_id"].cat.categories, dtype="string").iloc[per_item.index]
+    name = ((per_item["brand"].astype("string").fillna("") + " " + cat.fillna("")).str.strip()
+            + " #" + ids.to_numpy())
+    codes = lines["item_id"].cat.codes.to_numpy()
+    for role, values in (("category", cat), ("name", name)):
+        table = np.full(len(lines["item_id"].cat.categories) + 1, None, dtype=object)
+        table[per_item.index.to_numpy()] = values.to_numpy(dtype=object)
+        lines[role] = text_categories(pd.Series(table[codes], index=lines.index))
     return lines
 
 
@@ -384,16 +460,16 @@ def normalise_instacart(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         products["category"] = cat
         lines = lines.merge(products[["product_id", "product_name", "category"]],
                             on="product_id", how="left")
+    idx = lines.index
     out = pd.DataFrame({
-        "customer_id": lines["user_id"].astype("string"),
-        "item_id": lines["product_id"].astype("string"),
-        "order_id": lines["order_id"].astype("string"),
-        "timestamp": lines["timestamp"],
-        "quantity": 1.0, "price": np.nan,
-        "name": lines.get("product_name", pd.Series(pd.NA, index=lines.index)).astype("string"),
-        "category": lines.get("category", pd.Series(pd.NA, index=lines.index)).astype("string"),
-        "country": pd.NA, "region": pd.NA, "cancelled": False, "event": "purchase",
-        "currency": pd.NA, "key_source": "customer id",
+        "customer_id": text_categories(lines["user_id"]),
+        "item_id": text_categories(lines["product_id"]),
+        "order_id": text_categories(lines["order_id"]),
+        "timestamp": lines["timestamp"], "quantity": 1.0, "price": np.nan,
+        "name": _text(lines, "product_name"), "category": _text(lines, "category"),
+        "country": constant(None, idx), "region": constant(None, idx), "cancelled": False,
+        "event": constant("purchase", idx), "currency": constant(None, idx),
+        "key_source": constant("customer id", idx),
     })
     return out
 

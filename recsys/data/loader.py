@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from recsys.data import formats as fmt
@@ -49,14 +48,23 @@ ANONYMOUS_ID_FORMATS = ("online_retail", "instacart", "rees46")
 
 
 def pseudonymise(ids: pd.Series, key: bytes) -> pd.Series:
-    """Keyed HMAC-SHA256 of each distinct key (e-mails lower-cased): 'c_' + 16 hex digits."""
-    text = ids.astype("string").str.strip()
-    text = text.where(~text.str.contains("@", regex=False).fillna(False), text.str.lower())
-    codes, uniq = pd.factorize(text)
-    hashed = np.array(["c_" + hmac.new(key, str(u).encode(), hashlib.sha256).hexdigest()[:16]
-                       for u in uniq], dtype=object)
-    out = np.where(codes >= 0, hashed[np.maximum(codes, 0)] if len(hashed) else None, None)
-    return pd.Series(out, index=ids.index, dtype="string")
+    """Keyed HMAC-SHA256 of each distinct key (e-mails lower-cased): 'c_' + 16 hex digits,
+    as a Categorical (each distinct key hashed once)."""
+
+    def digest(text: pd.Series) -> pd.Series:
+        text = text.where(~text.str.contains("@", regex=False).fillna(False), text.str.lower())
+        return text.map(lambda u: "c_" + hmac.new(key, str(u).encode(),
+                                                  hashlib.sha256).hexdigest()[:16],
+                        na_action="ignore").astype("string")
+
+    return fmt.text_categories(ids, digest)
+
+
+def distinct_text(s: pd.Series) -> pd.Series:
+    """The distinct non-missing values of a column, as text (a Categorical's used categories)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return pd.Series(s.cat.remove_unused_categories().cat.categories, dtype="string")
+    return pd.Series(s.dropna().unique(), dtype="string")
 
 
 def customer_key_rule(ids: pd.Series, format: str, opts: ImportOptions) -> dict[str, Any]:
@@ -65,7 +73,7 @@ def customer_key_rule(ids: pd.Series, format: str, opts: ImportOptions) -> dict[
     whose customer numbers are anonymous by design and every key is such a number."""
     if not opts.pseudonymise:
         return {"pseudonymised": False, "why": "the IDs were declared already anonymous"}
-    values = ids.dropna().astype("string").str.strip()
+    values = distinct_text(ids).str.strip()
     if format in ANONYMOUS_ID_FORMATS and len(values) and values.str.fullmatch(r"\d{1,12}").all():
         return {"pseudonymised": False,
                 "why": f"plain customer numbers of an {format} export, anonymous by design"}
@@ -112,12 +120,13 @@ def _read_source(src: RawSource, format: str, mapping, opts: ImportOptions, limi
 
 
 def _split_events(lines: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    event = lines["event"].astype("string").str.lower()
-    is_purchase = event.isin(PURCHASE_EVENTS).to_numpy()
+    event = fmt.as_categories(lines["event"])
+    is_purchase = fmt.category_flags(event, lambda t: t.str.lower().isin(PURCHASE_EVENTS))
     if is_purchase.all():
         return lines, None
     other = lines.loc[~is_purchase, ["customer_id", "item_id", "timestamp", "event"]].copy()
-    other["weight"] = other["event"].map(SIGNAL_WEIGHTS).astype("float32").fillna(0.1)
+    kind = other["event"].astype("string").str.lower()
+    other["weight"] = kind.map(SIGNAL_WEIGHTS).astype("float32").fillna(0.1)
     other = other.dropna(subset=["customer_id", "item_id", "timestamp"]).reset_index(drop=True)
     return lines.loc[is_purchase], other
 
@@ -148,30 +157,34 @@ def load_orders(source: Any, format: str = "auto", mapping: fmt.ColumnMapping | 
                                         else pd.concat([prev, df], ignore_index=True))
             else:
                 parts.append(fmt.NORMALISERS[det.format](df, det.mapping))
+            del df  # the raw table is not needed once normalised
     if instacart:
         parts.append(fmt.normalise_instacart(instacart))
-    lines = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    lines = fmt.concat_lines(parts)
+    tables = sorted(instacart)
+    del parts, instacart
     rows_read = int(len(lines))
     lines["timestamp"], times = parse_times(lines["timestamp"])
     lines["date_out_of_range"] = times.pop("rows")
     main = dets[0]
-    key_rule = customer_key_rule(lines["customer_id"], "instacart" if instacart else main.format,
+    key_rule = customer_key_rule(lines["customer_id"], "instacart" if tables else main.format,
                                  opts)
     if key_rule["pseudonymised"]:
         lines["customer_id"] = pseudonymise(lines["customer_id"], _pii_key(opts))
     lines, signals = _split_events(lines)
     kept, cleaning = clean_lines(lines, opts.cleaning)
+    del lines
     if not opts.cleaning.drop_missing_customer:
         guest = "guest:" + kept["order_id"].astype("string")
-        kept = kept.assign(customer_id=kept["customer_id"].fillna(guest))
+        kept = kept.assign(customer_id=kept["customer_id"].astype("string").fillna(guest))
     if kept.empty:
         removed = ", ".join(f"{r['rule']}={r['removed']}" for r in cleaning if r["removed"])
         raise fmt.FormatError("No order lines are left after cleaning; check the cleaning "
                               "options and the column mapping. " + (f"Removed: {removed}."
                               if removed else "The file has no order lines at all."))
     report = {
-        "format": "instacart" if instacart else main.format,
-        "mapping": main.mapping.as_dict() if main.mapping else {"tables": sorted(instacart)},
+        "format": "instacart" if tables else main.format,
+        "mapping": main.mapping.as_dict() if main.mapping else {"tables": tables},
         "files": infos,
         "rows_read": rows_read,
         "signal_rows": 0 if signals is None else int(len(signals)),
@@ -194,8 +207,9 @@ def load_orders(source: Any, format: str = "auto", mapping: fmt.ColumnMapping | 
 
 def _currency(lines: pd.DataFrame) -> str | None:
     """The export's own currency (its most common value), if it says."""
-    values = lines["currency"].dropna()
-    return str(values.mode().iloc[0]) if len(values) else None
+    counts = lines["currency"].value_counts(dropna=True)
+    counts = counts[counts > 0]
+    return str(counts.index[0]) if len(counts) else None
 
 
 def _warnings(data: OrderData) -> list[str]:

@@ -34,24 +34,28 @@ class OrderData:
     def from_lines(cls, lines: pd.DataFrame, report: dict | None = None,
                    signals: pd.DataFrame | None = None) -> OrderData:
         """Build from cleaned canonical lines (see ``recsys.data.formats.LINE_COLUMNS``)."""
-        lines = lines.sort_values("timestamp", kind="stable")
+        # Columns are put in time order one at a time: never a second copy of every line.
+        order = np.argsort(lines["timestamp"].to_numpy(dtype="datetime64[ns]"), kind="stable")
+
+        def col(name: str) -> pd.Series:
+            return lines[name].take(order).reset_index(drop=True)
+
         inter = pd.DataFrame({
-            "customer_id": pd.Categorical(lines["customer_id"].astype(str)),
-            "item_id": pd.Categorical(lines["item_id"].astype(str)),
-            "order_id": lines["order_id"].astype("string").to_numpy(),
-            "timestamp": lines["timestamp"].to_numpy(dtype="datetime64[ns]"),
-            "quantity": lines["quantity"].fillna(1).to_numpy(dtype="float32"),
-            "price": lines["price"].to_numpy(dtype="float32"),
+            "customer_id": sorted_categories(col("customer_id")),
+            "item_id": sorted_categories(col("item_id")),
+            "order_id": sorted_categories(col("order_id"), sort=False),
+            "timestamp": col("timestamp").to_numpy(dtype="datetime64[ns]"),
+            "quantity": col("quantity").fillna(1).to_numpy(dtype="float32"),
+            "price": col("price").to_numpy(dtype="float32"),
             "weight": np.ones(len(lines), dtype="float32"),
         })
+        side = pd.DataFrame({c: col(c) for c in ("name", "category", "country", "region")})
         missing_order = inter["order_id"].isna()
         if missing_order.any():
             # No order column: one order per customer per day is the closest stand-in.
-            day = pd.Series(inter["timestamp"]).dt.strftime("%Y%m%d")
-            synth = inter["customer_id"].astype(str) + "@" + day
-            inter["order_id"] = inter["order_id"].fillna(synth)
-        products = _products_table(lines, inter)
-        customers = _customers_table(inter, lines)
+            inter["order_id"] = _orders_or_days(inter)
+        products = _products_table(side, inter)
+        customers = _customers_table(inter, side)
         report = dict(report or {})
         report["category_source"] = products.attrs.get("category_source", "export")
         return cls(inter.reset_index(drop=True), products, customers, report, signals)
@@ -74,7 +78,15 @@ class OrderData:
         return len(self.interactions["item_id"].cat.categories)
 
     def matrix(self, weighting: str = "binary") -> sp.csr_matrix:
-        """Customer x item matrix: 'binary' (bought or not), 'count' (lines), 'quantity'."""
+        """Customer x item matrix: 'binary' (bought or not), 'count' (lines), 'quantity'.
+        Built once per weighting (every model and metric asks for it; on tens of millions of
+        lines building it takes seconds). Callers must not modify it."""
+        cache = self.__dict__.setdefault("_matrices", {})
+        if weighting not in cache:
+            cache[weighting] = self._build_matrix(weighting)
+        return cache[weighting]
+
+    def _build_matrix(self, weighting: str) -> sp.csr_matrix:
         rows = self.interactions["customer_id"].cat.codes.to_numpy()
         cols = self.interactions["item_id"].cat.codes.to_numpy()
         if weighting == "quantity":
@@ -125,10 +137,33 @@ class OrderData:
         }
 
 
+def sorted_categories(s: pd.Series, sort: bool = True) -> pd.Categorical:
+    """IDs as a Categorical whose categories are the used values as text, sorted (the index
+    maps every model reads), built from the distinct values, never from a string per line."""
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        s = pd.Series(pd.Categorical(s))
+    codes = s.cat.codes.to_numpy()
+    cats = np.asarray(s.cat.categories.astype(str), dtype=object)
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(cats)))
+    # Unique values: a plain (unstable) sort gives the one order; mergesort on objects is slow.
+    order = used[np.argsort(cats[used])] if sort else used
+    rank = np.full(len(cats), -1, dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    new = np.where(codes >= 0, rank[np.maximum(codes, 0)] if len(rank) else -1, -1)
+    return pd.Categorical.from_codes(new, categories=pd.Index(cats[order], dtype=object))
+
+
+def _orders_or_days(inter: pd.DataFrame) -> pd.Categorical:
+    """Missing order numbers: one order per customer per day, the closest stand-in."""
+    day = pd.Series(inter["timestamp"]).dt.strftime("%Y%m%d")
+    synth = inter["customer_id"].astype(str) + "@" + day
+    return sorted_categories(inter["order_id"].astype(object).fillna(synth))
+
+
 def _products_table(lines: pd.DataFrame, inter: pd.DataFrame) -> pd.DataFrame:
     g = pd.DataFrame({
-        "item_id": inter["item_id"], "name": lines["name"].to_numpy(),
-        "category": lines["category"].to_numpy(), "price": inter["price"],
+        "item_id": inter["item_id"], "name": lines["name"],
+        "category": lines["category"], "price": inter["price"],
         "timestamp": inter["timestamp"],
     }).groupby("item_id", observed=True, sort=True)
     prod = g.agg(name=("name", "last"), category=("category", "last"), price=("price", "median"),
@@ -153,11 +188,11 @@ def _customers_table(inter: pd.DataFrame, lines: pd.DataFrame | None,
                  spend=("spend", "sum")).reset_index()
     cust["customer_id"] = cust["customer_id"].astype(str)
     if lines is not None:
-        geo = pd.DataFrame({"customer_id": inter["customer_id"].astype(str).to_numpy(),
-                            "country": lines["country"].to_numpy(),
-                            "region": lines["region"].to_numpy()})
-        geo = geo.groupby("customer_id", sort=True).agg(country=("country", "last"),
-                                                       region=("region", "last"))
+        geo = pd.DataFrame({"customer_id": inter["customer_id"], "country": lines["country"],
+                            "region": lines["region"]})
+        geo = geo.groupby("customer_id", observed=True, sort=True).agg(
+            country=("country", "last"), region=("region", "last"))
+        geo.index = geo.index.astype(str)
         cust = cust.merge(geo, left_on="customer_id", right_index=True, how="left")
     elif previous is not None:
         geo = previous.set_index("customer_id")[["country", "region"]]

@@ -383,9 +383,23 @@ def read_csv(src: RawSource, dialect: CsvDialect, string_columns: Iterable[str],
     if table.num_rows > limits.rows:
         raise LimitError(f"{src.name} has {table.num_rows:,} lines, more than the limit of "
                          f"{limits.rows:,} (set RECSYS_MAX_ROWS to raise it).")
-    df = table.to_pandas()
+    df = arrow_to_frame(table)
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     return df
+
+
+def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table as pandas with every text column a Categorical: one Python string per
+    distinct value instead of one per line (30 million lines of IDs would otherwise take
+    gigabytes and minutes)."""
+    import pyarrow.compute as pc
+
+    cols = []
+    for spec, col in zip(table.schema, table.columns, strict=True):
+        if pa.types.is_string(spec.type) or pa.types.is_large_string(spec.type):
+            col = pc.dictionary_encode(col)
+        cols.append(col)
+    return pa.table(cols, names=table.column_names).to_pandas()
 
 
 # ---------------------------------------------------------------- XLSX and Parquet
@@ -462,7 +476,11 @@ def read_parquet(src: RawSource, limits: Limits, columns: Iterable[str] | None =
 
     try:
         with src.seekable() as fh:
-            pf = pq.ParquetFile(fh)
+            schema = pq.ParquetFile(fh).schema_arrow
+            text = [f.name for f in schema if pa.types.is_string(f.type)
+                    or pa.types.is_large_string(f.type)]
+            # Text read straight into dictionaries: no Python string per line.
+            pf = pq.ParquetFile(fh, read_dictionary=text)
             meta = pf.metadata
             if meta.num_rows > limits.rows or meta.num_columns > limits.columns:
                 raise LimitError(f"{src.name} has {meta.num_rows:,} rows and "
@@ -474,7 +492,7 @@ def read_parquet(src: RawSource, limits: Limits, columns: Iterable[str] | None =
                 raise limits.too_big(src.name, f"holds {size / 2**20:,.0f} MB of data")
             names = pf.schema_arrow.names
             keep = None if columns is None else [c for c in names if c in set(columns)]
-            return pf.read(columns=keep).to_pandas()
+            return arrow_to_frame(pf.read(columns=keep))
     except (pa.ArrowInvalid, OSError) as exc:
         raise ReadError(f"Could not read {src.name} as Parquet: {exc}") from exc
 
