@@ -49,8 +49,13 @@ def default_cutoff(data: OrderData, window_days: int = 30):
 
 def line_categories(train: OrderData) -> pd.Series:
     """The category of every training line (computed once per backtest, not per product)."""
-    cats = train.products.set_index("item_id")["category"]
-    return train.interactions["item_id"].astype(str).map(cats)
+    per_item = (train.products.set_index("item_id")["category"]
+                .reindex(train.item_ids))  # in item-code order
+    codes, uniq = pd.factorize(per_item)
+    lines = codes[train.interactions["item_id"].cat.codes.to_numpy()]
+    # A Categorical: no string per line (tens of millions of lines on a big shop).
+    return pd.Series(pd.Categorical.from_codes(lines, categories=pd.Index(uniq)),
+                     index=train.interactions.index)
 
 
 def heuristic_scores(train: OrderData, item_id: str, kind: str, seed: int = 0,
@@ -183,8 +188,9 @@ class CampaignWindow:
 
     def positives(self, item_id: str) -> np.ndarray:
         """Which training customers bought the product in the window."""
-        buyers = self.lines.loc[self.lines["item_id"] == item_id, "customer_id"].astype(str)
-        return np.isin(self.train.customer_ids, buyers.unique())
+        buyers = self.lines.loc[self.lines["item_id"] == item_id, "customer_id"]
+        # A hash lookup: np.isin on text compares element by element on large shops.
+        return pd.Index(self.train.customer_ids).isin(buyers.astype(str).unique())
 
 
 @dataclass

@@ -136,7 +136,9 @@ def metrics_from_hits(hits: np.ndarray, n_truth: np.ndarray) -> dict[str, np.nda
 
 def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0,
                  level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean over customers."""
+    """Percentile bootstrap CI of the mean over customers ((nan, nan) with no resamples)."""
+    if n_boot <= 0 or len(values) == 0:
+        return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     m = len(values)
     means = np.concatenate([values[rng.integers(0, m, (min(100, n_boot - s), m))].mean(1)
