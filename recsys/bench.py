@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from recsys.data import OrderData
 from recsys.evaluate import build_truth, evaluate, paired_difference, temporal_split
+from recsys.memory import PeakRSS, peak_bytes
 from recsys.models import make_model
 
 
@@ -17,20 +17,29 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
               log: Callable[[str], Any] | None = None) -> dict[str, Any]:
     """Fit and evaluate each model on one temporal split; returns the JSON-ready result."""
     params = params or {}
-    split = temporal_split(data, cutoff=cutoff, test_days=test_days)
-    truth = build_truth(split, task)
+    with PeakRSS() as split_mem:
+        split = temporal_split(data, cutoff=cutoff, test_days=test_days)
+        truth = build_truth(split, task)
+    steps = {"split": _step(split_mem)}
     results, out_models = {}, {}
     for name in models:
         model = make_model(name, **params.get(name, {}))
-        start = time.perf_counter()
-        model.fit(split.train)
-        fit_s = time.perf_counter() - start
-        res = evaluate(model, split, k=k, task=task, n_boot=n_boot, seed=seed, truth=truth)
+        with PeakRSS() as fit_mem:
+            model.fit(split.train)
+        with PeakRSS() as eval_mem:
+            res = evaluate(model, split, k=k, task=task, n_boot=n_boot, seed=seed, truth=truth)
         results[name] = res
         d = res.to_dict()
-        out_models[name] = {**d, "fit_seconds": round(fit_s, 3), "params": model.params()}
+        fit_s = fit_mem.seconds
+        out_models[name] = {**d, "fit_seconds": round(fit_s, 3),
+                            "fit_peak_gb": fit_mem.peak_gb,
+                            "evaluate_seconds": round(eval_mem.seconds, 3),
+                            "evaluate_peak_gb": eval_mem.peak_gb, "params": model.params(),
+                            **({"notes": model.notes()} if model.notes() else {})}
         if log:
-            log(f"{name:<18} ndcg@{k}={d['ndcg']:.4f}  fit {fit_s:.2f}s")
+            log(f"{name:<18} ndcg@{k}={d['ndcg']:.4f}  fit {fit_s:.2f}s "
+                f"(peak {fit_mem.peak_gb:.2f} GB)  evaluate {eval_mem.seconds:.2f}s")
+        del model
     best = max(results, key=lambda m: results[m].metrics["ndcg"]) if results else None
     for name, res in results.items():
         if name != best:
@@ -46,14 +55,19 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
                   "train_items": split.train.n_items,
                   "test_customers": int(len(truth.customer_ids))},
         "task": task, "k": k, "best": best, "models": out_models,
+        "steps": steps, "peak_gb": round(peak_bytes() / 2**30, 3),
     }
+
+
+def _step(m: PeakRSS) -> dict[str, float]:
+    return {"seconds": round(m.seconds, 3), "peak_gb": m.peak_gb}
 
 
 def format_leaderboard(result: dict[str, Any]) -> str:
     """A plain-text table, best NDCG first."""
     k = result["k"]
     head = (f"{'model':<18}{'ndcg':>8}{'recall':>8}{'hr':>8}{'prec':>8}{'map':>8}{'cover':>8}"
-            f"{'ndcg 95% CI':>18}{'fit s':>8}{'ms/cust':>9}")
+            f"{'ndcg 95% CI':>18}{'fit s':>8}{'ms/cust':>9}{'eval s':>8}{'peak GB':>8}")
     rows = sorted(result["models"].items(), key=lambda kv: -kv[1]["ndcg"])
     lines = [f"task={result['task']} k={k} cutoff={result['split']['cutoff']} "
              f"test customers={result['split']['test_customers']:,} "
@@ -63,5 +77,15 @@ def format_leaderboard(result: dict[str, Any]) -> str:
         ci = f"[{m['ndcg_ci'][0]:.4f}, {m['ndcg_ci'][1]:.4f}]"
         lines.append(f"{name:<18}{m['ndcg']:>8.4f}{m['recall']:>8.4f}{m['hr']:>8.4f}"
                      f"{m['precision']:>8.4f}{m['map']:>8.4f}{m['coverage']:>8.3f}{ci:>18}"
-                     f"{m['fit_seconds']:>8.2f}{m['recommend_ms_per_customer']:>9.3f}")
+                     f"{m['fit_seconds']:>8.2f}{m['recommend_ms_per_customer']:>9.3f}"
+                     f"{m.get('evaluate_seconds', 0):>8.2f}"
+                     f"{max(m.get('fit_peak_gb', 0), m.get('evaluate_peak_gb', 0)):>8.2f}")
+    steps = result.get("steps", {})
+    if steps:
+        lines.append("steps: " + ", ".join(f"{k} {v['seconds']:.1f}s (peak {v['peak_gb']:.2f} GB)"
+                                           for k, v in steps.items())
+                     + f"; whole run peak {result.get('peak_gb', 0):.2f} GB")
+    for name, m in rows:
+        for note in m.get("notes", []):
+            lines.append(f"note: {name}: {note}")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m recsys bench|train|jobs|segments|campaign|import ...``.
+"""Command line: ``python -m recsys bench|train|jobs|segments|campaign|import|generate ...``.
 
 Errors in the input end the program with exit status 2 and one line naming the problem.
 """
@@ -185,6 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     camp.add_argument("--margin-pct", type=_number(float, 0, 100, above=True), default=30.0,
                       help="percent of the price")
     camp.add_argument("--json", type=output_path)
+    gen = sub.add_parser("generate", help="write a large synthetic order export (for "
+                         "measuring scale): customers in taste clusters, Instacart-like")
+    gen.add_argument("--out", type=output_path, required=True,
+                     help="file to write: .parquet, .csv or .csv.gz")
+    gen.add_argument("--lines", type=_number(int, 1, 2_000_000_000), default=1_000_000)
+    gen.add_argument("--customers", type=_number(int, 1, 100_000_000), default=20_000)
+    gen.add_argument("--products", type=_number(int, 2, 10_000_000), default=10_000)
+    gen.add_argument("--seed", type=_number(int, 0), default=0)
     imp = sub.add_parser("import", help="import and clean an export into the workspace")
     _add_data_args(imp)
     imp.add_argument("--name", required=True, help="dataset name in the workspace")
@@ -212,20 +220,37 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
 
     models = model_list(args.models)
     params = parse_params(args.set, models)
-    t0 = time.perf_counter()
-    data = load_input(args)
-    import_s = time.perf_counter() - t0
+    from recsys.memory import PeakRSS
+
+    with PeakRSS() as mem:
+        data = load_input(args)
+    import_s = mem.seconds
     _progress(f"imported {data.report['rows_read']:,} lines -> {len(data.interactions):,} "
-              f"clean in {import_s:.2f}s ({data.report['format']})")
+              f"clean in {import_s:.2f}s ({data.report['format']}, peak {mem.peak_gb:.2f} GB)")
     result = run_bench(data, models, params, cutoff=args.cutoff, test_days=args.test_days,
                        task=args.task, k=args.k, n_boot=args.bootstrap, log=_progress)
     result["dataset"]["import_seconds"] = round(import_s, 3)
+    result["steps"] = {"import": {"seconds": round(import_s, 3), "peak_gb": mem.peak_gb},
+                       **result.get("steps", {})}
     from recsys.bench import format_leaderboard
 
     print(format_leaderboard(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return result
+
+
+def cmd_generate(args: argparse.Namespace) -> dict[str, Any]:
+    from recsys.synthetic import Shape, generate
+
+    if args.out.suffix not in (".parquet", ".csv", ".gz"):
+        raise CliError("--out must end in .parquet, .csv or .csv.gz")
+    shape = Shape(lines=args.lines, customers=args.customers, products=args.products,
+                  aisles=min(134, args.products), seed=args.seed)
+    done = generate(args.out, shape, log=_progress)
+    print(f"wrote {done['lines']:,} lines to {args.out} ({done['bytes'] / 2**20:,.1f} MB) "
+          f"in {done['seconds']:.1f}s")
+    return done
 
 
 def cmd_segments(args: argparse.Namespace) -> dict[str, Any]:
@@ -436,8 +461,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from recsys.workspace import StoreError
 
     try:
-        {"bench": cmd_bench, "import": cmd_import, "segments": cmd_segments,
-         "campaign": cmd_campaign, "train": cmd_train, "jobs": cmd_jobs}[args.command](args)
+        {"bench": cmd_bench, "import": cmd_import, "generate": cmd_generate,
+         "segments": cmd_segments, "campaign": cmd_campaign, "train": cmd_train,
+         "jobs": cmd_jobs}[args.command](args)
     except (CliError, FormatError, ReadError, StoreError, ModelFileError, KeyError,
             ValueError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc

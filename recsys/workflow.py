@@ -156,7 +156,7 @@ def leaderboard_rows(ws: Workspace, fingerprint: str, cutoff: str | None = None
 
 
 LEADERBOARD_COLUMNS = ["model", "ndcg", "ndcg_lo", "ndcg_hi", "recall", "hr", "precision", "map",
-                       "coverage", "customers", "fit_seconds", "cutoff", "partial"]
+                       "coverage", "customers", "fit_seconds", "cutoff", "partial", "notes"]
 # Each leaderboard column in plain words: (heading, what it means).
 COLUMN_HELP = {
     "model": ("Model", "The model and any settings that differ from its defaults."),
@@ -175,6 +175,8 @@ COLUMN_HELP = {
     "cutoff": ("Holdout from", "Trained on orders before this day, scored on those after."),
     "partial": ("Stopped early", "Training was stopped before the end; the best epoch so "
                                  "far is kept."),
+    "notes": ("Limits", "Limits the model worked under on this shop (e.g. EASE learning on the "
+                        "best sellers only when the catalogue is too big for it)."),
 }
 
 

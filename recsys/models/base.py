@@ -83,6 +83,7 @@ class Recommender(Protocol):
     def because(self, customer_id: str, item_ids, top: int = 2) -> list[list[str]]: ...
     def drivers(self, customer_ids, item_ids, top: int = 2) -> list[str]: ...
     def embeddings(self) -> Embeddings: ...
+    def notes(self) -> list[str]: ...
     def save(self, path: str | Path) -> None: ...
 
 
@@ -171,6 +172,11 @@ class BaseRecommender(ABC):
     def params(self) -> dict[str, Any]:
         return asdict(self.config)
 
+    def notes(self) -> list[str]:
+        """Plain sentences on limits this fit worked under (e.g. a product cap), for the
+        leaderboard and the model's page; empty when there were none."""
+        return list(getattr(self, "notes_", []))
+
     def progress_steps(self) -> int:
         """How many progress reports ``fit`` sends (models with epochs override this)."""
         return 1
@@ -187,6 +193,7 @@ class BaseRecommender(ABC):
             raise ValueError("Cannot fit on an empty training set.")
         self._bind(train)
         self.partial_ = False
+        self.notes_ = list(getattr(self, "pending_notes_", []))
         self._fit(train, self.X_, callback)
         return self
 
@@ -367,7 +374,7 @@ class BaseRecommender(ABC):
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         meta = {"model": self.name, "config": asdict(self.config), "versions": _versions(),
-                "partial": bool(getattr(self, "partial_", False))}
+                "partial": bool(getattr(self, "partial_", False)), "notes": self.notes()}
         (folder / "config.json").write_text(json.dumps(meta, indent=2))
         X = self.X_
         arrays = {"customer_ids": self.customer_ids_.astype(str),
@@ -390,6 +397,8 @@ class BaseRecommender(ABC):
             raise ModelFileError(f"{folder.name}: config.json holds settings {cls.name} "
                                  f"refuses ({exc}).") from None
         model.partial_ = bool(meta.get("partial", False))
+        notes = meta.get("notes", [])
+        model.notes_ = ([str(n)[:500] for n in notes[:10]] if isinstance(notes, list) else [])
         stored = StoredArrays.read(folder)
         model.customer_ids_ = stored.ids("customer_ids")
         model.item_ids_ = stored.ids("item_ids")

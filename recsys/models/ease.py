@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from recsys.data import OrderData
 from recsys.models.base import BaseRecommender, Callback, emit
 
-MAX_ITEMS = 30_000  # a dense items x items inverse: 30k items is 3.6 GB in float32
+MAX_ITEMS = 30_000  # a dense items x items inverse: 30k items is 7.2 GB in float64
 CUSTOMER_DIMS = 64
 
 
@@ -23,22 +23,31 @@ class EASEConfig:
     customer's own past purchases of a product to its score (repeat buying, campaigns)."""
 
     # Allowed ranges (None: open), checked when the model is made.
-    BOUNDS: ClassVar[dict] = {"l2": (1e-6, None), "self_weight": (0, None)}
+    BOUNDS: ClassVar[dict] = {"l2": (1e-6, None), "self_weight": (0, None),
+                              "max_items": (2, MAX_ITEMS)}
     # Plain names and one-line help for forms ('Name — help').
     HELP: ClassVar[dict] = {
         "l2": "Regularisation — higher = safer lists, closer to best sellers; lower = more "
             "personal",
         "history": "History counts — 'binary': bought or not; 'count': how many times",
-        "self_weight": "Repeat weight — how much a customer's own past purchases count (0 = none)"}
+        "self_weight": "Repeat weight — how much a customer's own past purchases count (0 = none)",
+        "max_items": "Product limit — EASE learns on at most this many best-selling products "
+            "(time and memory grow with its cube)",
+        "over_limit": "Above the limit — 'top': learn on the best sellers only; 'refuse': stop "
+            "with a message"}
 
     l2: float = 500.0
     history: str = "binary"
     self_weight: float = 0.0
+    max_items: int = 10_000
+    over_limit: str = "top"
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.history not in ("binary", "count"):
             raise ValueError("history is 'binary' or 'count'")
+        if self.over_limit not in ("top", "refuse"):
+            raise ValueError("over_limit is 'top' or 'refuse'")
 
 
 class EASE(BaseRecommender):
@@ -47,11 +56,26 @@ class EASE(BaseRecommender):
     name = "ease"
     Config = EASEConfig
 
+    def fit(self, train: OrderData, *, callback: Callback | None = None) -> EASE:
+        """Learn B; above ``max_items`` products, on the best sellers only (or refuse), said
+        before any work starts."""
+        n, cap = train.n_items, self.config.max_items
+        self.pending_notes_ = []
+        if n > cap:
+            if self.config.over_limit == "refuse":
+                raise ValueError(
+                    f"EASE needs a dense {n:,} x {n:,} inverse (time grows with its cube); "
+                    f"this shop has more than its limit of {cap:,} products. Raise the "
+                    "product limit, let it learn on the best sellers, or use als or itemknn.")
+            keep = train.top_items(cap)
+            train = train.subset(train.interactions["item_id"].isin(keep).to_numpy())
+            self.pending_notes_ = [
+                f"learned on the {cap:,} best-selling of {n:,} products (its product limit); "
+                f"the other {n - cap:,} are never recommended by it"]
+        return super().fit(train, callback=callback)
+
     def _fit(self, train: OrderData, X: sp.csr_matrix, callback: Callback | None) -> None:
         n = X.shape[1]
-        if n > MAX_ITEMS:
-            raise ValueError(f"EASE needs a dense {n}x{n} inverse; above {MAX_ITEMS:,} products "
-                             "use itemknn or als instead.")
         G = (X.T @ X).toarray().astype(np.float64)
         G[np.diag_indices(n)] += self.config.l2
         P = np.linalg.inv(G)

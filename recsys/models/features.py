@@ -173,18 +173,19 @@ def recent_items(h: OrderHistory, start: np.ndarray, end: np.ndarray, max_len: i
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Items of orders start[r] .. end[r]-1 (one customer's), the last max_len of them, most
     recent last, and how many orders before ``end`` each was bought: ([n, L], [n, L]).
-    Padding is item -1."""
+    Padding is item -1. Vectorised over rows (millions of orders at scale)."""
     n = len(end)
     items = np.full((n, max_len), -1, dtype=np.int64)
     age = np.zeros((n, max_len), dtype=np.float32)
-    for r in range(n):
-        lo, hi = h.item_ptr[start[r]], h.item_ptr[end[r]]
-        if hi <= lo:
-            continue
-        lo = max(lo, hi - max_len)
-        order_of = np.searchsorted(h.item_ptr, np.arange(lo, hi), side="right") - 1
-        items[r, -(hi - lo):] = h.items[lo:hi]
-        age[r, -(hi - lo):] = end[r] - order_of
+    for s in range(0, n, 1 << 18):  # chunks bound the [chunk, L] temporaries
+        lo = h.item_ptr[start[s:s + (1 << 18)]]
+        hi = h.item_ptr[end[s:s + (1 << 18)]]
+        pos = hi[:, None] - max_len + np.arange(max_len)[None, :]  # [m, L] item positions
+        ok = (pos >= lo[:, None]) & (hi > lo)[:, None]
+        safe = np.where(ok, pos, 0)
+        order_of = np.searchsorted(h.item_ptr, safe, side="right") - 1
+        items[s:s + len(lo)] = np.where(ok, h.items[safe] if len(h.items) else -1, -1)
+        age[s:s + len(lo)] = np.where(ok, end[s:s + len(lo), None] - order_of, 0.0)
     return items, age
 
 

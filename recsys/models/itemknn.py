@@ -28,21 +28,40 @@ class ItemKNNConfig:
     seed: int = 0
 
 
-def _keep_top_k(S: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Keep the k largest entries of each row of a sparse matrix."""
-    S = S.tocsr()
+# Above this many products "all neighbours" is a near-dense products x products matrix (50k
+# products: 10 GB); neighbourhoods are then cut to LARGE_K, computed block by block.
+FULL_LIMIT = 20_000
+LARGE_K = 200
+BLOCK = 512
+
+
+def _similarity_block(Xc: sp.csc_matrix, norms: np.ndarray, cols: np.ndarray,
+                      shrinkage: float) -> np.ndarray:
+    """Cosine similarity of every product to the products ``cols`` (dense [n, len(cols)])."""
+    co = np.asarray((Xc.T @ Xc[:, cols]).todense(), dtype=np.float32)
+    co /= norms[:, None] * norms[cols][None, :] + shrinkage + 1e-9
+    co[cols, np.arange(len(cols))] = 0.0
+    return co
+
+
+def top_k_similarity(Xc: sp.csc_matrix, k: int, shrinkage: float) -> sp.csr_matrix:
+    """S[:, j] holds j's k most similar products (column j: neighbourhood of target j),
+    computed BLOCK target products at a time: never an n x n matrix in memory."""
+    n = Xc.shape[1]
+    norms = np.sqrt(np.asarray(Xc.multiply(Xc).sum(axis=0)).ravel()).astype(np.float32)
+    k = min(k, max(n - 1, 1))
     rows, cols, vals = [], [], []
-    for i in range(S.shape[0]):
-        lo, hi = S.indptr[i], S.indptr[i + 1]
-        if hi - lo > k:
-            part = np.argpartition(-S.data[lo:hi], k - 1)[:k] + lo
-        else:
-            part = np.arange(lo, hi)
-        rows.append(np.full(len(part), i))
-        cols.append(S.indices[part])
-        vals.append(S.data[part])
+    for s in range(0, n, BLOCK):
+        block = np.arange(s, min(s + BLOCK, n))
+        sim = _similarity_block(Xc, norms, block, shrinkage)
+        top = np.argpartition(-sim, k - 1, axis=0)[:k] if n > k else np.indices(sim.shape)[0]
+        val = np.take_along_axis(sim, top, axis=0)
+        keep = val > 0
+        rows.append(top[keep])
+        cols.append(np.broadcast_to(block[None, :], top.shape)[keep])
+        vals.append(val[keep])
     return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=S.shape)
+                         shape=(n, n), dtype=np.float32)
 
 
 class ItemKNN(BaseRecommender):
@@ -53,6 +72,15 @@ class ItemKNN(BaseRecommender):
 
     def _fit(self, train: OrderData, X: sp.csr_matrix, callback: Callback | None) -> None:
         Xc = X.tocsc().astype(np.float32)
+        n, k = X.shape[1], self.config.k
+        if k == 0 and n > FULL_LIMIT:
+            k = LARGE_K
+            self.notes_.append(f"kept each product's {k} nearest neighbours (of {n:,} "
+                               "products; all would not fit in memory)")
+        if k > 0:
+            self.S_ = top_k_similarity(Xc, k, self.config.shrinkage)
+            emit(callback, 1, {})
+            return
         co = (Xc.T @ Xc).tocsr()
         norms = np.sqrt(co.diagonal())
         co.setdiag(0)
@@ -60,9 +88,6 @@ class ItemKNN(BaseRecommender):
         coo = co.tocoo()
         denom = norms[coo.row] * norms[coo.col] + self.config.shrinkage + 1e-9
         S = sp.csr_matrix((coo.data / denom, (coo.row, coo.col)), shape=co.shape)
-        if self.config.k > 0:
-            # Neighbourhoods are per target item: keep each column's top k.
-            S = _keep_top_k(S.T.tocsr(), self.config.k).T.tocsr()
         self.S_ = S.astype(np.float32)
         emit(callback, 1, {})
 

@@ -125,6 +125,25 @@ class TwoTowerNet(nn.Module):
         return self.trend(table).squeeze(-1)
 
 
+def seen_before(hist: torch.Tensor, hist_w: torch.Tensor, it: torch.Tensor,
+                n_items: int) -> torch.Tensor:
+    """[B, B]: how much row b's customer had bought column j's product before (history
+    weights summed). Through a [B, n_items] scatter on small catalogues; on large ones each
+    history slot is looked up among the batch's distinct products instead (O(B L log B),
+    never a [B, n_items] matrix)."""
+    B, L = hist.shape
+    if n_items + 1 <= B * L:
+        seen = torch.zeros(B, n_items + 1, device=hist.device)
+        seen.scatter_add_(1, hist, hist_w)
+        return seen.index_select(1, it + 1)
+    uniq, inverse = torch.unique(it + 1, return_inverse=True)  # sorted batch products
+    pos = torch.searchsorted(uniq, hist).clamp(max=len(uniq) - 1)  # [B, L]
+    hit = uniq[pos] == hist
+    seen = torch.zeros(B, len(uniq), device=hist.device)
+    seen.scatter_add_(1, pos, hist_w * hit)
+    return seen.index_select(1, inverse)
+
+
 class TwoTowerRun(SequenceRun):
     """Training: in-batch sampled softmax over the orders' bought products."""
 
@@ -155,10 +174,8 @@ class TwoTowerRun(SequenceRun):
             table = net.trend_bias(self.trend_t.index_select(1, it))  # [W+1,B]
             logits = logits + table.index_select(0, cust["week"])
         if c.repeat:
-            # How much each row's customer had bought each column's product before: [B,B].
-            seen = torch.zeros(len(o), len(self.model.item_ids_) + 1, device=dev)
-            seen.scatter_add_(1, cust["hist"], cust["hist_w"])
-            logits = logits + net.repeat_bias(seen.index_select(1, it + 1))
+            logits = logits + net.repeat_bias(seen_before(cust["hist"], cust["hist_w"], it,
+                                                          len(self.model.item_ids_)))
         if c.logq:
             logits = logits - self.logq[it][None, :]
         same = (it[None, :] == it[:, None]) & ~torch.eye(len(it), dtype=torch.bool, device=dev)
