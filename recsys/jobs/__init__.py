@@ -17,7 +17,13 @@ import time
 import traceback
 from typing import Any
 
-from recsys.jobs.executor import Executor, InlineExecutor, LocalExecutor, default_executor
+from recsys.jobs.executor import (
+    Executor,
+    InlineExecutor,
+    LocalExecutor,
+    RayExecutor,
+    default_executor,
+)
 from recsys.jobs.kinds import JobError
 from recsys.jobs.progress import Reporter
 from recsys.jobs.store import (
@@ -198,4 +204,4 @@ class JobContext:
 
 __all__ = ["ACTIVE", "CANCELLED", "DONE", "FAILED", "FINISHED", "QUEUED", "RUNNING",
            "STOPPED", "InlineExecutor", "Job", "JobContext", "JobError", "JobStore", "Jobs",
-           "LocalExecutor", "job_key"]
+           "LocalExecutor", "RayExecutor", "job_key"]

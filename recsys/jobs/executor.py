@@ -4,8 +4,9 @@
 machine (started on demand, gone after a quiet spell); each claims queued jobs from the
 workspace's job table and runs them, so a crash or an out-of-memory kill takes down one
 worker, never the app. ``InlineExecutor`` runs a job in the calling process (the command
-line). Another executor -- Ray's, say -- only has to make sure each submitted job gets
-claimed and run by ``Jobs.run`` somewhere that sees the same workspace.
+line). ``RayExecutor`` (when ``RECSYS_RAY_ADDRESS`` is set) runs each job as a Ray task:
+any executor only has to make sure each submitted job gets claimed and run by ``Jobs.run``
+somewhere that sees the same workspace.
 """
 
 from __future__ import annotations
@@ -80,8 +81,53 @@ class LocalExecutor:
                     pass
 
 
+class RayExecutor:
+    """Each job a Ray task on the cluster at ``RECSYS_RAY_ADDRESS`` (see
+    ``recsys.distributed``). The task claims the job and runs it with ``Jobs.run`` exactly as
+    a local worker would, so the workspace -- its job table, datasets and models -- must be
+    on a path every node sees (a shared file system)."""
+
+    def __init__(self, address: str | None = None) -> None:
+        self.address = address
+        self.refs: list = []  # the tasks in flight (kept so they can be waited on)
+
+    def start(self, jobs: Jobs, job: Job | None) -> None:
+        import ray
+
+        from recsys import distributed
+
+        distributed.connect(self.address)
+        todo = [job] if job is not None else jobs.store.list(states=("queued",))
+        for j in todo:
+            # A data-parallel fit only waits on its Ray Train workers, which hold the CPUs.
+            cpus = 0 if distributed.delegates(j.kind, j.params) else 1
+            remote = ray.remote(num_cpus=cpus, max_retries=0)(run_on_node)
+            self.refs.append(remote.remote(type(jobs), str(jobs.ws.root), j.id,
+                                           jobs.ws.create_key, self.address))
+
+
+def run_on_node(jobs_cls: type[Jobs], root: str, job_id: str, create_key: bool,
+                address: str | None) -> str:
+    """A Ray task: claim and run one job of the workspace at ``root``; returns its state.
+    (``jobs_cls`` is ``Jobs``, passed in: this module is imported by ``recsys.jobs``.)"""
+    from recsys.models import registry
+    from recsys.workspace import Workspace
+
+    registry.load_plugins()
+    jobs = jobs_cls(Workspace(root, create_key=create_key), executor=RayExecutor(address))
+    claimed = jobs.store.claim(job_id)
+    if claimed is None:  # another task or worker took it
+        return jobs.store.get(job_id).state
+    with Heartbeat(jobs, claimed.id, kill=False):
+        return jobs.run(claimed).state
+
+
 def default_executor() -> Executor:
-    return LocalExecutor()
+    """Ray's when a cluster is configured (``RECSYS_RAY_ADDRESS``), else local workers."""
+    from recsys import distributed
+
+    where = distributed.address()
+    return RayExecutor(where) if where else LocalExecutor()
 
 
 # ---------------------------------------------------------------- worker processes

@@ -100,6 +100,21 @@ def run_import(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- fit, serve
+def _fit(ctx: JobContext, model, p: dict[str, Any], train):
+    """Fit here, or data-parallel on the Ray cluster when one is configured and the model
+    can (``recsys.distributed``); either way the same fitted model comes back."""
+    from recsys import distributed
+
+    if distributed.address() and registry.spec(p["model"]).data_parallel:
+        workers = distributed.train_workers()
+        r = ctx.reporter
+        r.stage(f"{r.step} (on {workers} Ray workers)", r.lo, r.hi, r.steps)
+        return distributed.fit_data_parallel(
+            p["model"], p["params"], train, workers=workers, callback=ctx.reporter,
+            should_stop=lambda: ctx.reporter.cancelled)
+    return model.fit(train, callback=ctx.reporter)
+
+
 @kind("fit")
 def run_fit(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
     """Fit before the cutoff, score the holdout, store the model (usable at once), then ask
@@ -112,7 +127,7 @@ def run_fit(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
     ctx.reporter.stage("training on the orders before the cutoff", 0.0, TRAIN_SHARE,
                        model.progress_steps())
     start = time.perf_counter()
-    model.fit(split.train, callback=ctx.reporter)
+    model = _fit(ctx, model, p, split.train)
     fit_s = time.perf_counter() - start
     ctx.reporter.stage("scoring the holdout", TRAIN_SHARE, 0.98)
     k, task = int(p.get("k", 10)), p.get("task", "novel")
@@ -123,7 +138,7 @@ def run_fit(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
            **{f"{m}_hi": hi for m, (_, hi) in res.ci.items()}, "coverage": res.coverage,
            "customers": len(res.customer_ids), "fit_seconds": fit_s,
            "cutoff": str(split.cutoff.date()), "task": task, "k": k,
-           "partial": bool(model.partial_)}
+           "partial": bool(model.partial_), "notes": "; ".join(model.notes())}
     ctx.reporter.stage("saving the model", 0.98, 1.0)
     model_id = ctx.save_model(model, p, trained_on="holdout", cutoff=row["cutoff"],
                               metrics=row, label=label, fit_seconds=fit_s)
@@ -141,7 +156,7 @@ def run_serve(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
     model = make_model(p["model"], **p["params"])
     ctx.reporter.stage("training on all the orders", 0.0, 0.97, model.progress_steps())
     start = time.perf_counter()
-    model.fit(data, callback=ctx.reporter)
+    model = _fit(ctx, model, p, data)
     ctx.reporter.stage("saving the model", 0.97, 1.0)
     group = p.get("_group", p["params"])
     model_id = ctx.save_model(model, {**p, "params": group}, trained_on="all",

@@ -23,7 +23,8 @@ class ModelSpec:
     ``new_items`` (scores a product it has never seen, from its name, category and price),
     ``new_customers`` (scores someone from a purchase history alone), ``drivers`` (explains a
     score feature by feature), ``personalised`` (lists differ per customer), ``slow`` (neural:
-    minutes on a CPU). ``quick`` are small settings for tests and demos; ``campaign_rank``
+    minutes on a CPU), ``data_parallel`` (trains on several workers of a Ray cluster).
+    ``quick`` are small settings for tests and demos; ``campaign_rank``
     orders the models offered for campaigns (None: not offered), with ``campaign_params`` the
     settings that rank customers best; ``bench_default`` puts it in the CLI's default bench;
     ``starter`` models are trained for every new dataset (as background jobs), and
@@ -40,6 +41,7 @@ class ModelSpec:
     new_customers: bool = False
     drivers: bool = False
     slow: bool = False
+    data_parallel: bool = False
     bench_default: bool = False
     starter: bool = False
     default_rank: int | None = None
@@ -59,7 +61,7 @@ class ModelSpec:
 
 
 CAPABILITIES = ("personalised", "customer_vectors", "item_vectors", "new_items",
-                "new_customers", "drivers", "slow")
+                "new_customers", "drivers", "slow", "data_parallel")
 
 _M = "recsys.models."
 _SPECS: dict[str, ModelSpec] = {}
@@ -163,12 +165,12 @@ for _spec in (
               "Neural two-tower model with customer and product features; handles new "
               "customers and new products.",
               customer_vectors=True, item_vectors=True, new_items=True, new_customers=True,
-              slow=True, campaign_rank=2,
+              slow=True, data_parallel=True, campaign_rank=2,
               quick={"epochs": 8, "dim": 16, "hidden": 32, **_FAST_TORCH}),
     ModelSpec("ncf", _M + "ncf:NCF",
               "Neural collaborative filtering (NeuMF) with purchase-history features.",
               customer_vectors=True, item_vectors=True, new_customers=True, slow=True,
-              campaign_rank=4,
+              data_parallel=True, campaign_rank=4,
               quick={"epochs": 6, "dim": 8, "layers": (16, 8), **_FAST_TORCH}),
     ModelSpec("item2vec", _M + "item2vec:Item2Vec",
               "Word2vec over baskets: products that share baskets sit close together.",

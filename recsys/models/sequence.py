@@ -214,7 +214,10 @@ class SequenceRun(TrainingRun):
         self.net.train()
         total, n = 0.0, 0
         pairs = self._epoch_pairs()
-        for idx in batches(len(pairs), self.model.config.batch_size, self.rng):
+        if self.shard is not None:  # the same shuffle on every rank, each its own part
+            pairs = pairs[self.shard.part(self.rng.permutation(len(pairs)))]
+        for idx in batches(len(pairs), self.model.config.batch_size, self.rng,
+                           shuffle=self.shard is None):
             sel = pairs[idx]
             total += self.step(self.pair_order[sel], self.pair_item[sel]) * len(idx)
             n += len(idx)
@@ -235,6 +238,8 @@ class SequenceRun(TrainingRun):
     def update(self, loss: torch.Tensor) -> float:
         self.opt.zero_grad()
         loss.backward()
+        if self.shard is not None:
+            self.shard.average_gradients(self.net.parameters())
         self.opt.step()
         return float(loss.detach())
 

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from recsys.data import OrderData
 from recsys.models.base import BaseRecommender, Callback
-from recsys.models.trainer import StopTraining, Trainer, TrainingRun, resolve_device
+from recsys.models.trainer import Shard, StopTraining, Trainer, TrainingRun, resolve_device
 
 # Learned state that describes the training itself, not the fitted model.
 _TRAINING_RECORD = ("config", "best_epoch_", "val_ndcg_", "history_")
@@ -31,8 +31,17 @@ class TorchRecommender(BaseRecommender):
     def _start(self, train: OrderData, device: Any, rng: np.random.Generator) -> TrainingRun:
         """Build the features, network and optimiser for training on ``train``."""
 
+    shard: Shard | None = None  # this process's part of data-parallel training, if any
+
+    def fit(self, train: OrderData, *, callback: Callback | None = None,
+            shard: Shard | None = None) -> TorchRecommender:
+        """As every model's ``fit``; with ``shard`` this process is one of several training
+        the model together (see ``recsys.distributed``)."""
+        self.shard = shard
+        return super().fit(train, callback=callback)
+
     def _fit(self, train: OrderData, X: sp.csr_matrix, callback: Callback | None) -> None:
-        Trainer(callback).fit(self, train)
+        Trainer(callback, shard=self.shard).fit(self, train)
 
     def progress_steps(self) -> int:
         return int(self.config.epochs)
@@ -50,4 +59,4 @@ class TorchRecommender(BaseRecommender):
         vars(self).update({**vars(other), **keep})
 
 
-__all__ = ["StopTraining", "TorchRecommender", "Trainer", "TrainingRun", "resolve_device"]
+__all__ = ["Shard", "StopTraining", "TorchRecommender", "Trainer", "TrainingRun", "resolve_device"]

@@ -15,7 +15,7 @@ import copy
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,10 +44,51 @@ def resolve_device(name: str):
     return torch.device(name)
 
 
+@dataclass(frozen=True)
+class Shard:
+    """This process's part of data-parallel training (``rank`` of ``world`` processes in a
+    torch process group, e.g. Ray Train's): each trains on its share of every epoch's
+    shuffled examples and gradients are averaged after each backward pass, so all hold the
+    same weights and make the same early-stopping choices."""
+
+    rank: int
+    world: int
+
+    def part(self, order: np.ndarray) -> np.ndarray:
+        """This rank's equal share of a shuffled order (equal, so every rank takes the same
+        number of steps and no collective waits forever)."""
+        per = len(order) // self.world
+        return order[self.rank * per:(self.rank + 1) * per]
+
+    def average_gradients(self, params) -> None:
+        import torch
+        import torch.distributed as dist
+
+        params = [p for p in params if p.requires_grad]
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= self.world
+        at = 0
+        for p, g in zip(params, grads, strict=True):
+            p.grad = flat[at:at + g.numel()].view_as(g).clone()
+            at += g.numel()
+
+    def agree(self, flag: bool) -> bool:
+        """True on every rank when it is true on any (e.g. 'stop now')."""
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor([1.0 if flag else 0.0])
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item() > 0)
+
+
 class TrainingRun(ABC):
     """One training pass: everything it needs that the fitted model does not keep."""
 
     net: Any  # the torch module being trained (the model keeps it afterwards)
+    shard: Shard | None = None  # set by the Trainer for data-parallel training
 
     @abstractmethod
     def run_epoch(self, epoch: int, tick: Tick) -> float:
@@ -75,8 +116,9 @@ class Trainer:
     ``history`` holds every epoch's metrics with its phase ('validate' or 'fit').
     """
 
-    def __init__(self, callback: Callback | None = None) -> None:
+    def __init__(self, callback: Callback | None = None, shard: Shard | None = None) -> None:
         self.callback = callback
+        self.shard = shard
         self.history: list[dict[str, float]] = []
         self.stopped = False
 
@@ -115,6 +157,7 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(model.config.seed)
             run = model._start(data, device, np.random.default_rng(model.config.seed))
+            run.shard = self.shard
             try:
                 for epoch in range(epochs):
                     control = self._epoch(run, epoch, phase, epochs, on_epoch)
@@ -168,6 +211,7 @@ class Trainer:
         val = validation_split(train, c.val_days)
         truth = build_truth(val, "novel")
         inner = type(model)(replace(c, patience=0))
+        inner.shard = getattr(model, "shard", None)
         if truth.matrix.shape[0] == 0:
             return inner
         best = {"epoch": c.epochs, "ndcg": -1.0, "bad": 0}

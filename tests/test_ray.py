@@ -1,0 +1,88 @@
+"""Ray on a real local cluster (2 CPUs): data-parallel two_tower training matches the
+single-process model, and a job submitted through the Ray executor reports progress and
+lands its model in the workspace. Skipped, with the reason, where Ray cannot start."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -r "
+                          "requirements-ray.txt)")
+
+from recsys import distributed  # noqa: E402
+from recsys.evaluate import evaluate, temporal_split  # noqa: E402
+from recsys.jobs import DONE, Jobs, RayExecutor  # noqa: E402
+from recsys.models import make_model, registry  # noqa: E402
+from recsys.workflow import fit_request  # noqa: E402
+from recsys.workspace import Workspace  # noqa: E402
+
+# The default settings (early stopping on the validation window), fewer epochs at most.
+PARAMS = {"epochs": 12}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    try:
+        distributed.connect("local", num_cpus=2)
+    except Exception as exc:  # noqa: BLE001 (any failure to start is a reason to skip)
+        pytest.skip(f"Ray cannot start a local cluster here: {exc}")
+    yield
+    ray.shutdown()
+
+
+def _demo():
+    from recsys.datasets import load_demo
+
+    return load_demo()
+
+
+@pytest.fixture(scope="module")
+def demo_split():
+    return temporal_split(_demo())
+
+
+def test_two_workers_match_the_single_process_model(cluster, demo_split):
+    single = make_model("two_tower", **PARAMS).fit(demo_split.train)
+    seen = []
+    double = distributed.fit_data_parallel("two_tower", PARAMS, demo_split.train, workers=2,
+                                           callback=lambda e, m: seen.append((e, m)))
+    a = evaluate(single, demo_split, n_boot=0).metrics["ndcg"]
+    b = evaluate(double, demo_split, n_boot=0).metrics["ndcg"]
+    assert abs(b - a) <= 0.05 * a, (a, b)
+    fitted = [e for e, m in seen if "progress" not in m and m["phase"] == "fit"]
+    assert fitted == list(range(1, double.best_epoch_ + 1))  # rank 0's epochs, relayed
+    assert double.recommend(demo_split.train.customer_ids[:3], n=5)[0].shape == (3, 5)
+
+
+def test_models_that_cannot_train_data_parallel_say_so(cluster, demo_split):
+    assert registry.names(data_parallel=True) == ["two_tower", "ncf"]
+    with pytest.raises(ValueError, match="does not train data-parallel"):
+        distributed.fit_data_parallel("ease", {}, demo_split.train)
+
+
+def test_a_job_through_the_ray_executor_reports_progress_and_lands_its_model(
+        cluster, tmp_path, monkeypatch):
+    monkeypatch.setenv(distributed.ADDRESS_ENV, "local")
+    ws = Workspace(tmp_path / "ws")
+    ref = ws.save_dataset(_demo(), "shop")
+    jobs = Jobs(ws, RayExecutor("local"))
+    quick = {**registry.spec("two_tower").quick, "epochs": 3, "patience": 0}
+    kind, params = fit_request(ref, ws.fingerprint(ref), "two_tower", quick, None)
+    job = jobs.submit(kind, {**params, "refit": False})
+    progress = set()
+    end = time.monotonic() + 600
+    while time.monotonic() < end:
+        job = jobs.get(job.id)
+        progress.add(round(job.progress or 0, 2))
+        if not job.active:
+            break
+        time.sleep(0.2)
+    assert job.state == DONE, job.error
+    assert "Ray workers" in (job.step or "") or any(0 < p < 1 for p in progress)
+    assert len([p for p in progress if 0 < p < 1]) >= 2  # progress was seen while it ran
+    assert ws.has_model(job.result["model_id"])
+    model = ws.load_model(job.result["model_id"])
+    assert model.recommend(model.customer_ids_[:2], n=3)[0].shape == (2, 3)
+    assert job.result["metrics"]["ndcg"] > 0
