@@ -34,8 +34,9 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
         out_models[name] = {**d, "fit_seconds": round(fit_s, 3),
                             "fit_peak_gb": fit_mem.peak_gb,
                             "evaluate_seconds": round(eval_mem.seconds, 3),
-                            "evaluate_peak_gb": eval_mem.peak_gb, "params": model.params(),
-                            **({"notes": model.notes()} if model.notes() else {})}
+                            "evaluate_peak_gb": eval_mem.peak_gb, "params": model.params()}
+        if model.notes():
+            out_models[name]["notes"] = model.notes()
         if log:
             log(f"{name:<18} ndcg@{k}={d['ndcg']:.4f}  fit {fit_s:.2f}s "
                 f"(peak {fit_mem.peak_gb:.2f} GB)  evaluate {eval_mem.seconds:.2f}s")

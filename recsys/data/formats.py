@@ -235,14 +235,19 @@ def text_categories(s: pd.Series, fn=None) -> pd.Series:
 
 
 def constant(value: str | None, index: pd.Index) -> pd.Series:
-    """The same text on every line, as a Categorical (one category, no string per line)."""
-    if value is None:
-        return pd.Series(pd.Categorical.from_codes(np.full(len(index), -1, np.int8),
-                                                   categories=pd.Index([], dtype="string")),
-                         index=index)
-    return pd.Series(pd.Categorical.from_codes(np.zeros(len(index), np.int8),
-                                               categories=pd.Index([value], dtype="string")),
+    """The same text on every line (all missing for None), as a Categorical: one category,
+    no string per line."""
+    cats = [] if value is None else [value]
+    codes = np.full(len(index), 0 if cats else -1, np.int8)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype="string")),
                      index=index)
+
+
+def used_categories(s: pd.Series) -> np.ndarray:
+    """Positions of a Categorical's categories that some line uses (a count over the codes;
+    ``remove_unused_categories`` takes seconds on millions of categories)."""
+    codes = s.cat.codes.to_numpy()
+    return np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(s.cat.categories)))
 
 
 def _strip_float_ids(s: pd.Series, column: str | None = None) -> pd.Series:

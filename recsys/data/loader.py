@@ -63,7 +63,7 @@ def pseudonymise(ids: pd.Series, key: bytes) -> pd.Series:
 def distinct_text(s: pd.Series) -> pd.Series:
     """The distinct non-missing values of a column, as text (a Categorical's used categories)."""
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return pd.Series(s.cat.remove_unused_categories().cat.categories, dtype="string")
+        return pd.Series(s.cat.categories[fmt.used_categories(s)], dtype="string")
     return pd.Series(s.dropna().unique(), dtype="string")
 
 
@@ -120,8 +120,8 @@ def _read_source(src: RawSource, format: str, mapping, opts: ImportOptions, limi
 
 
 def _split_events(lines: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    event = fmt.as_categories(lines["event"])
-    is_purchase = fmt.category_flags(event, lambda t: t.str.lower().isin(PURCHASE_EVENTS))
+    is_purchase = fmt.category_flags(lines["event"],
+                                     lambda t: t.str.lower().isin(PURCHASE_EVENTS))
     if is_purchase.all():
         return lines, None
     other = lines.loc[~is_purchase, ["customer_id", "item_id", "timestamp", "event"]].copy()

@@ -10,6 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.data.categories import derive_categories
+from recsys.data.formats import used_categories
 
 INTERACTION_COLUMNS = [
     "customer_id", "item_id", "order_id", "timestamp", "quantity", "price", "weight",
@@ -144,7 +145,7 @@ def sorted_categories(s: pd.Series, sort: bool = True) -> pd.Categorical:
         s = pd.Series(pd.Categorical(s))
     codes = s.cat.codes.to_numpy()
     cats = np.asarray(s.cat.categories.astype(str), dtype=object)
-    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(cats)))
+    used = used_categories(s)
     # Unique values: a plain (unstable) sort gives the one order; mergesort on objects is slow.
     order = used[np.argsort(cats[used])] if sort else used
     rank = np.full(len(cats), -1, dtype=np.int64)

@@ -388,6 +388,10 @@ def read_csv(src: RawSource, dialect: CsvDialect, string_columns: Iterable[str],
     return df
 
 
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
 def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
     """An Arrow table as pandas with every text column a Categorical: one Python string per
     distinct value instead of one per line (30 million lines of IDs would otherwise take
@@ -396,7 +400,7 @@ def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
 
     cols = []
     for spec, col in zip(table.schema, table.columns, strict=True):
-        if pa.types.is_string(spec.type) or pa.types.is_large_string(spec.type):
+        if _is_text(spec.type):
             col = pc.dictionary_encode(col)
         cols.append(col)
     return pa.table(cols, names=table.column_names).to_pandas()
@@ -476,11 +480,10 @@ def read_parquet(src: RawSource, limits: Limits, columns: Iterable[str] | None =
 
     try:
         with src.seekable() as fh:
-            schema = pq.ParquetFile(fh).schema_arrow
-            text = [f.name for f in schema if pa.types.is_string(f.type)
-                    or pa.types.is_large_string(f.type)]
+            first = pq.ParquetFile(fh)
+            text = [f.name for f in first.schema_arrow if _is_text(f.type)]
             # Text read straight into dictionaries: no Python string per line.
-            pf = pq.ParquetFile(fh, read_dictionary=text)
+            pf = pq.ParquetFile(fh, metadata=first.metadata, read_dictionary=text)
             meta = pf.metadata
             if meta.num_rows > limits.rows or meta.num_columns > limits.columns:
                 raise LimitError(f"{src.name} has {meta.num_rows:,} rows and "

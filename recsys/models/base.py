@@ -193,7 +193,7 @@ class BaseRecommender(ABC):
             raise ValueError("Cannot fit on an empty training set.")
         self._bind(train)
         self.partial_ = False
-        self.notes_ = list(getattr(self, "pending_notes_", []))
+        self.notes_ = []
         self._fit(train, self.X_, callback)
         return self
 

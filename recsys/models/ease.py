@@ -60,7 +60,7 @@ class EASE(BaseRecommender):
         """Learn B; above ``max_items`` products, on the best sellers only (or refuse), said
         before any work starts."""
         n, cap = train.n_items, self.config.max_items
-        self.pending_notes_ = []
+        note = None
         if n > cap:
             if self.config.over_limit == "refuse":
                 raise ValueError(
@@ -69,10 +69,12 @@ class EASE(BaseRecommender):
                     "product limit, let it learn on the best sellers, or use als or itemknn.")
             keep = train.top_items(cap)
             train = train.subset(train.interactions["item_id"].isin(keep).to_numpy())
-            self.pending_notes_ = [
-                f"learned on the {cap:,} best-selling of {n:,} products (its product limit); "
-                f"the other {n - cap:,} are never recommended by it"]
-        return super().fit(train, callback=callback)
+            note = (f"learned on the {cap:,} best-selling of {n:,} products (its product "
+                    f"limit); the other {n - cap:,} are never recommended by it")
+        super().fit(train, callback=callback)
+        if note:
+            self.notes_.append(note)
+        return self
 
     def _fit(self, train: OrderData, X: sp.csr_matrix, callback: Callback | None) -> None:
         n = X.shape[1]
