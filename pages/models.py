@@ -10,11 +10,13 @@ from recsys.workflow import (
     fit_request,
     leaderboard_frame,
     leaderboard_rows,
-    param_fields,
+    tune_request,
+    tuning_summaries,
+    tuning_table,
 )
 from ui.cache import current_data, current_fingerprint, current_ref, workspace
 from ui.jobs import active, job_line, jobs, served, submit, watch
-from ui.widgets import intro, show_notice
+from ui.widgets import intro, param_inputs, show_notice
 
 st.header("Models")
 intro("models")
@@ -30,22 +32,7 @@ with st.form("train"):
     cutoff = st.date_input("Holdout starts on", value=default_cutoff(data),
                            help="Models learn from orders before this day and are scored on "
                                 "the orders after it (full ranking, novel products, K=10).")
-    params: dict[str, dict] = {}
-    for name in names:
-        with st.expander(f"{name} hyper-parameters"):
-            params[name] = {}
-            for f in param_fields(name):
-                key, label, help_ = f"p_{name}_{f['name']}", f["label"], f["help"]
-                if f["type"] == "bool":
-                    params[name][f["name"]] = st.checkbox(label, f["default"], key=key,
-                                                          help=help_)
-                elif f["type"] == "str":
-                    params[name][f["name"]] = st.text_input(label, f["default"], key=key,
-                                                            help=help_)
-                else:
-                    fmt = "%g" if f["type"] == "float" else "%d"
-                    params[name][f["name"]] = st.number_input(label, value=f["default"],
-                                                              key=key, format=fmt, help=help_)
+    params = {name: param_inputs(name) for name in names}
     go = st.form_submit_button("Train and evaluate", type="primary", disabled=not names)
 if go:
     for name in names:
@@ -56,6 +43,21 @@ if go:
         else:
             if not job.active:
                 st.info(f"{job.label} was already trained with these settings: shown below.")
+
+with st.expander("Tune settings automatically"):
+    st.caption("Searches each model's settings on the last weeks before the holdout (never "
+               "the holdout itself), then trains the tuned models and a blend of the best "
+               "one with best sellers, and scores them on the holdout like any other.")
+    tune_names = st.multiselect("Models to tune", registry.names(tunable=True),
+                                default=["ease", "als"], key="tune_models")
+    minutes = st.slider("Minutes per model", 1, 30, 5, key="tune_minutes")
+    if st.button("Tune", disabled=not tune_names):
+        submit(tune_request(ref, fp, tune_names, str(cutoff), minutes))
+    for found in tuning_summaries(workspace(), jobs().list(dataset=fp, limit=30), str(cutoff))[:1]:
+        st.markdown(f"**{found['label']}** · validation NDCG@10 on the orders of "
+                    f"{found['validation']['from']} to {found['validation']['to']}")
+        st.plotly_chart(viz.tuning_curve(found["history"]), width="stretch")
+        st.dataframe(tuning_table(found), hide_index=True, width="stretch")
 
 running = active()
 if running:

@@ -9,23 +9,44 @@ from recsys.data import OrderData
 from recsys.evaluate import build_truth, evaluate, paired_difference, temporal_split
 from recsys.memory import PeakRSS, peak_bytes
 from recsys.models import make_model
+from recsys.models.blend import Blend
 
 
 def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, Any]] | None = None,
               *, cutoff: str | None = None, test_days: float | None = None, task: str = "novel",
               k: int = 10, n_boot: int = 1000, seed: int = 0,
+              tune_minutes: float | None = None, tune_trials: int | None = None,
               log: Callable[[str], Any] | None = None) -> dict[str, Any]:
-    """Fit and evaluate each model on one temporal split; returns the JSON-ready result."""
+    """Fit and evaluate each model on one temporal split; returns the JSON-ready result.
+    With ``tune_minutes`` each model's settings are first searched on the validation window
+    at the end of the training period (``recsys.tuning``; ``params`` stay fixed), the blend
+    of the best with best sellers joins, and the test window scores the chosen settings."""
     params = params or {}
     with PeakRSS() as split_mem:
         split = temporal_split(data, cutoff=cutoff, test_days=test_days)
         truth = build_truth(split, task)
     steps = {"split": _step(split_mem)}
-    results, out_models = {}, {}
+    tuned: dict[str, Any] = {}
+    if tune_minutes is not None:
+        with PeakRSS() as tune_mem:
+            tuned = _tune(models, split.train, params, tune_minutes, tune_trials, seed, task,
+                          k, log)
+        steps["tune"] = _step(tune_mem)
+        params = {name: r.params for name, r in tuned.items()}
+        models = [*models, *(["blend"] if "blend" in tuned else [])]
+    keep = tuned["blend"].params["base"] if "blend" in tuned else None
+    results, out_models, kept = {}, {}, None
     for name in models:
         model = make_model(name, **params.get(name, {}))
         with PeakRSS() as fit_mem:
-            model.fit(split.train)
+            if name == "blend" and kept is not None:  # around the base fitted above
+                p = params[name]
+                model = Blend.wrap(kept, split.train, popularity=p["popularity"],
+                                   recent=p["recent"], recent_days=p["recent_days"])
+            else:
+                model.fit(split.train)
+        if name == keep:
+            kept = model
         with PeakRSS() as eval_mem:
             res = evaluate(model, split, k=k, task=task, n_boot=n_boot, seed=seed, truth=truth)
         results[name] = res
@@ -37,6 +58,13 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
                             "evaluate_peak_gb": eval_mem.peak_gb, "params": model.params()}
         if model.notes():
             out_models[name]["notes"] = model.notes()
+        if name in tuned:
+            r = tuned[name]
+            out_models[name].update(
+                validation_ndcg=round(r.score, 5), tuned={
+                    "trials": len(r.trials), "seconds": round(r.seconds, 1),
+                    "start_validation_ndcg": _round(r.start_score),
+                    "default_validation_ndcg": _round(r.default_score)})
         if log:
             log(f"{name:<18} ndcg@{k}={d['ndcg']:.4f}  fit {fit_s:.2f}s "
                 f"(peak {fit_mem.peak_gb:.2f} GB)  evaluate {eval_mem.seconds:.2f}s")
@@ -60,6 +88,27 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
     }
 
 
+def _tune(models, train, params, minutes, trials, seed, task, k, log) -> dict[str, Any]:
+    from recsys.tuning import tune_many
+
+    def show(n: int, e: dict[str, Any]) -> None:
+        if log and e["model"] != "blend" and (n % 10 == 0 or e["val_ndcg"] == e["best"]):
+            log(f"  tuning {e['model']}: trial {e['trial']} validation ndcg "
+                f"{(e['val_ndcg'] or 0):.4f} (best {(e['best'] or 0):.4f}, {e['seconds']:.0f}s)")
+
+    tuned = tune_many(models, train, minutes=minutes, trials=trials, seed=seed, fixed=params,
+                      task=task, k=k, callback=show)
+    if log:
+        for name, r in tuned.items():
+            log(f"tuned {name:<18} validation ndcg@{k}={r.score:.4f} after {len(r.trials)} "
+                f"trials in {r.seconds:.0f}s")
+    return tuned
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 5)
+
+
 def _step(m: PeakRSS) -> dict[str, float]:
     return {"seconds": round(m.seconds, 3), "peak_gb": m.peak_gb}
 
@@ -67,8 +116,10 @@ def _step(m: PeakRSS) -> dict[str, float]:
 def format_leaderboard(result: dict[str, Any]) -> str:
     """A plain-text table, best NDCG first."""
     k = result["k"]
+    tuned = any("validation_ndcg" in m for m in result["models"].values())
     head = (f"{'model':<18}{'ndcg':>8}{'recall':>8}{'hr':>8}{'prec':>8}{'map':>8}{'cover':>8}"
-            f"{'ndcg 95% CI':>18}{'fit s':>8}{'ms/cust':>9}{'eval s':>8}{'peak GB':>8}")
+            f"{'ndcg 95% CI':>18}{'fit s':>8}{'ms/cust':>9}{'eval s':>8}{'peak GB':>8}"
+            + (f"{'val ndcg':>9}" if tuned else ""))
     rows = sorted(result["models"].items(), key=lambda kv: -kv[1]["ndcg"])
     lines = [f"task={result['task']} k={k} cutoff={result['split']['cutoff']} "
              f"test customers={result['split']['test_customers']:,} "
@@ -80,7 +131,8 @@ def format_leaderboard(result: dict[str, Any]) -> str:
                      f"{m['precision']:>8.4f}{m['map']:>8.4f}{m['coverage']:>8.3f}{ci:>18}"
                      f"{m['fit_seconds']:>8.2f}{m['recommend_ms_per_customer']:>9.3f}"
                      f"{m.get('evaluate_seconds', 0):>8.2f}"
-                     f"{max(m.get('fit_peak_gb', 0), m.get('evaluate_peak_gb', 0)):>8.2f}")
+                     f"{max(m.get('fit_peak_gb', 0), m.get('evaluate_peak_gb', 0)):>8.2f}"
+                     + (f"{m.get('validation_ndcg', float('nan')):>9.4f}" if tuned else ""))
     steps = result.get("steps", {})
     if steps:
         lines.append("steps: " + ", ".join(f"{k} {v['seconds']:.1f}s (peak {v['peak_gb']:.2f} GB)"

@@ -1,4 +1,4 @@
-"""Command line: ``python -m recsys bench|train|jobs|segments|campaign|import|generate ...``.
+"""Command line: ``python -m recsys bench|tune|train|jobs|segments|campaign|import|generate``.
 
 Errors in the input end the program with exit status 2 and one line naming the problem.
 """
@@ -144,6 +144,15 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--demo", action="store_true", help="use the generated demo shop")
 
 
+def _add_tune_args(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--tune-minutes", type=_number(float, 0, 24 * 60, above=True),
+                   required=required, metavar="N",
+                   help="tune each model's settings for up to N minutes on the validation "
+                        "window at the end of the training period (never the test window)")
+    p.add_argument("--tune-trials", type=_number(int, 1, 100_000), metavar="N",
+                   help="at most N trials per model (with the seed: the same choice each time)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m recsys", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -161,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--bootstrap", type=_number(int, 0, 100_000), default=1000,
                        help="bootstrap resamples")
     bench.add_argument("--json", type=output_path, help="write the results as JSON here")
+    _add_tune_args(bench, required=False)
     seg = sub.add_parser("segments", help="cluster customer or product embeddings of a model")
     _add_data_args(seg)
     seg.add_argument("--model", required=True)
@@ -207,6 +217,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--name", help="what to call the trained model in the workspace")
     train.add_argument("--no-refit", action="store_true",
                        help="keep only the holdout model (no refit on all data)")
+    tune = sub.add_parser("tune", help="search each model's settings on the validation "
+                          "window as a job; the app then trains and shows the tuned models")
+    _add_data_args(tune)
+    tune.add_argument("--dataset", help="a dataset already in the workspace (or import DATA "
+                      "under this name)")
+    tune.add_argument("--models", default="recent_popularity,itemknn,ease,als",
+                      help="comma-separated registry names")
+    tune.add_argument("--cutoff", type=_date, help="YYYY-MM-DD: the holdout the tuned "
+                      "models are scored on; tuning sees only the orders before it")
+    _add_tune_args(tune, required=True)
+    tune.add_argument("--json", type=output_path, help="write the search as JSON here")
     jobs = sub.add_parser("jobs", help="list the workspace's jobs (the records the app shows)")
     jobs.add_argument("--json", action="store_true", help="print them as JSON")
     jobs.add_argument("--state", choices=["queued", "running", "done", "failed", "cancelled",
@@ -228,7 +249,9 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     _progress(f"imported {data.report['rows_read']:,} lines -> {len(data.interactions):,} "
               f"clean in {import_s:.2f}s ({data.report['format']}, peak {mem.peak_gb:.2f} GB)")
     result = run_bench(data, models, params, cutoff=args.cutoff, test_days=args.test_days,
-                       task=args.task, k=args.k, n_boot=args.bootstrap, log=_progress)
+                       task=args.task, k=args.k, n_boot=args.bootstrap,
+                       tune_minutes=args.tune_minutes, tune_trials=args.tune_trials,
+                       log=_progress)
     result["dataset"]["import_seconds"] = round(import_s, 3)
     result["steps"] = {"import": {"seconds": round(import_s, 3), "peak_gb": mem.peak_gb},
                        **result.get("steps", {})}
@@ -427,6 +450,35 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     return {"job": job.id, "models": ids, "metrics": row}
 
 
+def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
+    from recsys.workflow import tune_request
+
+    jobs = _inline_jobs()
+    models = model_list(args.models)
+    ref = _train_dataset(args, jobs)
+    kind, req = tune_request(ref, jobs.ws.fingerprint(ref), models, args.cutoff,
+                             args.tune_minutes, args.tune_trials)
+    job = _run_job(jobs, kind, req)
+    summary, _, _ = jobs.ws.load_result(job.result["result"])
+    print(f"tuned on the validation window {summary['validation']['from']} to "
+          f"{summary['validation']['to']} (holdout from {summary['cutoff']} never seen)")
+    print(f"{'model':<18}{'trials':>7}{'default':>9}{'start':>9}{'tuned':>9}{'holdout':>9}"
+          "  chosen settings")
+    for name, r in summary["models"].items():
+        fit = r.get("holdout") or {}
+        print(f"{name:<18}{len(r['trials']):>7}{_num(r['default_score']):>9}"
+              f"{_num(r['start_score']):>9}{_num(r['score']):>9}{_num(fit.get('ndcg')):>9}"
+              f"  {r.get('settings') or 'defaults'}")
+    print(f"stored in {jobs.ws.root} (job {job.id}); the app's Models page shows them")
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4f}"
+
+
 def cmd_jobs(args: argparse.Namespace) -> list[dict[str, Any]]:
     from recsys.jobs import Jobs
 
@@ -463,7 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         {"bench": cmd_bench, "import": cmd_import, "generate": cmd_generate,
          "segments": cmd_segments, "campaign": cmd_campaign, "train": cmd_train,
-         "jobs": cmd_jobs}[args.command](args)
+         "jobs": cmd_jobs, "tune": cmd_tune}[args.command](args)
     except (CliError, FormatError, ReadError, StoreError, ModelFileError, KeyError,
             ValueError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc

@@ -55,6 +55,27 @@ def training_curve(history: list[dict]) -> go.Figure:
                              yaxis2=dict(title="val NDCG", overlaying="y", side="right"))
 
 
+def tuning_curve(history: list[dict]) -> go.Figure:
+    """Validation NDCG of every tuning trial (dots, one colour per model) and the best so far
+    (a line per model)."""
+    df = pd.DataFrame([h for h in history if "trial" in h])
+    fig = go.Figure()
+    if df.empty:
+        return fig
+    for i, (model, d) in enumerate(df.groupby("model", sort=False)):
+        colour = px.colors.qualitative.Plotly[i % 10]
+        done = d.dropna(subset=["val_ndcg"])
+        fig.add_trace(go.Scatter(x=done["trial"], y=done["val_ndcg"], mode="markers",
+                                 name=f"{model} trials", marker=dict(color=colour, size=6),
+                                 text=done["state"], hovertemplate="trial %{x}: %{y:.4f} "
+                                 "(%{text})<extra></extra>"))
+        fig.add_trace(go.Scatter(x=d["trial"], y=d["best"], mode="lines", line_shape="hv",
+                                 name=f"{model} best so far", line=dict(color=colour)))
+    return fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10),
+                             xaxis=dict(title="trial"),
+                             yaxis=dict(title="validation NDCG@10"))
+
+
 def purchase_timeline(history: pd.DataFrame) -> go.Figure:
     fig = px.scatter(history, x="timestamp", y="category", hover_name="name",
                      size="quantity", size_max=14, title="Purchase history")

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from recsys.data import OrderData
-from recsys.jobs.kinds import canonical_params, dataset_params
+from recsys.jobs.kinds import canonical_params, dataset_params, settings_in_words
 from recsys.models import model_class, registry
 from recsys.workspace import DatasetRef, Workspace
 
@@ -55,6 +55,17 @@ def fit_request(ref: DatasetRef, fingerprint: str, model: str, params: dict | No
     return "fit", {**dataset_params(ref, fingerprint), "model": model,
                    "params": canonical_params(model, params),
                    "cutoff": None if cutoff is None else str(cutoff)}
+
+
+def tune_request(ref: DatasetRef, fingerprint: str, models: list[str], cutoff: str | None,
+                 minutes: float, trials: int | None = None, seed: int = 0) -> Request:
+    """Search the models' settings on the validation window before ``cutoff`` (then fit the
+    tuned models and their blend before it and score them on the holdout)."""
+    for m in models:
+        registry.spec(m)
+    return "tune", {**dataset_params(ref, fingerprint), "models": list(models),
+                    "cutoff": None if cutoff is None else str(cutoff),
+                    "minutes": float(minutes), "trials": trials, "seed": int(seed)}
 
 
 def serve_request(ref: DatasetRef, fingerprint: str, model: str, params: dict | None
@@ -151,12 +162,17 @@ def leaderboard_rows(ws: Workspace, fingerprint: str, cutoff: str | None = None
     for m in ws.list_models(fingerprint=fingerprint, trained_on="holdout"):
         met = m.get("metrics") or {}
         if cutoff is None or met.get("cutoff") == str(cutoff):
-            rows.setdefault(m["group"], {**met, "model": m.get("label") or m["model"]})
+            rows.setdefault(m["group"], {
+                **met, "model": m.get("label") or m["model"],
+                "tuned": bool(m.get("tuned") or met.get("tuned")),
+                "settings": met.get("settings", settings_in_words(m["model"],
+                                                                  m.get("requested") or {}))})
     return list(rows.values())
 
 
-LEADERBOARD_COLUMNS = ["model", "ndcg", "ndcg_lo", "ndcg_hi", "recall", "hr", "precision", "map",
-                       "coverage", "customers", "fit_seconds", "cutoff", "partial", "notes"]
+LEADERBOARD_COLUMNS = ["model", "ndcg", "ndcg_lo", "ndcg_hi", "val_ndcg", "tuned", "settings",
+                       "recall", "hr", "precision", "map", "coverage", "customers",
+                       "fit_seconds", "cutoff", "partial", "notes"]
 # Each leaderboard column in plain words: (heading, what it means).
 COLUMN_HELP = {
     "model": ("Model", "The model and any settings that differ from its defaults."),
@@ -165,6 +181,12 @@ COLUMN_HELP = {
     "ndcg_lo": ("NDCG low", "Lower end of the 95% confidence interval (bootstrap over "
                             "customers)."),
     "ndcg_hi": ("NDCG high", "Upper end of the 95% confidence interval."),
+    "val_ndcg": ("Validation NDCG@10", "NDCG@10 on the last weeks before the holdout, where "
+                                       "tuning chose the settings (the holdout is never seen "
+                                       "by it)."),
+    "tuned": ("Tuned", "Settings chosen by a search on the validation window; otherwise the "
+                       "defaults or what was typed in."),
+    "settings": ("Settings", "Settings that differ from the defaults, in plain words."),
     "recall": ("Recall@10", "Share of what each customer bought next that was in their 10."),
     "hr": ("Hit rate@10", "Share of customers with at least one purchase among their 10."),
     "precision": ("Precision@10", "Share of the 10 recommendations that were bought."),
@@ -178,6 +200,30 @@ COLUMN_HELP = {
     "notes": ("Limits", "Limits the model worked under on this shop (e.g. EASE learning on the "
                         "best sellers only when the catalogue is too big for it)."),
 }
+
+
+def tuning_summaries(ws: Workspace, jobs: list, cutoff: str | None = None
+                     ) -> list[dict[str, Any]]:
+    """The stored searches of finished tune jobs (newest first), at one holdout cutoff, each
+    with its job's trial history and label."""
+    out = []
+    for job in jobs:
+        if job.kind != "tune" or not job.result or not ws.has_result(job.result["result"]):
+            continue
+        summary = ws.load_result(job.result["result"])[0]
+        if cutoff is None or summary.get("cutoff") == str(cutoff):
+            out.append({**summary, "history": job.history, "label": job.label})
+    return out
+
+
+def tuning_table(summary: dict[str, Any]) -> pd.DataFrame:
+    """One search as a table: validation NDCG of the defaults, of the shop-scaled start and
+    of the chosen settings, with those settings in words."""
+    rows = [{"model": name, "trials": len(r["trials"]), "defaults": r.get("default_score"),
+             "scaled start": r.get("start_score"), "tuned": r["score"],
+             "settings": r.get("settings") or "defaults"}
+            for name, r in summary["models"].items()]
+    return pd.DataFrame(rows).round(4)
 
 
 def leaderboard_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -176,6 +176,26 @@ def test_models_page_trains_a_neural_model_and_shows_its_progress(app):
     assert "two_tower (epochs=1, patience=0)" in set(app.dataframe[0].value["model"])
 
 
+def test_models_page_tunes_as_a_job_with_a_trial_chart(app):
+    app.switch_page("pages/models.py").run()
+    app.multiselect(key="tune_models").set_value(["recent_popularity"]).run()
+    app.slider(key="tune_minutes").set_value(1).run()
+    next(b for b in app.button if b.label == "Tune").click().run()
+    no_errors(app)
+    assert any(j.kind == "tune" for j in Jobs().list())
+    settle()
+    app.run()
+    no_errors(app)
+    frames = [d.value for d in app.dataframe]
+    search = next(f for f in frames if "scaled start" in f)
+    assert list(search["model"]) == ["recent_popularity"] and search["trials"][0] >= 1
+    board = next(f for f in frames if "ndcg_lo" in f)
+    row = board[board["model"].str.contains("recent_popularity")].iloc[0]
+    assert row["tuned"] and row["val_ndcg"] > 0
+    assert row["settings"] == search["settings"][0].replace("defaults", "")  # the same words
+    assert any("validation NDCG" in str(c.proto.spec) for c in app.get("plotly_chart"))
+
+
 def test_bad_settings_are_refused_before_any_job(app):
     app.switch_page("pages/models.py").run()
     before = len(Jobs().list())

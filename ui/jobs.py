@@ -85,7 +85,10 @@ def job_line(job: Job, stop: bool = False, curve: bool = False) -> None:
                            "is kept at its best epoch so far (marked partial).")
         elif stop:
             cols[1].caption("stopping…")
-        if curve and any("loss" in h for h in job.history):
+        if curve and any("trial" in h for h in job.history):
+            st.plotly_chart(viz.tuning_curve(job.history), width="stretch",
+                            key=f"trials-{job.id}-{len(job.history)}")
+        elif curve and any("loss" in h for h in job.history):
             st.plotly_chart(viz.training_curve(job.history), width="stretch",
                             key=f"curve-{job.id}-{len(job.history)}")
     elif job.state == FAILED:

@@ -48,6 +48,25 @@ def cleaning_form() -> dict[str, bool]:
             for i, (k, text) in enumerate(CleaningOptions.switches().items())}
 
 
+def param_inputs(name: str) -> dict:
+    """A model's settings as form inputs (inside an expander), by their plain names."""
+    from recsys.workflow import param_fields
+
+    out = {}
+    with st.expander(f"{name} hyper-parameters"):
+        for f in param_fields(name):
+            key, label, help_ = f"p_{name}_{f['name']}", f["label"], f["help"]
+            if f["type"] == "bool":
+                out[f["name"]] = st.checkbox(label, f["default"], key=key, help=help_)
+            elif f["type"] == "str":
+                out[f["name"]] = st.text_input(label, f["default"], key=key, help=help_)
+            else:
+                fmt = "%g" if f["type"] == "float" else "%d"
+                out[f["name"]] = st.number_input(label, value=f["default"], key=key,
+                                                 format=fmt, help=help_)
+    return out
+
+
 def show_notice() -> None:
     msg = st.session_state.pop(S.NOTICE, None)
     if msg:

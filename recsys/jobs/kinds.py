@@ -10,6 +10,7 @@ leaderboard). Models and results land in the workspace; nothing is held only in 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,26 @@ def model_label(model: str, params: dict[str, Any] | None) -> str:
     return model + (f" ({', '.join(diff[:3])}{', …' if len(diff) > 3 else ''})" if diff else "")
 
 
+def settings_in_words(model: str, params: dict[str, Any]) -> str:
+    """The settings that differ from the defaults, by their plain names: 'Regularisation 312,
+    Taste dimensions 16' ('' for the defaults); a blend says what it mixes."""
+    given = canonical_params(model, params)
+    if model == "blend":
+        base = settings_in_words(given["base"], json.loads(given["base_params"]))
+        return (f"{given['base']}{f' ({base})' if base else ''} with "
+                f"{given['popularity']:.0%} best sellers and {given['recent']:.0%} best "
+                f"sellers of the last {given['recent_days']} days")
+    helps = getattr(registry.spec(model).cls.Config, "HELP", {})
+    default = canonical_params(model, {})
+    words = []
+    for key, value in given.items():
+        if key in ("seed", "patience") or default.get(key) == value:
+            continue
+        name = helps.get(key, key).partition(" — ")[0]
+        words.append(f"{name} {f'{value:.3g}' if isinstance(value, float) else value}")
+    return ", ".join(words)
+
+
 def label_of(kind: str, params: dict[str, Any]) -> str:
     """How a job reads in a list: 'ease · fit + holdout', 'als · serving refit', ..."""
     if kind == "import":
@@ -59,6 +80,10 @@ def label_of(kind: str, params: dict[str, Any]) -> str:
         return f"segments · {params['what']} · {params['method'].upper()}"
     if kind == "bench":
         return f"bench · {len(params.get('models', []))} models"
+    if kind == "tune":
+        models = params.get("models", [])
+        return (f"tune · {', '.join(models[:4])}{', …' if len(models) > 4 else ''} · "
+                f"{params.get('minutes', 0):g} min each")
     if "model" not in params:
         return kind
     label = model_label(params["model"], params.get("_group", params.get("params")))
@@ -132,20 +157,23 @@ def run_fit(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
     ctx.reporter.stage("scoring the holdout", TRAIN_SHARE, 0.98)
     k, task = int(p.get("k", 10)), p.get("task", "novel")
     res = evaluate(model, split, k=k, task=task, n_boot=int(p.get("n_boot", 500)))
-    label = model_label(p["model"], p["params"])
+    label = model_label(p["model"], p["params"]) + (" · tuned" if p.get("_tuned") else "")
     row = {"model": label, **res.metrics,
            **{f"{m}_lo": lo for m, (lo, _) in res.ci.items()},
            **{f"{m}_hi": hi for m, (_, hi) in res.ci.items()}, "coverage": res.coverage,
            "customers": len(res.customer_ids), "fit_seconds": fit_s,
            "cutoff": str(split.cutoff.date()), "task": task, "k": k,
-           "partial": bool(model.partial_), "notes": "; ".join(model.notes())}
+           "partial": bool(model.partial_), "notes": "; ".join(model.notes()),
+           "tuned": bool(p.get("_tuned")), "val_ndcg": p.get("_val_ndcg"),
+           "settings": settings_in_words(p["model"], p["params"])}
     ctx.reporter.stage("saving the model", 0.98, 1.0)
     model_id = ctx.save_model(model, p, trained_on="holdout", cutoff=row["cutoff"],
-                              metrics=row, label=label, fit_seconds=fit_s)
+                              metrics=row, label=label, fit_seconds=fit_s,
+                              tuned=p.get("_tuned"))
     if p.get("refit", True) and not model.partial_:
         ctx.submit("serve", {**ctx.dataset_part(p), "model": p["model"],
                              "params": model.refit_params(), "_group": p["params"],
-                             "_source": model_id})
+                             "_source": model_id, "_label": label})
     return {"model_id": model_id, "metrics": row, "partial": row["partial"]}
 
 
@@ -160,7 +188,7 @@ def run_serve(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
     ctx.reporter.stage("saving the model", 0.97, 1.0)
     group = p.get("_group", p["params"])
     model_id = ctx.save_model(model, {**p, "params": group}, trained_on="all",
-                              label=model_label(p["model"], group),
+                              label=p.get("_label") or model_label(p["model"], group),
                               fit_seconds=time.perf_counter() - start,
                               source=p.get("_source"), serve_params=p["params"])
     spec = registry.spec(p["model"])
@@ -170,6 +198,56 @@ def run_serve(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
                                     "model_id": model_id, "what": what, "method": "pca",
                                     "holdout_id": p["_source"]})
     return {"model_id": model_id, "partial": bool(model.partial_)}
+
+
+# ---------------------------------------------------------------- tune
+@kind("tune")
+def run_tune(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
+    """Search each model's settings on the validation window before the cutoff, store the
+    search, then fit the tuned models (and their blend) and score them on the holdout."""
+    from recsys import tuning
+    from recsys.evaluate import temporal_split
+
+    split = temporal_split(ctx.dataset(p), cutoff=p.get("cutoff"))
+    val = tuning.Validation.of(split.train, seed=int(p.get("seed", 0)))
+    names = [m for m in p["models"] if m != "blend"]
+    ctx.reporter.stage(f"searching settings for {len(names)} models on the validation window",
+                       0.0, 0.8)
+    results = tuning.tune_many(names, val, minutes=float(p["minutes"]),
+                               trials=p.get("trials"), seed=int(p.get("seed", 0)),
+                               callback=_trial_reporter(ctx, names))
+    stopped = any(r.stopped for r in results.values())
+    summary = {"cutoff": str(split.cutoff.date()), "stopped": stopped, "models": {},
+               "validation": {"from": str(val.split.cutoff.date()),
+                              "to": str(split.train.interactions["timestamp"].max().date())}}
+    for i, (name, r) in enumerate(results.items()):
+        summary["models"][name] = {**r.to_dict(), "settings": settings_in_words(name, r.params)}
+        if stopped:
+            continue
+        ctx.reporter.stage(f"training {name} with its tuned settings",
+                           0.8 + 0.2 * i / len(results), 0.8 + 0.2 * (i + 1) / len(results))
+        fit = ctx.submit("fit", {**ctx.dataset_part(p), "model": name,
+                                 "params": canonical_params(name, r.params),
+                                 "cutoff": p.get("cutoff"), "_tuned": ctx.job.key,
+                                 "_val_ndcg": r.score})
+        if fit.result:  # ran here (the command line), or done before with these settings
+            ctx.ws.update_model_meta(fit.result["model_id"], tuned=ctx.job.key)
+            summary["models"][name]["holdout"] = fit.result["metrics"]
+    ctx.ws.save_result(ctx.job.key, summary)
+    return {"result": ctx.job.key, "partial": stopped,
+            "best": max(results, key=lambda n: results[n].score) if results else None}
+
+
+def _trial_reporter(ctx: JobContext, names: list[str]):
+    """Each trial into the job's history (for the trial chart) and the bar (by time)."""
+    def report(n: int, e: dict[str, Any]) -> None:
+        done = names.index(e["model"]) if e["model"] in names else len(names)
+        score = "-" if e["val_ndcg"] is None else f"{e['val_ndcg']:.4f}"
+        ctx.reporter.record({"epoch": n, **{k: e[k] for k in ("model", "trial", "val_ndcg",
+                                                              "best", "state", "seconds")}},
+                            (done + e.get("share", 1.0)) / max(len(names), 1),
+                            f"{e['model']} trial {e['trial']} · validation NDCG {score}")
+    return report
 
 
 # ---------------------------------------------------------------- segments

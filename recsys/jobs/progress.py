@@ -65,6 +65,16 @@ class Reporter:
             self.cancelled = True
             raise StopTraining
 
+    def record(self, entry: dict[str, Any], share: float, text: str) -> None:
+        """A step that is not an epoch (a tuning trial, say): kept in the history, the bar
+        at ``share`` of the stage; raises StopTraining when the job was asked to stop."""
+        self.history.append(entry)
+        self.step_text = f"{self.step}: {text}"
+        if self._write(self.lo + min(max(share, 0.0), 1.0) * (self.hi - self.lo), share=share,
+                       force=True, metrics=entry):
+            self.cancelled = True
+            raise StopTraining
+
     def _write(self, progress: float, share: float = 0.0, force: bool = False,
                metrics: dict[str, Any] | None = None) -> bool:
         now = self._now()
