@@ -114,27 +114,57 @@ def _fit_epochs(model, val: Validation, report: Callable[[float, int], bool]) ->
     return best["score"], best["epoch"]
 
 
+def space(name: str) -> dict[str, Any]:
+    """The model's search space as Optuna distributions (also what Ray Tune's Optuna
+    searcher is given)."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    out: dict[str, Any] = {}
+    for key, dim in registry.spec(name).search.items():
+        if dim.choices:
+            out[key] = CategoricalDistribution(list(dim.choices))
+        elif dim.integer:
+            out[key] = IntDistribution(int(dim.low), int(dim.high), log=dim.log)
+        else:
+            out[key] = FloatDistribution(float(dim.low), float(dim.high), log=dim.log)
+    return out
+
+
+def _suggest(trial, key: str, dist) -> Any:
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(key, list(dist.choices))
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(key, dist.low, dist.high, log=dist.log)
+    return trial.suggest_float(key, dist.low, dist.high, log=dist.log)
+
+
+def run_trial(name: str, params: dict[str, Any], val: Validation,
+              report: Callable[[float, int], bool]) -> tuple[float, int | None]:
+    """Fit one setting on the window and score it: (NDCG@K, best epoch count or None).
+    Models that train in epochs are scored after each, ``report(score, epoch)`` saying
+    whether to stop (pruned, or out of time)."""
+    model = make_model(name, **params)
+    if not _is_torch(model):
+        return val.score(model.fit(val.train)), None
+    return _fit_epochs(make_model(name, **{**params, "patience": 0}), val, report)
+
+
 class _Objective:
     """One Optuna trial: the settings it suggests, fitted and scored on the window."""
 
     def __init__(self, name: str, val: Validation, fixed: dict[str, Any], deadline: float):
         self.name, self.val, self.fixed, self.deadline = name, val, fixed, deadline
-        self.space = registry.spec(name).search
+        self.space = space(name)
         self.seen: dict[str, tuple[float, dict[str, Any]]] = {}
 
-    def suggest(self, trial) -> dict[str, Any]:
-        out = {}
-        for key, dim in self.space.items():
-            if dim.choices:
-                out[key] = trial.suggest_categorical(key, list(dim.choices))
-            elif dim.integer:
-                out[key] = trial.suggest_int(key, int(dim.low), int(dim.high), log=dim.log)
-            else:
-                out[key] = trial.suggest_float(key, float(dim.low), float(dim.high), log=dim.log)
-        return out
-
     def __call__(self, trial) -> float:
-        params = {**self.fixed, **self.suggest(trial)}
+        params = {**self.fixed, **{k: _suggest(trial, k, d) for k, d in self.space.items()}}
         key = json.dumps(params, sort_keys=True, default=str)
         if key in self.seen:  # small discrete spaces: the sampler asks again
             value, attrs = self.seen[key]
@@ -148,45 +178,40 @@ class _Objective:
     def _run(self, trial, params: dict[str, Any]) -> float:
         import optuna
 
+        def report(score: float, epoch: int) -> bool:
+            trial.report(score, epoch)
+            return trial.should_prune() or time.monotonic() > self.deadline
+
         try:
-            model = make_model(self.name, **params)
-            if not _is_torch(model):
-                return self.val.score(model.fit(self.val.train))
-            model = make_model(self.name, **{**params, "patience": 0})
-
-            def report(score: float, epoch: int) -> bool:
-                trial.report(score, epoch)
-                return trial.should_prune() or time.monotonic() > self.deadline
-
-            score, epochs = _fit_epochs(model, self.val, report)
+            score, epochs = run_trial(self.name, params, self.val, report)
         except (ValueError, MemoryError) as exc:  # settings this shop cannot take
             trial.set_user_attr("error", str(exc)[:200])
             return float("nan")
+        if epochs is None:
+            return score
         trial.set_user_attr("epochs", epochs)
         if trial.should_prune():
             raise optuna.TrialPruned()
         return score
 
 
-def _chosen(name: str, fixed: dict[str, Any], trial) -> dict[str, Any]:
+def chosen(name: str, params: dict[str, Any], epochs: int | None) -> dict[str, Any]:
     """The full settings of a finished trial (torch models: its best epoch count, fixed)."""
-    params = {**fixed, **trial.params}
-    if "epochs" in trial.user_attrs:
-        params.update(epochs=int(trial.user_attrs["epochs"]), patience=0)
+    if epochs is not None:
+        params = {**params, "epochs": int(epochs), "patience": 0}
     return make_model(name, **params).params()
 
 
-def _enqueue_starts(study, name: str, shape: ShopShape, fixed: dict[str, Any]) -> None:
-    """Trial 0: the shop-scaled starting point; trial 1: the defaults (when different)."""
+def starts(name: str, shape: ShopShape, fixed: dict[str, Any]) -> list[dict[str, Any]]:
+    """The first settings to try: the shop-scaled starting point, then the defaults (when
+    they differ), each as values of the searched settings."""
     spec = registry.spec(name)
     if not spec.search:
-        return
+        return []
     defaults = {k: d.clip(v) for k, v in make_model(name, **fixed).params().items()
                 if (d := spec.search.get(k)) is not None}
     start = {**defaults, **spec.starting_point(shape)}
-    study.enqueue_trial(start)
-    if start != defaults:
-        study.enqueue_trial(defaults)
+    return [start] + ([defaults] if start != defaults else [])
 
 
 def tune(name: str, train: OrderData | Validation, *, minutes: float = 5.0,
@@ -209,7 +234,8 @@ def tune(name: str, train: OrderData | Validation, *, minutes: float = 5.0,
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
-    _enqueue_starts(study, name, ShopShape.of(val.train), fixed)
+    for point in starts(name, ShopShape.of(val.train), fixed):
+        study.enqueue_trial(point)
     log: list[dict[str, Any]] = []
     stopped = [False]
 
@@ -266,7 +292,8 @@ def _result(name, study, log, fixed, seconds: float, stopped: bool) -> TuneResul
     scores = {t.number: t.value for t in done}
     starts = registry.spec(name).search and len(study.trials) > 0
     two = starts and len(log) > 1 and log[1]["params"] != log[0]["params"]
-    return TuneResult(name, _chosen(name, fixed, best), float(best.value),
+    return TuneResult(name, chosen(name, {**fixed, **best.params},
+                                   best.user_attrs.get("epochs")), float(best.value),
                       start_score=scores.get(0), default_score=scores.get(1 if two else 0),
                       trials=log, seconds=seconds, stopped=stopped)
 
@@ -327,16 +354,20 @@ def tune_many(names: list[str], train: OrderData | Validation, *, minutes: float
               callback: TrialCallback | None = None, task: str = "novel", k: int = 10
               ) -> dict[str, TuneResult]:
     """Tune each model within ``minutes`` of its own (and all within ``total_minutes``), then
-    (``blend``) mix the best of them with best sellers; results by model, 'blend' last."""
+    (``blend``) mix the best of them with best sellers; results by model, 'blend' last. With
+    a Ray cluster configured the trials run there, in parallel (``distributed.tune_on_ray``)."""
     val = train if isinstance(train, Validation) else Validation.of(train, task=task, k=k,
                                                                     seed=seed)
+    from recsys import distributed
+
+    search = distributed.tune_on_ray if distributed.address() else tune
     todo = [n for n in names if n != "blend"]
     out: dict[str, TuneResult] = {}
     end = time.monotonic() + (total_minutes * 60 if total_minutes is not None else np.inf)
     for i, name in enumerate(todo):
         share = (end - time.monotonic()) / 60 / (len(todo) - i)  # of what is left
-        out[name] = tune(name, val, minutes=min(minutes, max(share, 0.0)), trials=trials,
-                         seed=seed, fixed=(fixed or {}).get(name), callback=callback)
+        out[name] = search(name, val, minutes=min(minutes, max(share, 0.0)), trials=trials,
+                           seed=seed, fixed=(fixed or {}).get(name), callback=callback)
         if out[name].stopped:
             return out
     best = max(out.values(), key=lambda r: r.score, default=None)

@@ -86,3 +86,20 @@ def test_a_job_through_the_ray_executor_reports_progress_and_lands_its_model(
     model = ws.load_model(job.result["model_id"])
     assert model.recommend(model.customer_ids_[:2], n=3)[0].shape == (2, 3)
     assert job.result["metrics"]["ndcg"] > 0
+
+
+def test_a_search_runs_its_trials_on_the_cluster(cluster, demo_split):
+    """Ray Tune with the Optuna searcher: the same starting points first, and each trial
+    scored exactly as the single-process search scores it."""
+    from recsys import tuning
+
+    val = tuning.Validation.of(demo_split.train)
+    seen = []
+    res = distributed.tune_on_ray("ease", val, trials=3, minutes=5,
+                                  callback=lambda n, e: seen.append(e))
+    assert len(res.trials) == len(seen) == 3
+    local = tuning.tune("ease", val, trials=2)  # the start and the defaults
+    assert {t["params"]["l2"] for t in res.trials} >= {t["params"]["l2"] for t in local.trials}
+    assert res.start_score == pytest.approx(local.start_score, abs=1e-9)
+    again = val.score(make_model("ease", **res.params).fit(val.train))
+    assert res.score == pytest.approx(again, abs=1e-9) and res.score >= local.score - 1e-9
