@@ -16,6 +16,7 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
               *, cutoff: str | None = None, test_days: float | None = None, task: str = "novel",
               k: int = 10, n_boot: int = 1000, seed: int = 0,
               tune_minutes: float | None = None, tune_trials: int | None = None,
+              tune_total_minutes: float | None = None,
               log: Callable[[str], Any] | None = None) -> dict[str, Any]:
     """Fit and evaluate each model on one temporal split; returns the JSON-ready result.
     With ``tune_minutes`` each model's settings are first searched on the validation window
@@ -29,8 +30,9 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
     tuned: dict[str, Any] = {}
     if tune_minutes is not None:
         with PeakRSS() as tune_mem:
-            tuned = _tune(models, split.train, params, tune_minutes, tune_trials, seed, task,
-                          k, log)
+            tuned = _tune(models, split.train, params, log, minutes=tune_minutes,
+                          total_minutes=tune_total_minutes, trials=tune_trials, seed=seed,
+                          task=task, k=k)
         steps["tune"] = _step(tune_mem)
         params = {name: r.params for name, r in tuned.items()}
         models = [*models, *(["blend"] if "blend" in tuned else [])]
@@ -88,7 +90,7 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
     }
 
 
-def _tune(models, train, params, minutes, trials, seed, task, k, log) -> dict[str, Any]:
+def _tune(models, train, params, log, **how: Any) -> dict[str, Any]:
     from recsys.tuning import tune_many
 
     def show(n: int, e: dict[str, Any]) -> None:
@@ -96,12 +98,11 @@ def _tune(models, train, params, minutes, trials, seed, task, k, log) -> dict[st
             log(f"  tuning {e['model']}: trial {e['trial']} validation ndcg "
                 f"{(e['val_ndcg'] or 0):.4f} (best {(e['best'] or 0):.4f}, {e['seconds']:.0f}s)")
 
-    tuned = tune_many(models, train, minutes=minutes, trials=trials, seed=seed, fixed=params,
-                      task=task, k=k, callback=show)
+    tuned = tune_many(models, train, fixed=params, callback=show, **how)
     if log:
         for name, r in tuned.items():
-            log(f"tuned {name:<18} validation ndcg@{k}={r.score:.4f} after {len(r.trials)} "
-                f"trials in {r.seconds:.0f}s")
+            log(f"tuned {name:<18} validation ndcg@{how['k']}={r.score:.4f} after "
+                f"{len(r.trials)} trials in {r.seconds:.0f}s")
     return tuned
 
 

@@ -151,6 +151,8 @@ def _add_tune_args(p: argparse.ArgumentParser, required: bool) -> None:
                         "window at the end of the training period (never the test window)")
     p.add_argument("--tune-trials", type=_number(int, 1, 100_000), metavar="N",
                    help="at most N trials per model (with the seed: the same choice each time)")
+    p.add_argument("--tune-total-minutes", type=_number(float, 0, 7 * 24 * 60, above=True),
+                   metavar="N", help="all models' tuning within N minutes (shared out)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,7 +253,7 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     result = run_bench(data, models, params, cutoff=args.cutoff, test_days=args.test_days,
                        task=args.task, k=args.k, n_boot=args.bootstrap,
                        tune_minutes=args.tune_minutes, tune_trials=args.tune_trials,
-                       log=_progress)
+                       tune_total_minutes=args.tune_total_minutes, log=_progress)
     result["dataset"]["import_seconds"] = round(import_s, 3)
     result["steps"] = {"import": {"seconds": round(import_s, 3), "peak_gb": mem.peak_gb},
                        **result.get("steps", {})}
@@ -457,7 +459,7 @@ def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
     models = model_list(args.models)
     ref = _train_dataset(args, jobs)
     kind, req = tune_request(ref, jobs.ws.fingerprint(ref), models, args.cutoff,
-                             args.tune_minutes, args.tune_trials)
+                             args.tune_minutes, args.tune_trials, args.tune_total_minutes)
     job = _run_job(jobs, kind, req)
     summary, _, _ = jobs.ws.load_result(job.result["result"])
     print(f"tuned on the validation window {summary['validation']['from']} to "

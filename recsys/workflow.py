@@ -58,14 +58,16 @@ def fit_request(ref: DatasetRef, fingerprint: str, model: str, params: dict | No
 
 
 def tune_request(ref: DatasetRef, fingerprint: str, models: list[str], cutoff: str | None,
-                 minutes: float, trials: int | None = None, seed: int = 0) -> Request:
+                 minutes: float, trials: int | None = None, total_minutes: float | None = None,
+                 seed: int = 0) -> Request:
     """Search the models' settings on the validation window before ``cutoff`` (then fit the
     tuned models and their blend before it and score them on the holdout)."""
     for m in models:
         registry.spec(m)
     return "tune", {**dataset_params(ref, fingerprint), "models": list(models),
                     "cutoff": None if cutoff is None else str(cutoff),
-                    "minutes": float(minutes), "trials": trials, "seed": int(seed)}
+                    "minutes": float(minutes), "trials": trials, "seed": int(seed),
+                    "total_minutes": total_minutes}
 
 
 def serve_request(ref: DatasetRef, fingerprint: str, model: str, params: dict | None

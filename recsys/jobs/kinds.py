@@ -214,6 +214,7 @@ def run_tune(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
     ctx.reporter.stage(f"searching settings for {len(names)} models on the validation window",
                        0.0, 0.8)
     results = tuning.tune_many(names, val, minutes=float(p["minutes"]),
+                               total_minutes=p.get("total_minutes"),
                                trials=p.get("trials"), seed=int(p.get("seed", 0)),
                                callback=_trial_reporter(ctx, names))
     stopped = any(r.stopped for r in results.values())
