@@ -190,11 +190,11 @@ def tune_on_ray(name: str, val, *, minutes: float = 5.0, trials: int | None = No
     from recsys.models.search import ShopShape
 
     fixed = dict(fixed or {})
-    if not registry.spec(name).search:  # nothing to spread out
+    if not tuning.space(name, fixed):  # nothing to spread out
         return tuning.tune(name, val, trials=1, seed=seed, fixed=fixed, callback=callback)
     connect()
     points = tuning.starts(name, ShopShape.of(val.train), fixed)
-    searcher = OptunaSearch(space=tuning.space(name), metric="best_ndcg", mode="max",
+    searcher = OptunaSearch(space=tuning.space(name, fixed), metric="best_ndcg", mode="max",
                             points_to_evaluate=points,
                             sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5))
     cap = int(make_model(name, **fixed).params().get("epochs", 1))

@@ -114,9 +114,9 @@ def _fit_epochs(model, val: Validation, report: Callable[[float, int], bool]) ->
     return best["score"], best["epoch"]
 
 
-def space(name: str) -> dict[str, Any]:
+def space(name: str, fixed: dict[str, Any] | None = None) -> dict[str, Any]:
     """The model's search space as Optuna distributions (also what Ray Tune's Optuna
-    searcher is given)."""
+    searcher is given), less the settings ``fixed`` by the caller."""
     from optuna.distributions import (
         CategoricalDistribution,
         FloatDistribution,
@@ -125,6 +125,8 @@ def space(name: str) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     for key, dim in registry.spec(name).search.items():
+        if key in (fixed or {}):
+            continue
         if dim.choices:
             out[key] = CategoricalDistribution(list(dim.choices))
         elif dim.integer:
@@ -160,7 +162,7 @@ class _Objective:
 
     def __init__(self, name: str, val: Validation, fixed: dict[str, Any], deadline: float):
         self.name, self.val, self.fixed, self.deadline = name, val, fixed, deadline
-        self.space = space(name)
+        self.space = space(name, fixed)
         self.seen: dict[str, tuple[float, dict[str, Any]]] = {}
 
     def __call__(self, trial) -> float:
@@ -209,8 +211,11 @@ def starts(name: str, shape: ShopShape, fixed: dict[str, Any]) -> list[dict[str,
     if not spec.search:
         return []
     defaults = {k: d.clip(v) for k, v in make_model(name, **fixed).params().items()
-                if (d := spec.search.get(k)) is not None}
-    start = {**defaults, **spec.starting_point(shape)}
+                if (d := spec.search.get(k)) is not None and k not in fixed}
+    start = {**defaults, **{k: v for k, v in spec.starting_point(shape).items()
+                            if k not in fixed}}
+    if not start:  # every searched setting is fixed: one trial of them
+        return []
     return [start] + ([defaults] if start != defaults else [])
 
 
@@ -219,22 +224,24 @@ def tune(name: str, train: OrderData | Validation, *, minutes: float = 5.0,
          callback: TrialCallback | None = None, task: str = "novel", k: int = 10
          ) -> TuneResult:
     """Search ``name``'s settings within ``minutes`` (and at most ``trials`` trials; at least
-    one always runs) on the validation window at the end of ``train``."""
+    one always runs) on the validation window at the end of ``train``; settings in ``fixed``
+    are kept as given."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     val = train if isinstance(train, Validation) else Validation.of(train, task=task, k=k,
                                                                     seed=seed)
     fixed = dict(fixed or {})
-    spec, start_t = registry.spec(name), time.monotonic()
+    start_t = time.monotonic()
     budget = max(minutes, 0.0) * 60
     deadline = start_t + budget
-    n_trials = 1 if not spec.search else trials
+    n_trials = 1 if not space(name, fixed) else trials
     study = optuna.create_study(
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
-    for point in starts(name, ShopShape.of(val.train), fixed):
+    points = starts(name, ShopShape.of(val.train), fixed)
+    for point in points:
         study.enqueue_trial(point)
     log: list[dict[str, Any]] = []
     stopped = [False]
@@ -254,7 +261,8 @@ def tune(name: str, train: OrderData | Validation, *, minutes: float = 5.0,
 
     study.optimize(_Objective(name, val, fixed, deadline), n_trials=n_trials,
                    timeout=budget or None, callbacks=[after], catch=())
-    return _result(name, study, log, fixed, time.monotonic() - start_t, stopped[0])
+    return _result(name, study, log, fixed, max(len(points), 1), time.monotonic() - start_t,
+                   stopped[0])
 
 
 def _converged(log: list[dict[str, Any]]) -> bool:
@@ -280,7 +288,10 @@ def _trial_entry(name, trial, study, log, elapsed: float, budget: float) -> dict
             "seconds": round(elapsed, 2), "share": min(elapsed / budget, 1.0) if budget else 1.0}
 
 
-def _result(name, study, log, fixed, seconds: float, stopped: bool) -> TuneResult:
+def _result(name, study, log, fixed, n_starts: int, seconds: float, stopped: bool
+            ) -> TuneResult:
+    """The best finished trial; trial 0 is the scaled start, trial ``n_starts - 1`` the
+    defaults (the same trial when they agree, or when nothing is searched)."""
     import optuna
 
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE
@@ -290,11 +301,9 @@ def _result(name, study, log, fixed, seconds: float, stopped: bool) -> TuneResul
                          f"window: {next((e['error'] for e in log if e['error']), 'no trial ran')}")
     best = max(done, key=lambda t: (t.value, -t.number))  # ties: the earlier trial
     scores = {t.number: t.value for t in done}
-    starts = registry.spec(name).search and len(study.trials) > 0
-    two = starts and len(log) > 1 and log[1]["params"] != log[0]["params"]
     return TuneResult(name, chosen(name, {**fixed, **best.params},
                                    best.user_attrs.get("epochs")), float(best.value),
-                      start_score=scores.get(0), default_score=scores.get(1 if two else 0),
+                      start_score=scores.get(0), default_score=scores.get(n_starts - 1),
                       trials=log, seconds=seconds, stopped=stopped)
 
 

@@ -90,7 +90,8 @@ def test_a_one_trial_budget_completes(name, train):
     assert len(res.trials) == 1 and np.isfinite(res.score)
     make_model(name, **res.params)  # the chosen settings are valid settings
     assert res.trials[0]["params"] == {k: v for k, v in res.params.items()
-                                       if k in registry.spec(name).search}
+                                       if k in registry.spec(name).search and k not in fixed}
+    assert all(res.params[k] == v for k, v in fixed.items())  # what was fixed stays
 
 
 def test_a_tiny_time_budget_still_runs_one_trial(train):
@@ -239,3 +240,15 @@ def test_the_command_line_tunes_and_benches(tmp_path, capsys):
     assert "recent_popularity" in text and "never seen" in text
     assert main(["tune", "--demo", "--models", "nope", "--tune-minutes", "1"]) == 2
     assert "Unknown model" in capsys.readouterr().err
+
+
+def test_start_and_default_scores_are_those_trials(train):
+    val = tuning.Validation.of(train)
+    res = tuning.tune("als", val, trials=3)
+    start = val.score(make_model("als", **{**make_model("als").params(),
+                                           **res.trials[0]["params"]}).fit(val.train))
+    default = val.score(make_model("als").fit(val.train))
+    assert res.start_score == pytest.approx(start, abs=1e-6)
+    assert res.default_score == pytest.approx(default, abs=1e-6)
+    same = tuning.tune("popularity", val)  # nothing searched: one trial, start = defaults
+    assert same.start_score == same.default_score == same.score
