@@ -54,8 +54,10 @@ class Validation:
         truth = build_truth(split, task)
         n = len(truth.customer_ids)
         if n == 0:
-            raise ValueError("Too little history to tune: nobody bought new products in the "
-                             f"last weeks of the training period (after {split.cutoff.date()}).")
+            raise ValueError("Too little history to tune: nobody bought products new to them "
+                             "in the last weeks before the holdout (after "
+                             f"{split.cutoff.date()}). Move the holdout start later, or tune "
+                             "once the shop has more history.")
         if n > MAX_VAL_CUSTOMERS:
             keep = np.sort(np.random.default_rng(seed).choice(n, MAX_VAL_CUSTOMERS, False))
             truth = Truth(truth.customer_ids[keep], truth.matrix[keep], truth.task)

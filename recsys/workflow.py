@@ -221,8 +221,9 @@ def tuning_summaries(ws: Workspace, jobs: list, cutoff: str | None = None
 def tuning_table(summary: dict[str, Any]) -> pd.DataFrame:
     """One search as a table: validation NDCG of the defaults, of the shop-scaled start and
     of the chosen settings, with those settings in words."""
-    rows = [{"model": name, "trials": len(r["trials"]), "defaults": r.get("default_score"),
-             "scaled start": r.get("start_score"), "tuned": r["score"],
+    rows = [{"model": name, "trials": len(r["trials"]),
+             "validation: defaults": r.get("default_score"),
+             "validation: scaled start": r.get("start_score"), "validation: tuned": r["score"],
              "settings": r.get("settings") or "defaults"}
             for name, r in summary["models"].items()]
     return pd.DataFrame(rows).round(4)

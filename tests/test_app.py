@@ -187,10 +187,10 @@ def test_models_page_tunes_as_a_job_with_a_trial_chart(app):
     app.run()
     no_errors(app)
     frames = [d.value for d in app.dataframe]
-    search = next(f for f in frames if "scaled start" in f)
+    search = next(f for f in frames if "validation: scaled start" in f)
     assert list(search["model"]) == ["recent_popularity"] and search["trials"][0] >= 1
     board = next(f for f in frames if "ndcg_lo" in f)
-    row = board[board["model"].str.contains("recent_popularity")].iloc[0]
+    row = board[board["model"] == "recent_popularity · tuned"].iloc[0]
     assert row["tuned"] and row["val_ndcg"] > 0
     assert row["settings"] == search["settings"][0].replace("defaults", "")  # the same words
     assert any("validation NDCG" in str(c.proto.spec) for c in app.get("plotly_chart"))

@@ -1,5 +1,6 @@
 """One real-browser journey: start the app, upload an export, train a model as a background
-job, reload the page and find the model still there, open a customer and a product.
+job, reload the page and find the model still there, tune models, open a customer and a
+product.
 
 Drives Debian's Chromium through Playwright (never a downloaded browser); skipped where
 Chromium or Playwright is missing. Screenshots land in artifacts/ (git-ignored).
@@ -111,6 +112,12 @@ def test_browser_journey(server, tmp_path):
         check_page(page, "3b-models-after-reload")
         assert page.get_by_text("Lines kept").count() == 0  # still on Models, not the demo
         assert "60 customers" in page.locator("[data-testid='stSidebar']").inner_text()  # the shop
+
+        # Half a year of a tiny shop is too little to tune on: it says so where it was asked.
+        page.get_by_text("Tune settings automatically").click()
+        page.get_by_role("button", name="Tune", exact=True).click()
+        page.get_by_text("Too little history to tune").first.wait_for(timeout=120_000)
+        check_page(page, "3c-models-tune-refused")
 
         page.get_by_role("link", name="Customer").click()
         page.get_by_text("Recommendations").first.wait_for(timeout=120_000)

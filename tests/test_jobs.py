@@ -68,8 +68,8 @@ def test_fit_job_stores_model_metrics_and_serving_refit(shop):
     assert kinds["serve"].state == DONE and kinds["segments"].state == DONE
     served = served_models(ws, fp)
     assert len(served) == 1 and served[0].trained_on == "all"
-    assert served[0].label == "ease (l2=50.0)" and served[0].metrics["cutoff"] == "2024-04-01"
-    assert [r["model"] for r in leaderboard_rows(ws, fp, "2024-04-01")] == ["ease (l2=50.0)"]
+    assert served[0].label == "ease (l2=50)" and served[0].metrics["cutoff"] == "2024-04-01"
+    assert [r["model"] for r in leaderboard_rows(ws, fp, "2024-04-01")] == ["ease (l2=50)"]
     assert ws.load_model(served[0].serving_id).recommend(["c000"], n=3)[0].shape == (1, 3)
 
 

@@ -208,10 +208,10 @@ def test_a_tune_job_stores_the_search_and_trains_the_tuned_models():
     assert found["validation"]["to"] < "2011-11-01"  # the window ends before the holdout
     table = tuning_table(found)
     assert list(table["model"]) == ["popularity", "ease", "blend"]
-    assert (table["tuned"] >= table["defaults"].fillna(0) - 1e-9).all()
+    assert (table["validation: tuned"] >= table["validation: defaults"].fillna(0) - 1e-9).all()
     board = {r["model"]: r for r in leaderboard_rows(jobs.ws, fp, "2011-11-01")}
     tuned = {m: r for m, r in board.items() if r["tuned"]}
-    assert {m.split(" ")[0] for m in tuned} == {"popularity", "ease", "blend"}
+    assert set(tuned) == {"popularity · tuned", "ease · tuned", "blend · tuned"}
     for row in tuned.values():
         assert row["val_ndcg"] is not None and row["settings"] is not None
     assert "best sellers" in next(r["settings"] for m, r in tuned.items()

@@ -48,8 +48,16 @@ def model_label(model: str, params: dict[str, Any] | None) -> str:
     """'ease' for defaults, 'ease (l2=250)' when settings differ from them."""
     given = canonical_params(model, params)
     default = canonical_params(model, {})
-    diff = [f"{k}={v}" for k, v in given.items() if default.get(k) != v]
+    diff = [f"{k}={_short(v)}" for k, v in given.items() if default.get(k) != v]
     return model + (f" ({', '.join(diff[:3])}{', …' if len(diff) > 3 else ''})" if diff else "")
+
+
+def _short(value: Any) -> str:
+    """A setting's value as a label shows it: 3 significant digits, long text cut."""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    text = str(value)
+    return text if len(text) <= 24 else text[:23] + "…"
 
 
 def settings_in_words(model: str, params: dict[str, Any]) -> str:
@@ -86,7 +94,8 @@ def label_of(kind: str, params: dict[str, Any]) -> str:
                 f"{params.get('minutes', 0):g} min each")
     if "model" not in params:
         return kind
-    label = model_label(params["model"], params.get("_group", params.get("params")))
+    label = params.get("_label") or model_label(params["model"],
+                                                params.get("_group", params.get("params")))
     return label + {"fit": " · fit + holdout score", "serve": " · fitted on all orders",
                     "campaign": f" · campaign model before {params.get('cutoff')}"}.get(kind, "")
 
@@ -157,7 +166,8 @@ def run_fit(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
     ctx.reporter.stage("scoring the holdout", TRAIN_SHARE, 0.98)
     k, task = int(p.get("k", 10)), p.get("task", "novel")
     res = evaluate(model, split, k=k, task=task, n_boot=int(p.get("n_boot", 500)))
-    label = model_label(p["model"], p["params"]) + (" · tuned" if p.get("_tuned") else "")
+    # A tuned model is named by what it is; its settings are in the leaderboard's own column.
+    label = f"{p['model']} · tuned" if p.get("_tuned") else model_label(p["model"], p["params"])
     row = {"model": label, **res.metrics,
            **{f"{m}_lo": lo for m, (lo, _) in res.ci.items()},
            **{f"{m}_hi": hi for m, (_, hi) in res.ci.items()}, "coverage": res.coverage,
