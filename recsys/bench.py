@@ -92,13 +92,14 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
 
 def _tune(models, train, params, log, **how: Any) -> dict[str, Any]:
     from recsys.tuning import tune_many
+    from recsys.tuning_ray import searcher
 
     def show(n: int, e: dict[str, Any]) -> None:
         if log and e["model"] != "blend" and (n % 10 == 0 or e["val_ndcg"] == e["best"]):
             log(f"  tuning {e['model']}: trial {e['trial']} validation ndcg "
                 f"{(e['val_ndcg'] or 0):.4f} (best {(e['best'] or 0):.4f}, {e['seconds']:.0f}s)")
 
-    tuned = tune_many(models, train, fixed=params, callback=show, **how)
+    tuned = tune_many(models, train, fixed=params, callback=show, search=searcher(), **how)
     if log:
         for name, r in tuned.items():
             log(f"tuned {name:<18} validation ndcg@{how['k']}={r.score:.4f} after "

@@ -362,16 +362,15 @@ def tune_blend(base_name: str, base_params: dict[str, Any], val: Validation,
 def tune_many(names: list[str], train: OrderData | Validation, *, minutes: float = 5.0,
               total_minutes: float | None = None, trials: int | None = None, seed: int = 0,
               blend: bool = True, fixed: dict[str, dict[str, Any]] | None = None,
-              callback: TrialCallback | None = None, task: str = "novel", k: int = 10
-              ) -> dict[str, TuneResult]:
+              callback: TrialCallback | None = None, task: str = "novel", k: int = 10,
+              search: Callable[..., TuneResult] | None = None) -> dict[str, TuneResult]:
     """Tune each model within ``minutes`` of its own (and all within ``total_minutes``), then
-    (``blend``) mix the best of them with best sellers; results by model, 'blend' last. With
-    a Ray cluster configured the trials run there, in parallel (``distributed.tune_on_ray``)."""
+    (``blend``) mix the best of them with best sellers; results by model, 'blend' last.
+    ``search`` runs one model's search (default ``tune``; ``tuning_ray.searcher()`` picks the
+    Ray cluster's when one is configured)."""
     val = train if isinstance(train, Validation) else Validation.of(train, task=task, k=k,
                                                                     seed=seed)
-    from recsys import distributed
-
-    search = distributed.tune_on_ray if distributed.address() else tune
+    search = search or tune
     todo = [n for n in names if n != "blend"]
     out: dict[str, TuneResult] = {}
     end = time.monotonic() + (total_minutes * 60 if total_minutes is not None else np.inf)

@@ -91,11 +91,11 @@ def test_a_job_through_the_ray_executor_reports_progress_and_lands_its_model(
 def test_a_search_runs_its_trials_on_the_cluster(cluster, demo_split):
     """Ray Tune with the Optuna searcher: the same starting points first, and each trial
     scored exactly as the single-process search scores it."""
-    from recsys import tuning
+    from recsys import tuning, tuning_ray
 
     val = tuning.Validation.of(demo_split.train)
     seen = []
-    res = distributed.tune_on_ray("ease", val, trials=3, minutes=5,
+    res = tuning_ray.tune_on_ray("ease", val, trials=3, minutes=5,
                                   callback=lambda n, e: seen.append(e))
     assert len(res.trials) == len(seen) == 3
     local = tuning.tune("ease", val, trials=2)  # the start and the defaults

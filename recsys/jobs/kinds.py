@@ -76,7 +76,7 @@ def settings_in_words(model: str, params: dict[str, Any]) -> str:
         if key in ("seed", "patience") or default.get(key) == value:
             continue
         name = helps.get(key, key).partition(" — ")[0]
-        words.append(f"{name} {f'{value:.3g}' if isinstance(value, float) else value}")
+        words.append(f"{name} {_short(value)}")
     return ", ".join(words)
 
 
@@ -217,6 +217,7 @@ def run_tune(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
     search, then fit the tuned models (and their blend) and score them on the holdout."""
     from recsys import tuning
     from recsys.evaluate import temporal_split
+    from recsys.tuning_ray import searcher
 
     split = temporal_split(ctx.dataset(p), cutoff=p.get("cutoff"))
     val = tuning.Validation.of(split.train, seed=int(p.get("seed", 0)))
@@ -226,7 +227,7 @@ def run_tune(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
     results = tuning.tune_many(names, val, minutes=float(p["minutes"]),
                                total_minutes=p.get("total_minutes"),
                                trials=p.get("trials"), seed=int(p.get("seed", 0)),
-                               callback=_trial_reporter(ctx, names))
+                               callback=_trial_reporter(ctx, names), search=searcher())
     stopped = any(r.stopped for r in results.values())
     summary = {"cutoff": str(split.cutoff.date()), "stopped": stopped, "models": {},
                "validation": {"from": str(val.split.cutoff.date()),
