@@ -66,7 +66,8 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
                 validation_ndcg=round(r.score, 5), tuned={
                     "trials": len(r.trials), "seconds": round(r.seconds, 1),
                     "start_validation_ndcg": _round(r.start_score),
-                    "default_validation_ndcg": _round(r.default_score)})
+                    "default_validation_ndcg": _round(r.default_score),
+                    "kept_start": r.kept_start})
         if log:
             log(f"{name:<18} ndcg@{k}={d['ndcg']:.4f}  fit {fit_s:.2f}s "
                 f"(peak {fit_mem.peak_gb:.2f} GB)  evaluate {eval_mem.seconds:.2f}s")

@@ -33,6 +33,7 @@ EPOCH_PATIENCE = 1  # epochs without improvement before a trial ends (as the mod
 BLEND_STEP = 0.1
 REPEATS = 10  # the search ends when the sampler suggests only settings tried before ...
 STALE_TRIALS = 60  # ... or when this many trials in a row improve the best by under 0.1%
+SE_RULE = 2.0  # the chosen trial must beat the start by this many standard errors
 # callback(trial number, {"model", "trial", "val_ndcg", "best", "state", "share", ...}); it
 # may raise StopTraining to end the search (the best trial so far is kept).
 TrialCallback = Callable[[int, dict[str, Any]], Any]
@@ -67,9 +68,13 @@ class Validation:
     def train(self) -> OrderData:
         return self.split.train
 
-    def score(self, model: BaseRecommender) -> float:
+    def per_customer(self, model: BaseRecommender) -> np.ndarray:
+        """NDCG@K of each validation customer."""
         return evaluate(model, self.split, k=self.k, task=self.task, n_boot=0,
-                        truth=self.truth).metrics["ndcg"]
+                        truth=self.truth).per_customer["ndcg"]
+
+    def score(self, model: BaseRecommender) -> float:
+        return float(self.per_customer(model).mean())
 
 
 @dataclass
@@ -84,6 +89,7 @@ class TuneResult:
     trials: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     stopped: bool = False
+    kept_start: bool = False  # the best trial did not beat the start by SE_RULE errors
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,25 +101,27 @@ def _is_torch(model: BaseRecommender) -> bool:
     return isinstance(model, TorchRecommender)
 
 
-def _fit_epochs(model, val: Validation, report: Callable[[float, int], bool]) -> tuple[float, int]:
+def _fit_epochs(model, val: Validation, report: Callable[[float, int], bool]
+                ) -> tuple[np.ndarray, int]:
     """Train epoch by epoch on the validation window's training part; ``report(score,
-    epoch)`` says whether to stop. Returns the best score and its epoch count."""
+    epoch)`` says whether to stop. Returns the best epoch's per-customer NDCG and count."""
     from recsys.models.torch_base import Trainer
 
-    best = {"score": -1.0, "epoch": 1, "bad": 0}
+    best = {"score": -1.0, "per": None, "epoch": 1, "bad": 0}
 
     def watch(epoch: int) -> dict[str, Any]:
-        score = val.score(model)
+        per = val.per_customer(model)
+        score = float(per.mean())
         improved = score > best["score"]
         if improved:
-            best.update(score=score, epoch=epoch + 1, bad=0)
+            best.update(score=score, per=per, epoch=epoch + 1, bad=0)
         else:
             best["bad"] += 1
         stop = report(score, epoch) or best["bad"] >= EPOCH_PATIENCE
         return {"stop": stop, "improved": improved}
 
     Trainer().train(model, val.train, model.config.epochs, on_epoch=watch)
-    return best["score"], best["epoch"]
+    return best["per"], best["epoch"]
 
 
 def space(name: str, fixed: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -149,13 +157,13 @@ def _suggest(trial, key: str, dist) -> Any:
 
 
 def run_trial(name: str, params: dict[str, Any], val: Validation,
-              report: Callable[[float, int], bool]) -> tuple[float, int | None]:
-    """Fit one setting on the window and score it: (NDCG@K, best epoch count or None).
-    Models that train in epochs are scored after each, ``report(score, epoch)`` saying
-    whether to stop (pruned, or out of time)."""
+              report: Callable[[float, int], bool]) -> tuple[np.ndarray, int | None]:
+    """Fit one setting on the window and score it: (each validation customer's NDCG@K,
+    best epoch count or None). Models that train in epochs are scored after each,
+    ``report(score, epoch)`` saying whether to stop (pruned, or out of time)."""
     model = make_model(name, **params)
     if not _is_torch(model):
-        return val.score(model.fit(val.train)), None
+        return val.per_customer(model.fit(val.train)), None
     return _fit_epochs(make_model(name, **{**params, "patience": 0}), val, report)
 
 
@@ -166,6 +174,7 @@ class _Objective:
         self.name, self.val, self.fixed, self.deadline = name, val, fixed, deadline
         self.space = space(name, fixed)
         self.seen: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.per: dict[int, np.ndarray] = {}  # trial number -> per-customer NDCG
 
     def __call__(self, trial) -> float:
         params = {**self.fixed, **{k: _suggest(trial, k, d) for k, d in self.space.items()}}
@@ -187,10 +196,12 @@ class _Objective:
             return trial.should_prune() or time.monotonic() > self.deadline
 
         try:
-            score, epochs = run_trial(self.name, params, self.val, report)
+            per, epochs = run_trial(self.name, params, self.val, report)
         except (ValueError, MemoryError) as exc:  # settings this shop cannot take
             trial.set_user_attr("error", str(exc)[:200])
             return float("nan")
+        self.per[trial.number] = per
+        score = float(per.mean())
         if epochs is None:
             return score
         trial.set_user_attr("epochs", epochs)
@@ -261,10 +272,11 @@ def tune(name: str, train: OrderData | Validation, *, minutes: float = 5.0,
         if time.monotonic() + 0.5 * mean > deadline or _converged(log):
             study.stop()
 
-    study.optimize(_Objective(name, val, fixed, deadline), n_trials=n_trials,
-                   timeout=budget or None, callbacks=[after], catch=())
-    return _result(name, study, log, fixed, max(len(points), 1), time.monotonic() - start_t,
-                   stopped[0])
+    objective = _Objective(name, val, fixed, deadline)
+    study.optimize(objective, n_trials=n_trials, timeout=budget or None, callbacks=[after],
+                   catch=())
+    return _result(name, study, log, fixed, max(len(points), 1), objective.per,
+                   time.monotonic() - start_t, stopped[0])
 
 
 def _converged(log: list[dict[str, Any]]) -> bool:
@@ -290,10 +302,12 @@ def _trial_entry(name, trial, study, log, elapsed: float, budget: float) -> dict
             "seconds": round(elapsed, 2), "share": min(elapsed / budget, 1.0) if budget else 1.0}
 
 
-def _result(name, study, log, fixed, n_starts: int, seconds: float, stopped: bool
-            ) -> TuneResult:
-    """The best finished trial; trial 0 is the scaled start, trial ``n_starts - 1`` the
-    defaults (the same trial when they agree, or when nothing is searched)."""
+def _result(name, study, log, fixed, n_starts: int, per: dict[int, np.ndarray], seconds: float,
+            stopped: bool) -> TuneResult:
+    """The best finished trial, unless it beats the start (trial 0) by less than SE_RULE
+    standard errors of their paired per-customer difference: the best of many noisy trials
+    flatters itself, and a window's noise is no reason to leave the start. Trial
+    ``n_starts - 1`` is the defaults (the start itself when they agree)."""
     import optuna
 
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE
@@ -302,11 +316,23 @@ def _result(name, study, log, fixed, n_starts: int, seconds: float, stopped: boo
         raise ValueError(f"No setting of {name} could be fitted on this shop's validation "
                          f"window: {next((e['error'] for e in log if e['error']), 'no trial ran')}")
     best = max(done, key=lambda t: (t.value, -t.number))  # ties: the earlier trial
+    start = next((t for t in done if t.number == 0), None)
+    kept = start is not None and best is not start and not _beats(per.get(best.number),
+                                                                   per.get(0))
+    best = start if kept else best
     scores = {t.number: t.value for t in done}
     return TuneResult(name, chosen(name, {**fixed, **best.params},
                                    best.user_attrs.get("epochs")), float(best.value),
                       start_score=scores.get(0), default_score=scores.get(n_starts - 1),
-                      trials=log, seconds=seconds, stopped=stopped)
+                      trials=log, seconds=seconds, stopped=stopped, kept_start=kept)
+
+
+def _beats(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Whether per-customer scores ``a`` beat ``b`` by SE_RULE standard errors."""
+    if a is None or b is None or len(a) < 2:
+        return True
+    d = a - b
+    return bool(d.mean() > SE_RULE * d.std(ddof=1) / np.sqrt(len(d)))
 
 
 # ---------------------------------------------------------------- the blend

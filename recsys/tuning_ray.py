@@ -25,7 +25,8 @@ def tune_on_ray(name: str, val, *, minutes: float = 5.0, trials: int | None = No
     """``tuning.tune``'s search with its trials spread over the cluster: Ray Tune with its
     Optuna searcher (seeded TPE over the same space, starting from the same points), ASHA
     stopping hopeless epoch-trained trials after their first epochs. Same scoring: each
-    trial is fitted and scored on ``val`` (a ``tuning.Validation``) by ``tuning.run_trial``."""
+    trial is fitted and scored on ``val`` (a ``tuning.Validation``) by ``tuning.run_trial``;
+    the plain best trial is chosen (no standard-error rule: only means come back)."""
     import optuna
     from ray import tune as rt
     from ray.tune.schedulers import ASHAScheduler
@@ -81,11 +82,12 @@ def _tune_trial(config: dict[str, Any], name: str, fixed: dict[str, Any], val) -
         return False  # ASHA stops the trial itself; the time budget ends them all
 
     try:
-        score, epochs = tuning.run_trial(name, {**fixed, **config}, val, report)
+        per, epochs = tuning.run_trial(name, {**fixed, **config}, val, report)
     except (ValueError, MemoryError) as exc:  # settings this shop cannot take
         rt.report({"best_ndcg": -1.0, "epoch": 1, "error": str(exc)[:200]})
         return
     if epochs is None:
+        score = float(per.mean())
         rt.report({"val_ndcg": score, "best_ndcg": score, "epoch": 1, "epochs": None})
 
 

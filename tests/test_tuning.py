@@ -252,3 +252,17 @@ def test_start_and_default_scores_are_those_trials(train):
     assert res.default_score == pytest.approx(default, abs=1e-6)
     same = tuning.tune("popularity", val)  # nothing searched: one trial, start = defaults
     assert same.start_score == same.default_score == same.score
+
+
+def test_a_gain_within_the_noise_keeps_the_start(train):
+    rng = np.random.default_rng(0)
+    start = rng.uniform(0, 1, 1000)
+    assert not tuning._beats(start + 0.001 + rng.normal(0, 0.05, 1000), start)
+    assert tuning._beats(start + 0.02 + rng.normal(0, 0.05, 1000), start)
+    res = tuning.tune("als", train, trials=8)
+    best = max(t["val_ndcg"] for t in res.trials if t["val_ndcg"] is not None)
+    if res.kept_start:  # a better trial existed, but not by two standard errors
+        assert res.score == res.start_score < best
+        assert res.params["factors"] == res.trials[0]["params"]["factors"]
+    else:
+        assert res.score == best
