@@ -131,3 +131,24 @@ def test_too_short_history_is_a_clear_error():
     data = make_data([("a", "x", "o1", "2024-01-01"), ("b", "y", "o2", "2024-01-03")])
     with pytest.raises(ValueError, match="too short"):
         make_model("propensity").fit(data)
+
+
+def test_a_catalogue_above_the_ease_cap(clustered_data, tmp_path, monkeypatch):
+    """Above EASE's product cap the basket-fit features use its best sellers only (a 30M-line
+    shop with 18k products crashed here with an IndexError)."""
+    import numpy as np
+
+    from recsys.models import load_model, make_model
+    from recsys.models import propensity as pm
+
+    monkeypatch.setattr(pm, "EASE_ITEMS", 15)
+    model = make_model("propensity", train_items=20).fit(clustered_data)
+    assert model.features_.B.shape == (15, 15)
+    items, scores = model.recommend(clustered_data.customer_ids[:4], n=40, exclude_seen=False)
+    assert np.isfinite(scores).all() and all(len(set(r)) == 40 for r in items)
+    sims, _ = model.similar_items(clustered_data.item_ids[:2], n=5)
+    assert sims.shape == (2, 5)
+    model.save(tmp_path / "p")
+    again = load_model(tmp_path / "p")
+    np.testing.assert_allclose(again.recommend(clustered_data.customer_ids[:4])[1],
+                               model.recommend(clustered_data.customer_ids[:4])[1], rtol=1e-6)

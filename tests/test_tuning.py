@@ -76,7 +76,7 @@ def test_same_seed_same_choice(train):
 
 def test_same_seed_same_choice_for_a_model_trained_in_epochs(train):
     fixed = {**registry.spec("two_tower").quick, **FAST_EPOCHS}
-    a, b = (tuning.tune("two_tower", train, trials=2, seed=0, minutes=10, fixed=fixed)
+    a, b = (tuning.tune("two_tower", train, trials=1, seed=0, minutes=10, fixed=fixed)
             for _ in range(2))
     assert a.params == b.params and a.score == b.score
     assert a.params["patience"] == 0 and 1 <= a.params["epochs"] <= 3  # the best epoch

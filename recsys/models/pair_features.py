@@ -94,11 +94,14 @@ class PairFeatures:
     item: np.ndarray           # [items, 3] lines, share of lines in the last 30 days, repeat
     item_cat: np.ndarray       # [items] category code
     cat_lines: sp.csr_matrix   # [customers, categories] lines per category
-    B: np.ndarray              # [items, items] EASE weights
+    B: np.ndarray              # [k, k] EASE weights among the products EASE learned on
+    B_items: np.ndarray        # [k] their item codes (all items unless EASE had a cap)
 
     @classmethod
-    def build(cls, data: OrderData, at: pd.Timestamp, B: np.ndarray) -> PairFeatures:
-        """Features of ``data`` (lines before ``at``) seen from time ``at``."""
+    def build(cls, data: OrderData, at: pd.Timestamp, B: np.ndarray,
+              B_items: np.ndarray | None = None) -> PairFeatures:
+        """Features of ``data`` (lines before ``at``) seen from time ``at``; ``B`` is EASE's
+        weights among the products ``B_items`` (default: all of them)."""
         inter = data.interactions
         n, m = data.n_customers, data.n_items
         u = inter["customer_id"].cat.codes.to_numpy()
@@ -128,7 +131,34 @@ class PairFeatures:
         cat_lines = sp.csr_matrix((np.ones(len(u), np.float32), (u, item_cat[i])),
                                   shape=(n, int(item_cat.max()) + 1))
         cat_lines.sum_duplicates()
-        return cls(count, last, first, customer, item, item_cat, cat_lines, B)
+        return cls(count, last, first, customer, item, item_cat, cat_lines, B,
+                   np.arange(m) if B_items is None else np.asarray(B_items, np.int64))
+
+    def _pos(self) -> np.ndarray:
+        """Each product's row in B (-1: EASE never learned it)."""
+        pos = np.full(self.count.shape[1], -1)
+        pos[self.B_items] = np.arange(len(self.B_items))
+        return pos
+
+    def _everything(self) -> bool:
+        return np.array_equal(self.B_items, np.arange(self.count.shape[1]))
+
+    def ease_columns(self, cols: np.ndarray) -> np.ndarray:
+        """B's columns for products ``cols`` [k, len(cols)] (zero for products EASE never
+        learned: they fit no basket)."""
+        pos = self._pos()[cols]
+        if (pos >= 0).all():
+            return self.B[:, pos]
+        out = np.zeros((len(self.B_items), len(cols)), np.float32)
+        out[:, pos >= 0] = self.B[:, pos[pos >= 0]]
+        return out
+
+    def similarity(self, q: np.ndarray) -> np.ndarray:
+        """EASE's B[i, j] for products ``q`` against every product, [len(q), n_items]."""
+        out = np.zeros((len(q), self.count.shape[1]), np.float32)
+        pos = self._pos()[q]
+        out[np.ix_(pos >= 0, self.B_items)] = self.B[pos[pos >= 0]]
+        return out
 
     def block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """[len(rows) * len(cols), len(FEATURES)] float32, row-major (customer, then item)."""
@@ -138,8 +168,10 @@ class PairFeatures:
         last = np.where(bought, self.last[rows][:, cols].toarray() - 1, np.nan)
         first = np.where(bought, self.first[rows][:, cols].toarray() - 1, np.nan)
         c = self.customer[rows]
-        ease = np.asarray((hist > 0).astype(np.float32) @ self.B[:, cols])
-        ease_count = np.asarray(hist @ self.B[:, cols])
+        Bc = self.ease_columns(cols)
+        hk = hist if self._everything() else hist[:, self.B_items]
+        ease = np.asarray((hk > 0).astype(np.float32) @ Bc)
+        ease_count = np.asarray(hk @ Bc)
         cat_n = self.cat_lines[rows].toarray()[:, self.item_cat[cols]]
         k = len(cols)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -156,7 +188,7 @@ class PairFeatures:
                 "first": self.first.data, "customer": self.customer, "item": self.item,
                 "item_cat": self.item_cat, "cat_data": self.cat_lines.data,
                 "cat_indices": self.cat_lines.indices, "cat_indptr": self.cat_lines.indptr,
-                "B": self.B}
+                "B": self.B, "B_items": self.B_items}
 
     @classmethod
     def from_arrays(cls, a, n_customers: int, n_items: int) -> PairFeatures:
@@ -168,7 +200,15 @@ class PairFeatures:
                    a.csr("last", shape, data="last", pattern="count"),
                    a.csr("first", shape, data="first", pattern="count"),
                    a.get("customer", (n_customers, 7)), a.get("item", (n_items, 3)),
-                   item_cat, a.csr("cat", (n_customers, n_cat)), a.get("B", (n_items, n_items)))
+                   item_cat, a.csr("cat", (n_customers, n_cat)), *_ease_arrays(a, n_items))
+
+
+def _ease_arrays(a, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """B and the products it covers (models saved before EASE had a cap: all of them)."""
+    if "B_items" not in a:
+        return a.get("B", (n_items, n_items)), np.arange(n_items)
+    items = a.get("B_items", (None,), "i", low=0, high=n_items)
+    return a.get("B", (len(items), len(items))), items
 
 
 def _pairs(u: np.ndarray, i: np.ndarray, v: np.ndarray, how: str, shape) -> sp.csr_matrix:

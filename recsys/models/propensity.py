@@ -35,6 +35,8 @@ from recsys.models.pair_features import (
 BLOCK = 256
 
 
+EASE_ITEMS = 10_000  # basket fit from EASE on at most this many best sellers (its cap)
+
 @dataclass(frozen=True)
 class PropensityConfig:
     """``windows`` past cutoffs, ``window_days`` apart, each labelled by the next
@@ -92,12 +94,14 @@ class Propensity(BaseRecommender):
         F, y = self._subsample(np.concatenate(feats), np.concatenate(labels))
         self._learn(F, y)
         emit(callback, cfg.windows + 1, {"train_rows": float(len(y)), "positives": float(y.sum())})
-        self.features_ = PairFeatures.build(train, now, self._ease(train))
+        self.features_ = PairFeatures.build(train, now, *self._ease(train))
 
-    def _ease(self, data: OrderData) -> np.ndarray:
+    def _ease(self, data: OrderData) -> tuple[np.ndarray, np.ndarray]:
+        """EASE's weights and the item codes they cover (its best sellers above its cap)."""
         from recsys.models.ease import EASE
 
-        return EASE(l2=self.config.l2).fit(data).B_
+        ease = EASE(l2=self.config.l2, max_items=EASE_ITEMS).fit(data)
+        return ease.B_, pd.Index(data.item_ids).get_indexer(ease.item_ids_)
 
     def _window(self, train: OrderData, cut: pd.Timestamp):
         """Features at ``cut`` for its top products x all its customers, and the labels."""
@@ -107,7 +111,7 @@ class Propensity(BaseRecommender):
         if len(hist.interactions) == 0 or not after.any():
             return None, None
         cols = pd.Index(hist.item_ids).get_indexer(hist.top_items(self.config.train_items))
-        pf = PairFeatures.build(hist, cut, self._ease(hist))
+        pf = PairFeatures.build(hist, cut, *self._ease(hist))
         rows = np.arange(hist.n_customers)
         F = np.concatenate([pf.block(rows[s:s + BLOCK], cols)
                             for s in range(0, len(rows), BLOCK)])
@@ -181,7 +185,7 @@ class Propensity(BaseRecommender):
 
     def _item_similarity(self, q: np.ndarray) -> np.ndarray:
         # EASE's B[i, j]: how much buying i predicts j (the same weights the features use).
-        return self.features_.B[q].copy()
+        return self.features_.similarity(q)
 
     def explain(self, customer_id: str, item_id: str) -> pd.DataFrame:
         """Each feature's value for the pair and the log-odds it adds, largest effect first."""
