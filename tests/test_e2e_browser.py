@@ -116,7 +116,8 @@ def test_browser_journey(server, tmp_path):
         # Half a year of a tiny shop is too little to tune on: it says so where it was asked.
         page.get_by_text("Tune settings automatically").click()
         page.get_by_role("button", name="Tune", exact=True).click()
-        page.get_by_text("Too little history to tune").first.wait_for(timeout=120_000)
+        # (the job may queue behind the shop's starter jobs on a busy machine)
+        page.get_by_text("Too little history to tune").first.wait_for(timeout=360_000)
         check_page(page, "3c-models-tune-refused")
 
         page.get_by_role("link", name="Customer").click()
