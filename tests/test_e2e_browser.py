@@ -121,10 +121,10 @@ def test_browser_journey(server, tmp_path):
         check_page(page, "3c-models-tune-refused")
 
         page.get_by_role("link", name="Customer").click()
-        page.get_by_text("Recommendations").first.wait_for(timeout=120_000)
+        page.get_by_text("Recommendations").first.wait_for(timeout=240_000)
         check_page(page, "4-customer")
 
         page.get_by_role("link", name="Products").click()
-        page.get_by_text("Similar products").first.wait_for(timeout=120_000)
+        page.get_by_text("Similar products").first.wait_for(timeout=240_000)
         check_page(page, "5-products")
         browser.close()
