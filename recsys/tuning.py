@@ -260,7 +260,7 @@ def tune(name: str, train: OrderData | Validation, *, minutes: float = 5.0,
     stopped = [False]
 
     def after(study, trial) -> None:
-        entry = _trial_entry(name, trial, study, log, time.monotonic() - start_t, budget)
+        entry = _trial_entry(name, trial, log, time.monotonic() - start_t, budget)
         log.append(entry)
         if callback is not None:
             try:
@@ -289,7 +289,7 @@ def _converged(log: list[dict[str, Any]]) -> bool:
         log[-1]["best"] <= log[-STALE_TRIALS - 1]["best"] * (1 + 1e-3)
 
 
-def _trial_entry(name, trial, study, log, elapsed: float, budget: float) -> dict[str, Any]:
+def _trial_entry(name, trial, log, elapsed: float, budget: float) -> dict[str, Any]:
     value = trial.value if trial.value is not None and np.isfinite(trial.value) else None
     if value is None and trial.intermediate_values:
         value = max(trial.intermediate_values.values())  # a pruned trial's best epoch
