@@ -69,21 +69,8 @@ class ShopShape:
                    days=days)
 
     @property
-    def buyers_per_item(self) -> float:
-        return self.pairs / max(self.items, 1)
-
-    @property
     def items_per_customer(self) -> float:
         return self.pairs / max(self.customers, 1)
-
-    @property
-    def repeat_rate(self) -> float:
-        """Share of lines that repeat a product the customer bought before."""
-        return 1.0 - self.pairs / max(self.lines, 1)
-
-    @property
-    def density(self) -> float:
-        return self.pairs / max(self.customers * self.items, 1)
 
 
 def pow2(value: float, low: int, high: int) -> int:
