@@ -53,10 +53,11 @@ with st.expander("Tune settings automatically"):
     minutes = st.slider("Minutes per model", 1, 30, 5, key="tune_minutes")
     if st.button("Tune", disabled=not tune_names):
         submit(tune_request(ref, fp, tune_names, str(cutoff), minutes))
-    last = next((j for j in jobs().list(dataset=fp, limit=30) if j.kind == "tune"), None)
+    recent = jobs().list(dataset=fp, limit=30)
+    last = next((j for j in recent if j.kind == "tune"), None)
     if last is not None and not last.active and last.state != "done":
         job_line(last)  # why the last search ended without a result
-    for found in tuning_summaries(workspace(), jobs().list(dataset=fp, limit=30), str(cutoff))[:1]:
+    for found in tuning_summaries(workspace(), recent, str(cutoff))[:1]:
         st.markdown(f"**{found['label']}** · validation NDCG@10 on the orders of "
                     f"{found['validation']['from']} to {found['validation']['to']}")
         st.plotly_chart(viz.tuning_curve(found["history"]), width="stretch")

@@ -106,7 +106,7 @@ class Blend(BaseRecommender):
         self.notes_ = list(base.notes())
         # The base may know fewer products or customers (EASE on its best sellers only).
         self._base_rows = base._rows(self.customer_ids_)
-        self._base_cols = np.array([self._item_pos.get(i, -1) for i in base.item_ids_])
+        self._base_cols = self._items(base.item_ids_, strict=False)
         self._same_items = np.array_equal(self._base_cols, np.arange(len(self.item_ids_)))
 
     def refit_params(self) -> dict[str, Any]:
