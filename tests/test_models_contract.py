@@ -207,3 +207,29 @@ def test_every_setting_has_a_plain_name(name):
 
     for f in param_fields(name):
         assert f["label"] != f["name"], (name, f["name"])
+
+
+def test_recency_weighted_matrix():
+    """With a half-life each line counts 0.5 ** (age / half-life), age from the last line:
+    'binary' keeps the pair's latest purchase, 'count' adds them up."""
+    from tests.conftest import make_data
+
+    rows = [("c1", "a", "o1", "2024-01-01", "X"), ("c1", "a", "o2", "2024-01-11", "X"),
+            ("c2", "b", "o3", "2024-01-21", "X"), ("c1", "b", "o4", "2024-01-21", "X")]
+    data = make_data(rows)
+    binary = data.matrix("binary", half_life=10).toarray()
+    count = data.matrix("count", half_life=10).toarray()
+    np.testing.assert_allclose(binary, [[0.5, 1.0], [0.0, 1.0]], rtol=1e-6)
+    np.testing.assert_allclose(count, [[0.5 + 0.25, 1.0], [0.0, 1.0]], rtol=1e-6)
+    np.testing.assert_array_equal(data.matrix("binary").toarray(), [[1, 1], [0, 1]])
+    with pytest.raises(ValueError, match="half_life"):
+        data.matrix("binary", half_life=-1)
+
+
+def test_als_half_life_changes_the_confidences_not_the_filter(clustered_data):
+    """iALS with a half-life learns from recency-weighted confidences, yet still knows every
+    purchase (the already-bought filter is the plain matrix)."""
+    plain = make_model("als", factors=8, iterations=5).fit(clustered_data)
+    recent = make_model("als", factors=8, iterations=5, half_life=20.0).fit(clustered_data)
+    assert not np.allclose(plain.item_factors_, recent.item_factors_)
+    assert (recent.X_ != clustered_data.matrix("binary")).nnz == 0

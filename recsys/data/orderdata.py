@@ -78,30 +78,46 @@ class OrderData:
     def n_items(self) -> int:
         return len(self.interactions["item_id"].cat.categories)
 
-    def matrix(self, weighting: str = "binary") -> sp.csr_matrix:
+    def matrix(self, weighting: str = "binary", half_life: float = 0.0) -> sp.csr_matrix:
         """Customer x item matrix: 'binary' (bought or not), 'count' (lines), 'quantity'.
+        With ``half_life`` (days, > 0) each line counts 0.5 ** (age / half_life), age from the
+        last line here; 'binary' then keeps the weight of the pair's latest purchase.
         Built once per weighting (every model and metric asks for it; on tens of millions of
         lines building it takes seconds). Callers must not modify it."""
+        if weighting not in ("binary", "count", "quantity"):
+            raise ValueError(f"Unknown weighting {weighting!r}: binary, count or quantity")
+        if not half_life >= 0:
+            raise ValueError(f"half_life must be >= 0 days, not {half_life!r}")
         cache = self.__dict__.setdefault("_matrices", {})
-        if weighting not in cache:
-            cache[weighting] = self._build_matrix(weighting)
-        return cache[weighting]
+        key = weighting if not half_life else (weighting, float(half_life))
+        if key not in cache:
+            cache[key] = self._build_matrix(weighting, float(half_life))
+        return cache[key]
 
-    def _build_matrix(self, weighting: str) -> sp.csr_matrix:
+    def _build_matrix(self, weighting: str, half_life: float = 0.0) -> sp.csr_matrix:
         rows = self.interactions["customer_id"].cat.codes.to_numpy()
         cols = self.interactions["item_id"].cat.codes.to_numpy()
         if weighting == "quantity":
             vals = self.interactions["quantity"].to_numpy(dtype=np.float32)
         else:
             vals = self.interactions["weight"].to_numpy(dtype=np.float32)
-        m = sp.csr_matrix((vals, (rows, cols)), shape=(self.n_customers, self.n_items),
-                          dtype=np.float32)
+        shape = (self.n_customers, self.n_items)
+        if half_life:
+            vals = vals * self._decay(half_life)
+            if weighting == "binary":
+                return _max_per_pair(rows, cols, vals, shape)
+        m = sp.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float32)
         m.sum_duplicates()
         if weighting == "binary":
             m.data[:] = 1.0
-        elif weighting not in ("count", "quantity"):
-            raise ValueError(f"Unknown weighting {weighting!r}: binary, count or quantity")
         return m
+
+    def _decay(self, half_life: float) -> np.ndarray:
+        t = self.interactions["timestamp"].to_numpy(dtype="datetime64[ns]")
+        if not len(t):
+            return np.ones(0, dtype=np.float32)
+        age = (t.max() - t).astype("timedelta64[s]").astype(np.float64) / 86_400.0
+        return np.exp2(-age / half_life).astype(np.float32)
 
     def top_items(self, n: int) -> np.ndarray:
         """The n products on the most order lines, most first."""
@@ -136,6 +152,19 @@ class OrderData:
             "first": str(t.min()) if len(t) else None,
             "last": str(t.max()) if len(t) else None,
         }
+
+
+def _max_per_pair(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
+                  shape: tuple[int, int]) -> sp.csr_matrix:
+    """Sparse matrix keeping the largest value of each (row, col) pair."""
+    key = rows.astype(np.int64) * shape[1] + cols
+    order = np.argsort(key, kind="stable")
+    key, vals = key[order], vals[order]
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
+    best = np.maximum.reduceat(vals, first) if len(key) else vals
+    k = key[first]
+    return sp.csr_matrix((best.astype(np.float32), (k // shape[1], k % shape[1])), shape=shape,
+                         dtype=np.float32)
 
 
 def sorted_categories(s: pd.Series, sort: bool = True) -> pd.Categorical:

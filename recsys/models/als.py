@@ -20,20 +20,23 @@ class ALSConfig:
 
     # Allowed ranges (None: open), checked when the model is made.
     BOUNDS: ClassVar[dict] = {"factors": (1, 1024), "regularization": (0, None),
-                               "alpha": (0, None), "iterations": (1, 1000)}
+                               "alpha": (0, None), "iterations": (1, 1000),
+                               "half_life": (0, None)}
     # Plain names and one-line help for forms ('Name — help').
     HELP: ClassVar[dict] = {
         "factors": "Taste dimensions — more = finer tastes, slower, needs more data",
         "regularization": "Regularisation — higher = smoother, closer to best sellers",
         "alpha": "Confidence in a purchase — how much more a purchase counts than no purchase",
         "iterations": "Passes — more = a closer fit, slower",
-        "weighting": "What counts — 'binary': bought or not; 'count': lines; 'quantity': units"}
+        "weighting": "What counts — 'binary': bought or not; 'count': lines; 'quantity': units",
+        "half_life": "Recency (days) — a purchase this old counts half; 0 = all purchases alike"}
 
     factors: int = 64
     regularization: float = 0.05
     alpha: float = 2.0
     iterations: int = 15
     weighting: str = "binary"
+    half_life: float = 0.0
     seed: int = 0
 
 
@@ -122,10 +125,13 @@ class ALS(_Factorisation):
         from implicit.cpu.als import AlternatingLeastSquares
 
         c = self.config
+        # Tastes drift: with a half-life, recent purchases weigh more in the confidences
+        # (the filter of already-bought products still uses the plain matrix X).
+        confidence = train.matrix(c.weighting, c.half_life) if c.half_life else X
         self._train(lambda: AlternatingLeastSquares(
             factors=c.factors, regularization=c.regularization, alpha=c.alpha,
             iterations=c.iterations, random_state=c.seed, calculate_training_loss=True,
-        ), X, callback)
+        ), confidence, callback)
 
 
 class BPR(_Factorisation):

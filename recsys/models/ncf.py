@@ -131,7 +131,7 @@ class NCFRun(SequenceRun):
             else np.ones(len(model.item_ids_))
         self.neg_cdf = np.cumsum(w / w.sum())
         self.net = model.net_ = model._new_net().to(device)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=c.lr)
+        self.opts = [torch.optim.Adam(self.net.parameters(), lr=c.lr)]
 
     def step(self, orders: np.ndarray, items: np.ndarray) -> float:
         """Each positive pair against ``negatives`` sampled products."""

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
 from recsys.data import OrderData
 from recsys.models import features as fx
@@ -32,6 +33,25 @@ def batches(n: int, size: int, rng: np.random.Generator, shuffle: bool = True):
     order = rng.permutation(n) if shuffle else np.arange(n)
     for s in range(0, n, size):
         yield order[s:s + size]
+
+
+# Customers + products above which the embedding tables train with sparse gradients.
+SPARSE_ROWS = 100_000
+
+
+def optimisers(net: nn.Module, lr: float, weight_decay: float,
+               sparse: bool) -> list[torch.optim.Optimizer]:
+    """AdamW for the dense weights; with ``sparse``, SparseAdam for the tables whose
+    gradients are sparse (their weight decay is dropped: it would touch every row)."""
+    tables = [m.weight for m in net.modules()
+              if isinstance(m, nn.Embedding | nn.EmbeddingBag) and m.sparse] if sparse else []
+    ids = {id(p) for p in tables}
+    dense = [p for p in net.parameters() if id(p) not in ids]
+    opts: list[torch.optim.Optimizer] = [
+        torch.optim.AdamW(dense, lr=lr, weight_decay=weight_decay, fused=True)]
+    if tables:
+        opts.append(torch.optim.SparseAdam(tables, lr=lr))
+    return opts
 
 
 @dataclass
@@ -236,11 +256,14 @@ class SequenceRun(TrainingRun):
         return np.sort(order[np.arange(len(order)) - starts < cap])
 
     def update(self, loss: torch.Tensor) -> float:
-        self.opt.zero_grad()
+        """Backward and one step of every optimiser in ``opts`` (dense and sparse)."""
+        for opt in self.opts:
+            opt.zero_grad()
         loss.backward()
         if self.shard is not None:
             self.shard.average_gradients(self.net.parameters())
-        self.opt.step()
+        for opt in self.opts:
+            opt.step()
         return float(loss.detach())
 
     def now_tensors(self) -> dict[str, torch.Tensor]:

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from recsys.data import OrderData
 from recsys.models import features as fx
-from recsys.models.sequence import OrderSequenceModel, SequenceRun
+from recsys.models.sequence import SPARSE_ROWS, OrderSequenceModel, SequenceRun, optimisers
 
 
 @dataclass(frozen=True)
@@ -87,17 +87,20 @@ class TwoTowerNet(nn.Module):
     """Shapes: B customers (or orders), N items, L history length, T name tokens, d dim."""
 
     def __init__(self, n_cust: int, n_items: int, n_country: int, n_cat: int, n_price: int,
-                 n_tokens: int, dim: int, hidden: int, dropout: float):
+                 n_tokens: int, dim: int, hidden: int, dropout: float, sparse: bool = False):
         super().__init__()
-        self.cust_id = nn.Embedding(n_cust + 1, dim)  # row 0: unknown / dropped customer
+        # sparse: the big ID / history / token tables get row-sparse gradients (see
+        # SPARSE_ROWS); the state dict is the same either way.
+        self.cust_id = nn.Embedding(n_cust + 1, dim, sparse=sparse)  # row 0: unknown customer
         self.country = nn.Embedding(n_country, dim)
         self.rfm = nn.Linear(4, dim)
-        self.hist = nn.EmbeddingBag(n_items + 1, dim, mode="sum", padding_idx=0)  # code + 1
+        self.hist = nn.EmbeddingBag(n_items + 1, dim, mode="sum", padding_idx=0,
+                                    sparse=sparse)  # code + 1
         self.cust_mlp = mlp(4 * dim, hidden, dim, dropout)
-        self.item_id = nn.Embedding(n_items + 1, dim)  # row 0: new / dropped product
+        self.item_id = nn.Embedding(n_items + 1, dim, sparse=sparse)  # row 0: new product
         self.category = nn.Embedding(n_cat, dim)
         self.price = nn.Embedding(n_price, dim)
-        self.tokens = nn.EmbeddingBag(n_tokens, dim, mode="sum", padding_idx=0)
+        self.tokens = nn.EmbeddingBag(n_tokens, dim, mode="sum", padding_idx=0, sparse=sparse)
         self.item_mlp = mlp(4 * dim, hidden, dim, dropout)
         self.trend = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
         self.repeat = nn.Parameter(torch.zeros(2))
@@ -152,9 +155,14 @@ class TwoTowerRun(SequenceRun):
         self.items_per_order = model.config.items_per_order
         self.logq = torch.tensor(np.log(np.maximum(self.item_freq, 1e-9)),
                                  dtype=torch.float32, device=device)
-        self.net = model.net_ = model._new_net().to(device)
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=model.config.lr,
-                                     weight_decay=model.config.weight_decay, fused=True)
+        c = model.config
+        rows = len(model.customer_ids_) + len(model.item_ids_)
+        # Dense Adam touches every row of every table each step: on 200k customers x 50k
+        # products that is most of a step. Above SPARSE_ROWS only the batch's rows are
+        # updated (lazy Adam); data-parallel training averages dense gradients, so not there.
+        sparse = rows > SPARSE_ROWS and model.shard is None
+        self.net = model.net_ = model._new_net(sparse).to(device)
+        self.opts = optimisers(self.net, c.lr, c.weight_decay, sparse)
 
     def step(self, orders: np.ndarray, items: np.ndarray) -> float:
         """In-batch sampled softmax over the batch's items, log-Q corrected; the same item as
@@ -214,12 +222,12 @@ class TwoTower(OrderSequenceModel):
     def _start(self, train: OrderData, device, rng: np.random.Generator) -> TwoTowerRun:
         return TwoTowerRun(self, train, device, rng)
 
-    def _new_net(self) -> TwoTowerNet:
+    def _new_net(self, sparse: bool = False) -> TwoTowerNet:
         c, f = self.config, self.features_
         return TwoTowerNet(len(self.customer_ids_), len(self.item_ids_),
                            len(f.country_vocab), len(f.cat_vocab),
                            fx.N_PRICE_BUCKETS + 2, fx.N_TOKEN_BUCKETS, c.dim, c.hidden,
-                           c.dropout)
+                           c.dropout, sparse)
 
     # ------------------------------------------------------------------ inference
     def _repeat(self, hist: np.ndarray, w: np.ndarray) -> np.ndarray:
