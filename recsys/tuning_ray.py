@@ -11,6 +11,8 @@ import tempfile
 import time
 from typing import Any
 
+import numpy as np
+
 from recsys import distributed, tuning
 from recsys.models import make_model
 
@@ -26,7 +28,8 @@ def tune_on_ray(name: str, val, *, minutes: float = 5.0, trials: int | None = No
     Optuna searcher (seeded TPE over the same space, starting from the same points), ASHA
     stopping hopeless epoch-trained trials after their first epochs. Same scoring: each
     trial is fitted and scored on ``val`` (a ``tuning.Validation``) by ``tuning.run_trial``;
-    the plain best trial is chosen (no standard-error rule: only means come back)."""
+    trials send back each validation customer's NDCG, so the best is kept only if it beats
+    the start by ``tuning.SE_RULE`` standard errors, as in ``tuning.tune``."""
     import optuna
     from ray import tune as rt
     from ray.tune.schedulers import ASHAScheduler
@@ -44,6 +47,7 @@ def tune_on_ray(name: str, val, *, minutes: float = 5.0, trials: int | None = No
                             sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5))
     cap = int(make_model(name, **fixed).params().get("epochs", 1))
     log: list[dict[str, Any]] = []
+    per: dict[int, np.ndarray] = {}  # trial number -> per-customer NDCG (finished trials)
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="recsys-tune-") as tmp:
         tuner = rt.Tuner(
@@ -53,28 +57,34 @@ def tune_on_ray(name: str, val, *, minutes: float = 5.0, trials: int | None = No
                 scheduler=ASHAScheduler(time_attr="epoch", max_t=max(cap, 2), grace_period=2),
                 num_samples=trials or 10_000, time_budget_s=max(minutes * 60, 1.0)),
             run_config=rt.RunConfig(storage_path=tmp, name="tune", verbose=0,
-                                    callbacks=[_Relay(name, log, start, callback)]))
+                                    callbacks=[_Relay(name, log, per, start, callback)]))
         tuner.fit()
     done = [e for e in log if e["state"] == "complete"]
     if not done:
         raise ValueError(f"No setting of {name} could be fitted on this shop's validation "
                          "window on the cluster.")
     best = max(done, key=lambda e: e["val_ndcg"])
-    by_point = {json.dumps(e["params"], sort_keys=True): e["val_ndcg"] for e in done}
-    score_of = [by_point.get(json.dumps(p, sort_keys=True)) for p in points]
+    key = [json.dumps(p, sort_keys=True) for p in points]
+    by_point = {json.dumps(e["params"], sort_keys=True): e for e in done}
+    first = by_point.get(key[0])
+    kept = first is not None and best is not first and not tuning._beats(
+        per.get(best["trial"]), per.get(first["trial"]))
+    best = first if kept else best
+    score_of = [by_point[k]["val_ndcg"] if k in by_point else None for k in key]
     return tuning.TuneResult(name, tuning.chosen(name, {**fixed, **best["params"]},
                                                   best["epochs"]), best["val_ndcg"],
                              start_score=score_of[0], default_score=score_of[-1], trials=log,
-                             seconds=time.monotonic() - start)
+                             seconds=time.monotonic() - start, kept_start=kept)
 
 
 def _tune_trial(config: dict[str, Any], name: str, fixed: dict[str, Any], val) -> None:
     """One trial on a cluster node: fit, score, and report (every epoch for torch models)."""
     from ray import tune as rt
 
-    best = {"score": -1.0, "epoch": None}
+    best = {"score": -1.0, "epoch": None, "last": 0}
 
     def report(score: float, epoch: int) -> bool:
+        best["last"] = epoch + 1
         if score > best["score"]:
             best.update(score=score, epoch=epoch + 1)
         rt.report({"val_ndcg": score, "best_ndcg": best["score"], "epoch": epoch + 1,
@@ -86,9 +96,11 @@ def _tune_trial(config: dict[str, Any], name: str, fixed: dict[str, Any], val) -
     except (ValueError, MemoryError) as exc:  # settings this shop cannot take
         rt.report({"best_ndcg": -1.0, "epoch": 1, "error": str(exc)[:200]})
         return
-    if epochs is None:
-        score = float(per.mean())
-        rt.report({"val_ndcg": score, "best_ndcg": score, "epoch": 1, "epochs": None})
+    score = float(per.mean())
+    # The last report carries each validation customer's NDCG for the standard-error rule.
+    rt.report({"val_ndcg": score, "best_ndcg": max(score, best["score"]),
+               "epoch": best["last"] + 1, "epochs": epochs,
+               "per_customer": per.astype(np.float32).tolist()})
 
 
 def _relay_class():
@@ -98,8 +110,9 @@ def _relay_class():
         """Finished trials, as ``tuning.tune`` logs them, passed to the caller's callback
         as they end (on the driver)."""
 
-        def __init__(self, name, log, start, callback) -> None:
-            self.name, self.log, self.start, self.callback = name, log, start, callback
+        def __init__(self, name, log, per, start, callback) -> None:
+            self.name, self.log, self.per = name, log, per
+            self.start, self.callback = start, callback
 
         def on_trial_complete(self, iteration, trials, trial, **info) -> None:
             self._add(trial, "complete")
@@ -119,6 +132,8 @@ def _relay_class():
                      "error": r.get("error"), "repeat": False,
                      "seconds": round(time.monotonic() - self.start, 2), "share": None}
             self.log.append(entry)
+            if not failed and r.get("per_customer") is not None:
+                self.per[entry["trial"]] = np.asarray(r["per_customer"], dtype=np.float64)
             if self.callback is not None:
                 self.callback(len(self.log), entry)
 

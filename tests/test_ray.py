@@ -103,3 +103,15 @@ def test_a_search_runs_its_trials_on_the_cluster(cluster, demo_split):
     assert res.start_score == pytest.approx(local.start_score, abs=1e-9)
     again = val.score(make_model("ease", **res.params).fit(val.train))
     assert res.score == pytest.approx(again, abs=1e-9) and res.score >= local.score - 1e-9
+    # The standard-error rule as in the local search, on the per-customer scores the trials
+    # sent back: the best by mean is kept only if it beats the start by SE_RULE errors.
+    per = {t["trial"]: val.per_customer(make_model("ease", **t["params"]).fit(val.train))
+           for t in res.trials}
+    from recsys.models.search import ShopShape
+
+    point = tuning.starts("ease", ShopShape.of(val.train), {})[0]
+    first = next(t["trial"] for t in res.trials if t["params"] == point)
+    top = max(res.trials, key=lambda t: t["val_ndcg"])["trial"]
+    assert res.kept_start == (top != first and not tuning._beats(per[top], per[first]))
+    if res.kept_start:
+        assert res.score == pytest.approx(res.start_score, abs=1e-12)
