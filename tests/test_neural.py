@@ -167,7 +167,7 @@ def test_two_tower_sparse_tables_learn_the_same_structure(bundles, monkeypatch, 
     model = fits[0]
     assert model.net_.item_id.sparse and model.net_.hist.sparse and model.net_.tokens.sparse
     net = model._new_net(True)
-    kinds = {type(o).__name__ for o in tt.optimisers(net, 0.01, 1e-6, True)}
+    kinds = {type(o).__name__ for o in tt.optimisers(net, 0.01, 1e-6)}
     assert kinds == {"AdamW", "SparseAdam"}
     np.testing.assert_array_equal(fits[0].V_, fits[1].V_)
     res = evaluate(model, bundles, k=10, n_boot=0)

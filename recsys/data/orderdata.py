@@ -82,8 +82,8 @@ class OrderData:
         """Customer x item matrix: 'binary' (bought or not), 'count' (lines), 'quantity'.
         With ``half_life`` (days, > 0) each line counts 0.5 ** (age / half_life), age from the
         last line here; 'binary' then keeps the weight of the pair's latest purchase.
-        Built once per weighting (every model and metric asks for it; on tens of millions of
-        lines building it takes seconds). Callers must not modify it."""
+        Built once per weighting and half-life (every model and metric asks for it; on tens
+        of millions of lines building it takes seconds). Callers must not modify it."""
         if weighting not in ("binary", "count", "quantity"):
             raise ValueError(f"Unknown weighting {weighting!r}: binary, count or quantity")
         if not half_life >= 0:
@@ -157,11 +157,13 @@ class OrderData:
 def _max_per_pair(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
                   shape: tuple[int, int]) -> sp.csr_matrix:
     """Sparse matrix keeping the largest value of each (row, col) pair."""
+    if not len(rows):
+        return sp.csr_matrix(shape, dtype=np.float32)
     key = rows.astype(np.int64) * shape[1] + cols
     order = np.argsort(key, kind="stable")
     key, vals = key[order], vals[order]
-    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
-    best = np.maximum.reduceat(vals, first) if len(key) else vals
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    best = np.maximum.reduceat(vals, first)
     k = key[first]
     return sp.csr_matrix((best.astype(np.float32), (k // shape[1], k % shape[1])), shape=shape,
                          dtype=np.float32)

@@ -127,7 +127,7 @@ class ALS(_Factorisation):
         c = self.config
         # Tastes drift: with a half-life, recent purchases weigh more in the confidences
         # (the filter of already-bought products still uses the plain matrix X).
-        confidence = train.matrix(c.weighting, c.half_life) if c.half_life else X
+        confidence = train.matrix(c.weighting, c.half_life)
         self._train(lambda: AlternatingLeastSquares(
             factors=c.factors, regularization=c.regularization, alpha=c.alpha,
             iterations=c.iterations, random_state=c.seed, calculate_training_loss=True,

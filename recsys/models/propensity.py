@@ -22,6 +22,7 @@ import scipy.sparse as sp
 
 from recsys.data import OrderData
 from recsys.models.base import BaseRecommender, Callback, emit
+from recsys.models.ease import EASE, EASEConfig
 from recsys.models.pair_features import (
     CUSTOMER_FEATURES,
     FEATURES,
@@ -33,9 +34,8 @@ from recsys.models.pair_features import (
 )
 
 BLOCK = 256
+EASE_ITEMS = EASEConfig.max_items  # basket fit from EASE on its best sellers (its own cap)
 
-
-EASE_ITEMS = 10_000  # basket fit from EASE on at most this many best sellers (its cap)
 
 @dataclass(frozen=True)
 class PropensityConfig:
@@ -98,8 +98,6 @@ class Propensity(BaseRecommender):
 
     def _ease(self, data: OrderData) -> tuple[np.ndarray, np.ndarray]:
         """EASE's weights and the item codes they cover (its best sellers above its cap)."""
-        from recsys.models.ease import EASE
-
         ease = EASE(l2=self.config.l2, max_items=EASE_ITEMS).fit(data)
         return ease.B_, pd.Index(data.item_ids).get_indexer(ease.item_ids_)
 

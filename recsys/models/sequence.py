@@ -39,12 +39,11 @@ def batches(n: int, size: int, rng: np.random.Generator, shuffle: bool = True):
 SPARSE_ROWS = 100_000
 
 
-def optimisers(net: nn.Module, lr: float, weight_decay: float,
-               sparse: bool) -> list[torch.optim.Optimizer]:
-    """AdamW for the dense weights; with ``sparse``, SparseAdam for the tables whose
-    gradients are sparse (their weight decay is dropped: it would touch every row)."""
+def optimisers(net: nn.Module, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
+    """AdamW for the dense weights, SparseAdam for the tables built with sparse gradients
+    (their weight decay is dropped: it would touch every row)."""
     tables = [m.weight for m in net.modules()
-              if isinstance(m, nn.Embedding | nn.EmbeddingBag) and m.sparse] if sparse else []
+              if isinstance(m, nn.Embedding | nn.EmbeddingBag) and m.sparse]
     ids = {id(p) for p in tables}
     dense = [p for p in net.parameters() if id(p) not in ids]
     opts: list[torch.optim.Optimizer] = [

@@ -162,7 +162,7 @@ class TwoTowerRun(SequenceRun):
         # updated (lazy Adam); data-parallel training averages dense gradients, so not there.
         sparse = rows > SPARSE_ROWS and model.shard is None
         self.net = model.net_ = model._new_net(sparse).to(device)
-        self.opts = optimisers(self.net, c.lr, c.weight_decay, sparse)
+        self.opts = optimisers(self.net, c.lr, c.weight_decay)
 
     def step(self, orders: np.ndarray, items: np.ndarray) -> float:
         """In-batch sampled softmax over the batch's items, log-Q corrected; the same item as
