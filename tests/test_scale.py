@@ -112,6 +112,36 @@ def test_item_knn_top_k_is_exact_and_blocked(small_shop, monkeypatch):
     assert (np.diff(capped.S_.tocsc().indptr) <= itemknn.LARGE_K).all()
 
 
+def test_item_knn_scores_in_threads_equal_one_product(small_shop, monkeypatch):
+    _, data = small_shop
+    model = make_model("itemknn", k=20).fit(data)
+    rows = np.r_[np.arange(0, 300), [5, 5, 7]]  # uneven parts, a row twice
+    monkeypatch.setattr(itemknn, "_threads", lambda: 3)
+    got = model._score_rows(rows)
+    want = (model.X_[rows] @ model.S_).toarray()
+    assert got.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    monkeypatch.setattr(itemknn, "_threads", lambda: 1)
+    np.testing.assert_array_equal(model._score_rows(rows), got)
+    np.testing.assert_array_equal(make_model("itemknn", k=20).fit(data).S_.toarray(),
+                                  model.S_.toarray())  # the fit's threads: same neighbours
+
+
+def test_topn_is_the_best_first_and_ranks_nan_last():
+    rng = np.random.default_rng(0)
+    scores = rng.random((50, 300)).astype(np.float32)
+    scores[3, 10] = np.nan
+    scores[4, :] = -np.inf
+    idx, val = base.topn(scores, 7)
+    ref = np.where(np.isnan(scores), -np.inf, scores)
+    want = np.sort(ref, axis=1)[:, ::-1][:, :7]
+    np.testing.assert_array_equal(val, want)
+    np.testing.assert_array_equal(np.take_along_axis(ref, idx, 1), want)
+    assert 10 not in idx[3] and len(set(idx[4])) == 7
+    assert base.topn(scores, 1000)[0].shape == (50, 300)
+    assert base.topn(scores[:, :0], 5)[0].shape == (50, 0)
+
+
 @pytest.mark.parametrize("name", ["als", "ease", "itemknn"])
 def test_batch_scoring_equals_dense_scoring(small_shop, name, monkeypatch):
     _, data = small_shop

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -44,24 +45,38 @@ def _similarity_block(Xc: sp.csc_matrix, norms: np.ndarray, cols: np.ndarray,
     return co
 
 
+def _threads() -> int:
+    """Threads for scipy's sparse products, which release the GIL: the math threads this
+    process was given (OMP_NUM_THREADS in a job worker), as torch counts them."""
+    import torch
+
+    return max(1, torch.get_num_threads())
+
+
+def _neighbours(Xc: sp.csc_matrix, norms: np.ndarray, block: np.ndarray, k: int,
+                shrinkage: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, column, similarity) of the k most similar products of each product in block."""
+    import torch
+
+    sim = _similarity_block(Xc, norms, block, shrinkage)
+    val, top = torch.topk(torch.from_numpy(sim), k, dim=0)
+    val, top = val.numpy(), top.numpy()
+    keep = val > 0
+    return top[keep], np.broadcast_to(block[None, :], top.shape)[keep], val[keep]
+
+
 def top_k_similarity(Xc: sp.csc_matrix, k: int, shrinkage: float) -> sp.csr_matrix:
     """S[:, j] holds j's k most similar products (column j: neighbourhood of target j),
-    computed BLOCK target products at a time: never an n x n matrix in memory."""
+    computed BLOCK target products at a time (a block per thread): never an n x n matrix."""
     n = Xc.shape[1]
     norms = np.sqrt(np.asarray(Xc.multiply(Xc).sum(axis=0)).ravel()).astype(np.float32)
-    k = min(k, max(n - 1, 1))
-    rows, cols, vals = [], [], []
-    for s in range(0, n, BLOCK):
-        block = np.arange(s, min(s + BLOCK, n))
-        sim = _similarity_block(Xc, norms, block, shrinkage)
-        top = np.argpartition(-sim, k - 1, axis=0)[:k] if n > k else np.indices(sim.shape)[0]
-        val = np.take_along_axis(sim, top, axis=0)
-        keep = val > 0
-        rows.append(top[keep])
-        cols.append(np.broadcast_to(block[None, :], top.shape)[keep])
-        vals.append(val[keep])
-    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(n, n), dtype=np.float32)
+    k = min(k, max(n - 1, 1), n)
+    blocks = [np.arange(s, min(s + BLOCK, n)) for s in range(0, n, BLOCK)]
+    Xc.sort_indices()  # before the threads share it (scipy may sort lazily, in place)
+    with ThreadPoolExecutor(_threads()) as pool:
+        parts = list(pool.map(lambda b: _neighbours(Xc, norms, b, k, shrinkage), blocks))
+    rows, cols, vals = (np.concatenate(x) for x in zip(*parts, strict=True))
+    return sp.csr_matrix((vals, (rows, cols)), shape=(n, n), dtype=np.float32)
 
 
 class ItemKNN(BaseRecommender):
@@ -92,7 +107,17 @@ class ItemKNN(BaseRecommender):
         emit(callback, 1, {})
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray((self.X_[rows] @ self.S_).todense(), dtype=np.float32)
+        out = np.empty((len(rows), self.S_.shape[1]), dtype=np.float32)
+        cuts = np.linspace(0, len(rows), min(_threads(), max(len(rows) // 64, 1)) + 1).astype(int)
+        self.X_.sort_indices()  # before the threads share them (a no-op once sorted)
+        self.S_.sort_indices()
+
+        def part(a: int, b: int) -> None:
+            (self.X_[rows[a:b]] @ self.S_).astype(np.float32).toarray(out=out[a:b])
+
+        with ThreadPoolExecutor(len(cuts) - 1) as pool:  # sparse products in parallel
+            list(pool.map(part, cuts[:-1], cuts[1:]))
+        return out
 
     def _item_column(self, j: int) -> np.ndarray:
         return np.asarray((self.X_ @ self.S_[:, j]).todense(), dtype=np.float32).ravel()
