@@ -142,6 +142,24 @@ def test_topn_is_the_best_first_and_ranks_nan_last():
     assert base.topn(scores[:, :0], 5)[0].shape == (50, 0)
 
 
+def test_batch_scores_are_the_callers_to_change():
+    """Scores go back uncopied when fresh, copied when a model hands out a view of its
+    state (recommend masks bought products in place)."""
+    class View:
+        item_ids_ = np.arange(4)
+        state = np.ones((10, 4), dtype=np.float32)
+
+        def _score_rows(self, rows):
+            return self.state[2:2 + len(rows)]
+
+    out = base.BaseRecommender._scores(View(), np.arange(3))
+    out[:] = -np.inf
+    assert (View.state == 1).all()
+    fresh = np.zeros((3, 4), dtype=np.float32)
+    View._score_rows = lambda self, rows: fresh
+    assert base.BaseRecommender._scores(View(), np.arange(3)) is fresh
+
+
 @pytest.mark.parametrize("name", ["als", "ease", "itemknn"])
 def test_batch_scoring_equals_dense_scoring(small_shop, name, monkeypatch):
     _, data = small_shop

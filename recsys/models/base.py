@@ -249,8 +249,10 @@ class BaseRecommender(ABC):
     def _scores(self, rows: np.ndarray) -> np.ndarray:
         """Scores for row indices; unknown customers (-1) get the popularity fallback."""
         known = rows >= 0
-        if known.all():  # the usual case: no second copy of a batch's scores
-            return np.asarray(self._score_rows(rows), dtype=np.float32)
+        if known.all():  # the usual case: no second copy of a batch's scores...
+            scores = np.asarray(self._score_rows(rows), dtype=np.float32)
+            # ...unless they are not the caller's to change (a view into model state)
+            return scores if scores.flags.owndata and scores.flags.writeable else scores.copy()
         out = np.empty((len(rows), len(self.item_ids_)), dtype=np.float32)
         if known.any():
             out[known] = self._score_rows(rows[known])
