@@ -127,7 +127,10 @@ def test_item_knn_scores_in_threads_equal_one_product(small_shop, monkeypatch):
                                   model.S_.toarray())  # the fit's threads: same neighbours
 
 
-def test_topn_is_the_best_first_and_ranks_nan_last():
+@pytest.mark.parametrize("wide", [False, True])
+def test_topn_is_the_best_first_and_ranks_nan_last(wide, monkeypatch):
+    if wide:  # the torch.topk path, taken from TORCH_TOPN_COLUMNS columns on
+        monkeypatch.setattr(base, "TORCH_TOPN_COLUMNS", 100)
     rng = np.random.default_rng(0)
     scores = rng.random((50, 300)).astype(np.float32)
     scores[3, 10] = np.nan

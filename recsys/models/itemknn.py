@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
@@ -10,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.data import OrderData
-from recsys.models.base import BaseRecommender, Callback, emit
+from recsys.models.base import BaseRecommender, Callback, emit, topn
 
 
 @dataclass(frozen=True)
@@ -47,22 +48,18 @@ def _similarity_block(Xc: sp.csc_matrix, norms: np.ndarray, cols: np.ndarray,
 
 def _threads() -> int:
     """Threads for scipy's sparse products, which release the GIL: the math threads this
-    process was given (OMP_NUM_THREADS in a job worker), as torch counts them."""
-    import torch
-
-    return max(1, torch.get_num_threads())
+    process was given (OMP_NUM_THREADS, as a job worker gets), else the cores."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, int(env) if env.isdigit() else os.cpu_count() or 1)
 
 
 def _neighbours(Xc: sp.csc_matrix, norms: np.ndarray, block: np.ndarray, k: int,
                 shrinkage: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, column, similarity) of the k most similar products of each product in block."""
-    import torch
-
-    sim = _similarity_block(Xc, norms, block, shrinkage)
-    val, top = torch.topk(torch.from_numpy(sim), k, dim=0)
-    val, top = val.numpy(), top.numpy()
+    sim = _similarity_block(Xc, norms, block, shrinkage)  # [n, len(block)]
+    top, val = topn(sim.T, k)  # [len(block), k]
     keep = val > 0
-    return top[keep], np.broadcast_to(block[None, :], top.shape)[keep], val[keep]
+    return top[keep], np.broadcast_to(block[:, None], top.shape)[keep], val[keep]
 
 
 def top_k_similarity(Xc: sp.csc_matrix, k: int, shrinkage: float) -> sp.csr_matrix:
