@@ -67,7 +67,7 @@ def top_k_similarity(Xc: sp.csc_matrix, k: int, shrinkage: float) -> sp.csr_matr
     computed BLOCK target products at a time (a block per thread): never an n x n matrix."""
     n = Xc.shape[1]
     norms = np.sqrt(np.asarray(Xc.multiply(Xc).sum(axis=0)).ravel()).astype(np.float32)
-    k = min(k, max(n - 1, 1), n)
+    k = min(k, max(n - 1, 1))  # topn also caps it at the width
     blocks = [np.arange(s, min(s + BLOCK, n)) for s in range(0, n, BLOCK)]
     Xc.sort_indices()  # before the threads share it (scipy may sort lazily, in place)
     with ThreadPoolExecutor(_threads()) as pool:
@@ -110,7 +110,8 @@ class ItemKNN(BaseRecommender):
         self.S_.sort_indices()
 
         def part(a: int, b: int) -> None:
-            (self.X_[rows[a:b]] @ self.S_).astype(np.float32).toarray(out=out[a:b])
+            (self.X_[rows[a:b]] @ self.S_).astype(np.float32, copy=False).toarray(
+                out=out[a:b])
 
         with ThreadPoolExecutor(len(cuts) - 1) as pool:  # sparse products in parallel
             list(pool.map(part, cuts[:-1], cuts[1:]))
