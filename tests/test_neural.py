@@ -159,7 +159,7 @@ def test_two_tower_sparse_tables_learn_the_same_structure(bundles, monkeypatch, 
     """Above SPARSE_ROWS the ID, history and name tables train with sparse gradients
     (SparseAdam); the model still recovers held-out products, the same seed gives the same
     model, and it saves and loads like the dense one."""
-    import recsys.models.two_tower as tt
+    import recsys.models.two_tower_training as tt
     from recsys.models import load_model
 
     monkeypatch.setattr(tt, "SPARSE_ROWS", 0)
@@ -177,3 +177,68 @@ def test_two_tower_sparse_tables_learn_the_same_structure(bundles, monkeypatch, 
     np.testing.assert_allclose(back.score(bundles.train.customer_ids[:5], bundles.train.item_ids),
                                model.score(bundles.train.customer_ids[:5],
                                            bundles.train.item_ids), rtol=1e-5)
+
+
+def test_two_tower_whole_order_batches_learn_the_same_structure(bundles):
+    """batch_orders > 0: whole orders per step (each customer once, its lines against a shared
+    sample of the batch's products); held-out products are still recovered, the same seed
+    gives the same model, and the model's notes say how it was trained (none by default)."""
+    params = {**NEURAL["two_tower"], "batch_size": 16, "batch_orders": 16}
+    fits = [make_model("two_tower", **params).fit(bundles.train) for _ in "ab"]
+    np.testing.assert_array_equal(fits[0].V_, fits[1].V_)
+    res = evaluate(fits[0], bundles, k=10, n_boot=0)
+    assert res.metrics["hr"] >= 0.9, res.metrics
+    notes = fits[0].notes()
+    assert len(notes) == 1 and "whole orders (16 per step" in notes[0]
+    assert make_model("two_tower", **{**NEURAL["two_tower"], "epochs": 1}).fit(
+        bundles.train).notes() == []
+
+
+def test_whole_order_loss_is_sampled_softmax_less_the_orders_own_products(bundles):
+    """One whole-order step's loss against the formula written out line by line: the
+    line's product against every product of the batch's lines (counted as often as drawn)
+    except the order's own products."""
+    import torch
+
+    model = make_model("two_tower", **{**NEURAL["two_tower"], "id_dropout": 0.0,
+                                       "batch_size": 1000, "batch_orders": 6})
+    model._bind(bundles.train)
+    run = model._start(bundles.train, torch.device("cpu"), np.random.default_rng(0))
+    run.update = lambda loss: float(loss.detach())  # the loss only, no optimiser step
+    lines = np.flatnonzero(run.pair_order < 6)  # the first 6 orders, 2 lines each
+    orders, row = np.unique(run.pair_order[lines], return_inverse=True)
+    items = run.pair_item[lines]
+    got = run.order_step(orders, row, items)
+    with torch.no_grad():
+        u, cust = run._customers(torch.tensor(orders))
+        every = torch.arange(len(model.item_ids_))
+        logits = run._block_logits(u, cust, run._items(every), every).numpy()  # [R, n_items]
+    drawn = np.bincount(items, minlength=len(model.item_ids_))
+    want = []
+    for r, j in zip(row, items, strict=True):
+        rest = [k for k in range(len(drawn)) if drawn[k] and k not in items[row == r]]
+        denom = np.exp(logits[r, j]) + sum(drawn[k] * np.exp(logits[r, k]) for k in rest)
+        want.append(np.log(denom) - logits[r, j])
+    assert len(set(items)) > 2 and drawn.max() > 1  # repeats across orders are counted
+    np.testing.assert_allclose(got, np.mean(want), rtol=1e-4)
+
+
+def test_whole_order_epochs_split_orders_evenly_between_data_parallel_ranks(bundles):
+    """Each rank of a data-parallel fit takes its own equal share of an epoch's whole orders
+    (the same shuffle everywhere), so all take the same number of steps."""
+    import torch
+
+    from recsys.models.trainer import Shard
+
+    seen = []
+    for rank in (0, 1):
+        model = make_model("two_tower", **{**NEURAL["two_tower"], "batch_orders": 8})
+        model._bind(bundles.train)
+        run = model._start(bundles.train, torch.device("cpu"), np.random.default_rng(0))
+        run.shard, steps = Shard(rank, 2), []
+        run.order_step = lambda orders, row, items, steps=steps: steps.append(orders) or 1.0
+        run.run_epoch(0, lambda done, total: None)
+        seen.append(np.concatenate(steps))
+    n_orders = int(run.pair_order.max()) + 1
+    assert len(seen[0]) == len(seen[1]) == n_orders // 2
+    assert not set(seen[0]) & set(seen[1])

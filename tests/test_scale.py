@@ -21,7 +21,7 @@ from recsys.data.formats import category_flags, concat_lines, text_categories
 from recsys.evaluate import evaluate, temporal_split
 from recsys.memory import PeakRSS, rss_bytes
 from recsys.models import base, features, itemknn, load_model, make_model
-from recsys.models.two_tower import seen_before
+from recsys.models.two_tower_training import seen_before
 from recsys.synthetic import Shape, generate
 
 KEY = ImportOptions(pii_key=b"k" * 32)

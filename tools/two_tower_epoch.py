@@ -1,10 +1,12 @@
-"""Seconds per two_tower training step (dense vs sparse tables) and, with --epoch, one real
-training epoch on an export: the figures behind the README's Scaling section.
+"""Seconds per two_tower training step (random-line batches with dense and sparse tables;
+whole-order batches) and, with --epoch, one real training epoch on an export (whole orders
+by default; --batch-orders 0 for random lines): the figures behind the README's Scaling
+section.
 
-    python tools/two_tower_epoch.py DATA [--steps 100] [--epoch]
+    python tools/two_tower_epoch.py DATA [--steps 100] [--epoch] [--batch-orders 1024]
 
-Per-step figures time ``steps`` optimisation steps on random batches of training lines, as
-an epoch draws them; the epoch figure is one full pass (features built first, timed apart).
+Per-step figures time ``steps`` optimisation steps on random batches, as an epoch draws them;
+the epoch figure is one full pass (features built first, timed apart).
 """
 
 from __future__ import annotations
@@ -24,25 +26,35 @@ from recsys.memory import PeakRSS  # noqa: E402
 from recsys.models import make_model  # noqa: E402
 
 
-def step_ms(data, sparse: bool, steps: int) -> tuple[float, int]:
-    """Median milliseconds per step, and the steps in one epoch."""
+def step_ms(data, sparse: bool, steps: int, orders: int = 0) -> tuple[float, int]:
+    """Median milliseconds per step, and the steps in one epoch: batches of random lines, or
+    of ``orders`` random whole orders."""
     import torch
 
-    import recsys.models.two_tower as tt
+    import recsys.models.two_tower_training as tt
+    from recsys.models.two_tower_training import concat_ranges
 
     tt.SPARSE_ROWS = 0 if sparse else 1 << 62
-    model = make_model("two_tower", patience=0, epochs=1, device="cpu")
+    model = make_model("two_tower", patience=0, epochs=1, device="cpu", batch_orders=orders)
     model._bind(data)
     torch.manual_seed(0)
     run = model._start(data, torch.device("cpu"), np.random.default_rng(0))
     rng, size = np.random.default_rng(0), model.config.batch_size
+    starts = np.searchsorted(run.pair_order, np.arange(run.pair_order[-1] + 2))
     times = []
     for _ in range(steps):
-        sel = rng.integers(0, len(run.pair_item), size)
         t = time.perf_counter()
-        run.step(run.pair_order[sel], run.pair_item[sel])
+        if orders:
+            b = rng.choice(len(starts) - 1, orders, replace=False)
+            lines = concat_ranges(starts[b], starts[b + 1])
+            run.order_step(b, np.repeat(np.arange(orders), np.diff(starts)[b]),
+                           run.pair_item[lines])
+        else:
+            sel = rng.integers(0, len(run.pair_item), size)
+            run.step(run.pair_order[sel], run.pair_item[sel])
         times.append(time.perf_counter() - t)
-    return 1000 * float(np.median(times[5:])), len(run.pair_item) // size
+    per_epoch = (len(starts) - 1) // orders if orders else len(run.pair_item) // size
+    return 1000 * float(np.median(times[5:])), per_epoch
 
 
 def main() -> None:
@@ -50,25 +62,31 @@ def main() -> None:
     ap.add_argument("data")
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--epoch", action="store_true", help="also train one full epoch")
+    ap.add_argument("--batch-orders", type=int, default=1024,
+                    help="whole orders per step in that epoch (0: random lines)")
     args = ap.parse_args()
     t = time.perf_counter()
     data = load_orders([Path(args.data)])
     print(f"loaded {len(data.interactions):,} lines, {data.n_customers:,} customers, "
           f"{data.n_items:,} products in {time.perf_counter() - t:.0f}s", flush=True)
-    for sparse in (False, True):
-        ms, per_epoch = step_ms(data, sparse, args.steps)
-        print(f"{'sparse' if sparse else 'dense '} tables: {ms:.1f} ms/step x {per_epoch:,} "
-              f"steps = {ms * per_epoch / 1000:.0f}s per epoch (estimate)", flush=True)
-    if args.epoch:
-        import recsys.models.two_tower as tt
+    import recsys.models.two_tower_training as tt
 
+    for label, sparse, orders in (("random lines, dense tables", False, 0),
+                                  ("random lines, sparse tables", True, 0),
+                                  ("whole orders, sparse tables", True, 1024)):
+        ms, per_epoch = step_ms(data, sparse, args.steps, orders)
+        print(f"{label}: {ms:.1f} ms/step x {per_epoch:,} steps = "
+              f"{ms * per_epoch / 1000:.0f}s per epoch (estimate)", flush=True)
+    if args.epoch:
         tt.SPARSE_ROWS = seq.SPARSE_ROWS  # the library's threshold again
         epochs: list[float] = []
-        model = make_model("two_tower", patience=0, epochs=1, device="cpu")
+        model = make_model("two_tower", patience=0, epochs=1, device="cpu",
+                           batch_orders=args.batch_orders)
         with PeakRSS() as mem:
             model.fit(data, callback=lambda e, m: "loss" in m and epochs.append(m["seconds"]))
-        print(f"one epoch: {epochs[0]:.0f}s training, {mem.seconds - epochs[0]:.0f}s features "
-              f"and vectors; peak {mem.peak_gb:.2f} GB", flush=True)
+        print(f"one epoch (batch_orders={args.batch_orders}): {epochs[0]:.0f}s training, "
+              f"{mem.seconds - epochs[0]:.0f}s features and vectors; peak {mem.peak_gb:.2f} GB",
+              flush=True)
 
 
 if __name__ == "__main__":
