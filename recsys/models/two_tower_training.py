@@ -10,11 +10,11 @@ passes and optimiser steps per epoch.
 
 Measured (holdout NDCG@10, 2 cores): on the 30M-line synthetic export one epoch takes 287 s
 with 1,024 orders per step, about 1,440 s with random lines (49 ms x 29,296 steps). On its
-3M-line sibling (20k customers, 50k products), repeat bonus off, the best epoch of whole
-orders scored 0.0439 (3 epochs, 66 s) and of random lines 0.0423 (1 epoch, ~150 s); with the
-default repeat bonus on, whole orders peaked at 0.0229 (random lines 0.0397 after 3 epochs,
-459 s). On Online Retail, 128 orders per step: 0.1033 in a 17 s fit against 0.1081 in 58 s.
-So it is a choice for big shops, checked on their own holdout, not a default.
+3M-line sibling (20k customers, 50k products; sparse tables as at 30M), repeat off, the best
+epoch of whole orders scored 0.0439 (3 epochs, 66 s) and of random lines 0.0423 (1 epoch, ~150
+s); with the default repeat bonus on, whole orders peaked at 0.0229 (random lines 0.0397 after
+3 epochs, 459 s). On Online Retail, 128 orders per step: 0.1033 in a 17 s fit against 0.1081 in
+58 s. So it is a choice for big shops, checked on their own holdout, not a default.
 """
 
 from __future__ import annotations
