@@ -179,6 +179,28 @@ def test_two_tower_sparse_tables_learn_the_same_structure(bundles, monkeypatch, 
                                            bundles.train.item_ids), rtol=1e-5)
 
 
+def test_ncf_sparse_tables_learn_the_same_structure(bundles, monkeypatch, tmp_path):
+    """NCF above SPARSE_ROWS: customer, product and history tables with sparse gradients
+    (SparseAdam, AdamW for the rest); held-out products still recovered, the same seed gives
+    the same model, and it saves and loads like the dense one."""
+    import recsys.models.ncf as ncf
+    from recsys.models import load_model
+
+    monkeypatch.setattr(ncf, "SPARSE_ROWS", 0)
+    fits = [make_model("ncf", **NEURAL["ncf"]).fit(bundles.train) for _ in "ab"]
+    model = fits[0]
+    assert model.net_.item.sparse and model.net_.hist.sparse and model.net_.cust_id.sparse
+    np.testing.assert_array_equal(fits[0].V_, fits[1].V_)
+    res = evaluate(model, bundles, k=10, n_boot=0)
+    assert res.metrics["hr"] >= 0.9, res.metrics
+    model.save(tmp_path / "ncf")
+    back = load_model(tmp_path / "ncf")
+    assert not back.net_.item.sparse
+    np.testing.assert_allclose(back.score(bundles.train.customer_ids[:5], bundles.train.item_ids),
+                               model.score(bundles.train.customer_ids[:5],
+                                           bundles.train.item_ids), rtol=1e-5)
+
+
 def test_two_tower_whole_order_batches_learn_the_same_structure(bundles):
     """batch_orders > 0: whole orders per step (each customer once, its lines against a shared
     sample of the batch's products); held-out products are still recovered, the same seed

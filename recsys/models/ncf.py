@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from recsys.data import OrderData
-from recsys.models.sequence import OrderSequenceModel, SequenceRun
+from recsys.models.sequence import SPARSE_ROWS, OrderSequenceModel, SequenceRun, optimisers
 
 CUSTOMER_MODES = ("id", "features", "id+features")
 
@@ -84,12 +84,14 @@ class NeuMF(nn.Module):
     """Shapes: B pairs, L history length, d embedding dim per branch."""
 
     def __init__(self, n_cust: int, n_items: int, n_cat: int, dim: int,
-                 layers: tuple[int, ...], customer: str, dropout: float):
+                 layers: tuple[int, ...], customer: str, dropout: float, sparse: bool = False):
         super().__init__()
         self.mode = customer
-        self.cust_id = nn.Embedding(n_cust + 1, 2 * dim)  # [GMF | MLP] halves; row 0 unknown
-        self.item = nn.Embedding(n_items + 1, 2 * dim)
-        self.hist = nn.EmbeddingBag(n_items + 1, 2 * dim, mode="sum", padding_idx=0)
+        # sparse: row-sparse gradients for the big tables (see SPARSE_ROWS); same state dict.
+        self.cust_id = nn.Embedding(n_cust + 1, 2 * dim, sparse=sparse)  # [GMF | MLP] halves
+        self.item = nn.Embedding(n_items + 1, 2 * dim, sparse=sparse)  # row 0: unknown
+        self.hist = nn.EmbeddingBag(n_items + 1, 2 * dim, mode="sum", padding_idx=0,
+                                    sparse=sparse)
         self.shares = nn.EmbeddingBag(n_cat, 2 * dim, mode="sum")  # linear in category shares
         self.rfm = nn.Linear(4, 2 * dim)
         sizes = (2 * dim, *layers)
@@ -130,8 +132,13 @@ class NCFRun(SequenceRun):
         w = self.item_freq ** 0.75 if c.sampler == "popularity" \
             else np.ones(len(model.item_ids_))
         self.neg_cdf = np.cumsum(w / w.sum())
-        self.net = model.net_ = model._new_net().to(device)
-        self.opts = [torch.optim.Adam(self.net.parameters(), lr=c.lr)]
+        # As two_tower: above SPARSE_ROWS customers + products dense Adam over the tables is
+        # most of a step (30M-line export: 145 ms), so only the batch's rows move there.
+        rows = len(model.customer_ids_) + len(model.item_ids_)
+        sparse = rows > SPARSE_ROWS and model.shard is None
+        self.net = model.net_ = model._new_net(sparse).to(device)
+        self.opts = (optimisers(self.net, c.lr, 0.0) if sparse
+                     else [torch.optim.Adam(self.net.parameters(), lr=c.lr)])
 
     def step(self, orders: np.ndarray, items: np.ndarray) -> float:
         """Each positive pair against ``negatives`` sampled products."""
@@ -184,10 +191,10 @@ class NCF(OrderSequenceModel):
     def _start(self, train: OrderData, device, rng: np.random.Generator) -> NCFRun:
         return NCFRun(self, train, device, rng)
 
-    def _new_net(self) -> NeuMF:
+    def _new_net(self, sparse: bool = False) -> NeuMF:
         c = self.config
         return NeuMF(len(self.customer_ids_), len(self.item_ids_), len(self.features_.cat_vocab),
-                     c.dim, c.layers, c.customer, c.dropout)
+                     c.dim, c.layers, c.customer, c.dropout, sparse)
 
     def _cust_vec(self, t: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.net_.customer(t["cid"], t["rfm"], t["hist"], t["hist_w"],
