@@ -60,13 +60,12 @@ def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 class TwoTowerRun(SequenceRun):
     """Training: sampled softmax over the batch's bought products, log-Q corrected; batches
-    of random order lines, or of whole orders (``orders_per_step`` > 0)."""
+    of random order lines, or of whole orders (``batch_orders`` > 0)."""
 
     def __init__(self, model: TwoTower, train: OrderData, device, rng) -> None:
         super().__init__(model, train, device, rng)
         c = model.config
         self.items_per_order = c.items_per_order
-        self.orders_per_step = c.batch_orders
         note = (f"trained on whole orders ({c.batch_orders:,} per step, each line against "
                 f"{c.batch_size:,} sampled products) rather than random lines")
         notes = model.__dict__.setdefault("notes_", [])
@@ -149,20 +148,23 @@ class TwoTowerRun(SequenceRun):
         drawn = it[torch.randint(len(it), (size,), device=dev)] if size < len(it) else it
         uniq, inverse = torch.unique(torch.cat([drawn, it]), return_inverse=True)
         neg, counts = inverse[:len(drawn)].unique(return_counts=True)  # columns of uniq
+        line_u = inverse[len(drawn):]  # [M] each line's product in uniq
         v = self._items(uniq)  # [N,d]
         logits = self._block_logits(u, cust, v[neg], uniq[neg]) + counts.log()  # [R,K]
         column = torch.full((len(uniq),), -1, dtype=torch.long, device=dev)
         column[neg] = torch.arange(len(neg), device=dev)
-        own, line_col = column[inverse[len(drawn):]] >= 0, column[inverse[len(drawn):]]
+        line_col = column[line_u]  # [M] each line's product among the negatives, or -1
+        own = line_col >= 0
         mask = torch.zeros_like(logits, dtype=torch.bool)
         mask[r[own], line_col[own]] = True
         rest = torch.logsumexp(logits.masked_fill(mask, -1e9), 1)  # [R] negatives' mass
         per_line = {k: cust[k][r] for k in ("hist", "hist_w", "week")}
-        pos = self._pair_logits(u[r], per_line, v[inverse[len(drawn):]], it)  # [M]
+        pos = self._pair_logits(u[r], per_line, v[line_u], it)  # [M]
         return self.update((torch.logaddexp(rest[r], pos) - pos).mean())
 
     def run_epoch(self, epoch: int, tick) -> float:
-        if not self.orders_per_step:
+        per_step = self.model.config.batch_orders
+        if not per_step:
             return super().run_epoch(epoch, tick)
         self.net.train()
         pairs = self._epoch_pairs()  # line indices, each order's lines together
@@ -173,8 +175,8 @@ class TwoTowerRun(SequenceRun):
         if self.shard is not None:
             picked = self.shard.part(picked)
         todo, total, n = int((ends - starts)[picked].sum()), 0.0, 0
-        for s in range(0, len(picked), self.orders_per_step):
-            b = picked[s:s + self.orders_per_step]
+        for s in range(0, len(picked), per_step):
+            b = picked[s:s + per_step]
             lines = pairs[concat_ranges(starts[b], ends[b])]
             row = np.repeat(np.arange(len(b)), ends[b] - starts[b])
             total += self.order_step(line_order[starts[b]], row, self.pair_item[lines]) \
