@@ -2,7 +2,8 @@
 
 Layout under the root (``./workspace`` or ``$RECSYS_WORKSPACE``)::
 
-    datasets/<name>/   imported shops: Parquet tables + meta.json (fingerprint, reports)
+    datasets/<name>/   imported shops: Parquet (order lines in monthly partitions, see
+                       ``recsys.data.storage``) + meta.json (fingerprint, reports)
     cache/<tag>/       generated data kept between starts (the demo shop)
     models/<id>/       fitted models: the model's own folder + meta.json (what it was
                        trained on, how it scored, which job made it)
@@ -244,13 +245,10 @@ class Workspace:
         return ref
 
     def _write_dataset(self, data, target: Path, name: str) -> None:
+        from recsys.data import storage
+
         with _AtomicDir(target) as tmp:
-            files = []
-            for table in _TABLES:
-                frame = getattr(data, table)
-                if frame is not None:
-                    frame.to_parquet(tmp / f"{table}.parquet", index=False)
-                    files.append(tmp / f"{table}.parquet")
+            files = storage.write_tables({t: getattr(data, t) for t in _TABLES}, tmp)
             write_json(tmp / "meta.json", {"name": name, "fingerprint": file_digest(files),
                                            "report": data.report, "summary": data.summary(),
                                            "saved_at": time.strftime("%Y-%m-%d %H:%M:%S")})
@@ -282,18 +280,19 @@ class Workspace:
 
     def load_dataset(self, ref: DatasetRef):
         """The stored OrderData (the demo shop is generated and stored on first use)."""
-        from recsys.data import OrderData
+        from recsys.data import OrderData, storage
 
         meta = self.dataset_meta(ref)
         folder = self._safe(self._dataset_dir(ref))
-        signals = folder / "signals.parquet"
+        try:
+            tables = storage.read_tables(folder)
+        except (OSError, ValueError, KeyError) as exc:  # pyarrow's errors are among these
+            raise StoreError(f"{ref.label}: the stored dataset is damaged ({exc}); import it "
+                             "again.") from None
         return OrderData(
-            interactions=pd.read_parquet(folder / "interactions.parquet"),
-            products=pd.read_parquet(folder / "products.parquet"),
-            customers=pd.read_parquet(folder / "customers.parquet"),
-            report=meta.get("report", {}),
-            signals=pd.read_parquet(signals) if signals.exists() else None,
-        )
+            interactions=tables["interactions"], products=tables["products"],
+            customers=tables["customers"], report=meta.get("report", {}),
+            signals=tables["signals"])
 
     def list_datasets(self) -> list[dict[str, Any]]:
         return self._list("datasets")
