@@ -13,9 +13,12 @@ to the caller and writes the fitted model; the caller loads it back.
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ from recsys.models.base import Callback
 
 ADDRESS_ENV = "RECSYS_RAY_ADDRESS"
 WORKERS_ENV = "RECSYS_RAY_TRAIN_WORKERS"
+STORAGE_ENV = "RECSYS_RAY_STORAGE"
 
 
 def address() -> str | None:
@@ -58,6 +62,44 @@ def connect(where: str | None = None, num_cpus: int | None = None) -> None:
                  configure_logging=False)
 
 
+@contextmanager
+def run_storage(default: str | Path | None = None,
+                prefix: str = "fit") -> Iterator[tuple[str, str]]:
+    """``(storage_path, name)`` for one Ray Train / Tune run, removed afterwards. Every node
+    writes there (rank 0 its checkpoint), so on a cluster it must be shared:
+    ``$RECSYS_RAY_STORAGE`` (object storage such as ``s3://bucket/recsys`` or ``gs://...``,
+    reached through pyarrow's filesystems, or a shared path), else ``default`` (the
+    workspace's, a shared path on a cluster), else a temporary folder on this machine (one
+    node only)."""
+    where = os.environ.get(STORAGE_ENV) or (str(default) if default else None)
+    name = f"{prefix}-{secrets.token_hex(6)}"
+    if where is None:
+        with tempfile.TemporaryDirectory(prefix=f"recsys-{prefix}-") as tmp:
+            yield tmp, name
+        return
+    if "://" not in where:
+        Path(where).mkdir(parents=True, exist_ok=True)
+        where = str(Path(where).resolve())
+    try:
+        yield where, name
+    finally:
+        _remove_run(where, name)
+
+
+def _remove_run(where: str, name: str) -> None:
+    """Delete one run's folder under a storage path or URI (never the storage itself)."""
+    if "://" not in where:
+        shutil.rmtree(Path(where) / name, ignore_errors=True)
+        return
+    import pyarrow.fs as pafs
+
+    try:
+        fs, base = pafs.FileSystem.from_uri(where)
+        fs.delete_dir(f"{base.rstrip('/')}/{name}")
+    except (OSError, ValueError):  # already gone, or the store refuses: nothing to keep
+        pass
+
+
 def supports(model: str) -> bool:
     """Whether a model trains data-parallel (its registry entry says so)."""
     return registry.spec(model).data_parallel
@@ -71,11 +113,13 @@ def delegates(kind: str, params: dict[str, Any]) -> bool:
 def fit_data_parallel(model: str, params: dict[str, Any], data: OrderData, *,
                       workers: int = 2, use_gpu: bool = False,
                       callback: Callback | None = None,
-                      should_stop: Callable[[], bool] | None = None):
+                      should_stop: Callable[[], bool] | None = None,
+                      storage: str | Path | None = None):
     """Fit ``model`` on ``data`` with ``workers`` Ray Train workers; returns the fitted model
     (loaded in this process). ``callback(epoch, metrics)`` gets rank 0's progress;
     ``should_stop()`` is asked at every epoch's end (all ranks stop together, keeping the
-    best weights so far, as a single-process fit does)."""
+    best weights so far, as a single-process fit does). ``storage``: where the run's
+    checkpoint goes when ``$RECSYS_RAY_STORAGE`` is not set (see ``run_storage``)."""
     import ray
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
@@ -86,13 +130,13 @@ def fit_data_parallel(model: str, params: dict[str, Any], data: OrderData, *,
                          f"{', '.join(registry.names(data_parallel=True))} do.")
     connect()
     relay = Queue()
-    with tempfile.TemporaryDirectory(prefix="recsys-ray-") as tmp:
+    with run_storage(storage) as (where, name):
         config = {"model": model, "params": params, "data": ray.put(data),
                   "relay": relay, "device": "cuda" if use_gpu else "cpu"}
         trainer = TorchTrainer(_train_loop, train_loop_config=config,
                                scaling_config=ScalingConfig(num_workers=workers,
                                                             use_gpu=use_gpu),
-                               run_config=RunConfig(storage_path=tmp, name="fit"))
+                               run_config=RunConfig(storage_path=where, name=name))
         result: dict[str, Any] = {}
         stopped = [False]
         thread = threading.Thread(target=lambda: result.update(r=trainer.fit()), daemon=True)

@@ -7,7 +7,6 @@ then, so the embedded default never loads it.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from typing import Any
 
@@ -49,14 +48,14 @@ def tune_on_ray(name: str, val, *, minutes: float = 5.0, trials: int | None = No
     log: list[dict[str, Any]] = []
     per: dict[int, np.ndarray] = {}  # trial number -> per-customer NDCG (finished trials)
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="recsys-tune-") as tmp:
+    with distributed.run_storage(prefix="tune") as (where, run):
         tuner = rt.Tuner(
             rt.with_parameters(_tune_trial, name=name, fixed=fixed, val=val),
             tune_config=rt.TuneConfig(
                 metric="best_ndcg", mode="max", search_alg=searcher,
                 scheduler=ASHAScheduler(time_attr="epoch", max_t=max(cap, 2), grace_period=2),
                 num_samples=trials or 10_000, time_budget_s=max(minutes * 60, 1.0)),
-            run_config=rt.RunConfig(storage_path=tmp, name="tune", verbose=0,
+            run_config=rt.RunConfig(storage_path=where, name=run, verbose=0,
                                     callbacks=[_Relay(name, log, per, start, callback)]))
         tuner.fit()
     done = [e for e in log if e["state"] == "complete"]

@@ -10,6 +10,7 @@ Layout under the root (``./workspace`` or ``$RECSYS_WORKSPACE``)::
     results/<key>/     stored results of jobs (projections, segments, benchmarks)
     uploads/<digest>/  uploaded files waiting for (or kept after) their import job
     jobs.sqlite        the job records (``recsys.jobs``); logs/ the workers' logs
+    ray/               Ray Train runs while they run (unless $RECSYS_RAY_STORAGE says)
 
 Every write goes to a temporary sibling first and is renamed into place, so a crash never
 leaves half a dataset or model behind. Nothing here uses pickle. A dataset's *fingerprint* is a
@@ -405,6 +406,11 @@ class Workspace:
 
     def drop_upload(self, digest: str) -> None:
         shutil.rmtree(self._dir("uploads", check_name(digest)), ignore_errors=True)
+
+    def ray_storage(self) -> Path:
+        """Where Ray Train runs keep their checkpoints while they run (the workspace is the
+        path every node of a cluster reads, so it is theirs too)."""
+        return self._dir("ray")
 
     def jobs_db(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -200,3 +201,28 @@ def test_reporter_progress_eta_and_stop():
     with pytest.raises(StopTraining):
         r(2, {"progress": 0.5, "phase": "fit", "of": 2})
     assert r.cancelled
+
+
+def test_ray_runs_store_where_every_node_reaches_and_leave_nothing(tmp_path, monkeypatch):
+    """A Ray Train run's storage: $RECSYS_RAY_STORAGE (object storage URI or shared path),
+    else the workspace's; only the run's own folder is removed afterwards."""
+    from recsys import distributed
+
+    monkeypatch.delenv(distributed.STORAGE_ENV, raising=False)
+    ws = Workspace(tmp_path / "ws")
+    with distributed.run_storage(ws.ray_storage()) as (where, name):
+        assert where == str(ws.ray_storage().resolve())
+        (Path(where) / name / "checkpoint").mkdir(parents=True)
+    assert ws.ray_storage().is_dir() and not list(ws.ray_storage().iterdir())
+    bucket = tmp_path / "bucket"
+    (bucket / "kept").mkdir(parents=True)
+    monkeypatch.setenv(distributed.STORAGE_ENV, bucket.as_uri())
+    with distributed.run_storage(ws.ray_storage()) as (where, name):
+        assert where == bucket.as_uri()  # the configured store wins over the workspace
+        (bucket / name / "checkpoint").mkdir(parents=True)
+        (bucket / name / "checkpoint" / "weights.pt").write_bytes(b"x")
+    assert [p.name for p in bucket.iterdir()] == ["kept"]
+    monkeypatch.delenv(distributed.STORAGE_ENV)
+    with distributed.run_storage() as (where, name):  # nothing configured: this machine's
+        assert Path(where).is_dir()
+    assert not Path(where).exists()

@@ -103,16 +103,28 @@ class RayExecutor:
             cpus = 0 if distributed.delegates(j.kind, j.params) else 1
             remote = ray.remote(num_cpus=cpus, max_retries=0)(run_on_node)
             self.refs.append(remote.remote(type(jobs), str(jobs.ws.root), j.id,
-                                           jobs.ws.create_key, self.address))
+                                           jobs.ws.create_key, self.address, _ray_settings()))
+
+
+def _ray_settings() -> dict[str, str]:
+    """This server's Ray settings, for the tasks it submits: a cluster's nodes were started
+    without them, and a fit job needs them to hand its training to Ray Train workers."""
+    from recsys import distributed
+
+    names = (distributed.ADDRESS_ENV, distributed.WORKERS_ENV, distributed.STORAGE_ENV)
+    return {n: os.environ[n] for n in names if os.environ.get(n)}
 
 
 def run_on_node(jobs_cls: type[Jobs], root: str, job_id: str, create_key: bool,
-                address: str | None) -> str:
+                address: str | None, settings: dict[str, str] | None = None) -> str:
     """A Ray task: claim and run one job of the workspace at ``root``; returns its state.
     (``jobs_cls`` is ``Jobs``, passed in: this module is imported by ``recsys.jobs``.)"""
+    from recsys import distributed
     from recsys.models import registry
     from recsys.workspace import Workspace
 
+    # Inside a task Ray is already connected: "auto" only says "use this cluster".
+    os.environ.update({distributed.ADDRESS_ENV: "auto", **(settings or {})})
     registry.load_plugins()
     jobs = jobs_cls(Workspace(root, create_key=create_key), executor=RayExecutor(address))
     claimed = jobs.store.claim(job_id)

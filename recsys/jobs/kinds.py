@@ -145,7 +145,7 @@ def _fit(ctx: JobContext, model, p: dict[str, Any], train):
         r.stage(f"{r.step} (on {workers} Ray workers)", r.lo, r.hi, r.steps)
         return distributed.fit_data_parallel(
             p["model"], p["params"], train, workers=workers, callback=ctx.reporter,
-            should_stop=lambda: ctx.reporter.cancelled)
+            should_stop=lambda: ctx.reporter.cancelled, storage=ctx.ws.ray_storage())
     return model.fit(train, callback=ctx.reporter)
 
 
