@@ -201,6 +201,38 @@ def test_ncf_sparse_tables_learn_the_same_structure(bundles, monkeypatch, tmp_pa
                                            bundles.train.item_ids), rtol=1e-5)
 
 
+def test_ncf_whole_order_step_is_the_line_step_with_each_customer_computed_once(bundles):
+    """NCF with batch_orders: a step on whole orders is exactly the line step on the same
+    lines (same negatives from the same draw), the customer vector computed once per order."""
+    import torch
+
+    model = make_model("ncf", **{**NEURAL["ncf"], "dropout": 0.0, "batch_orders": 6})
+    model._bind(bundles.train)
+    run = model._start(bundles.train, torch.device("cpu"), np.random.default_rng(0))
+    run.update = lambda loss: float(loss.detach())  # the loss only, no optimiser step
+    lines = np.flatnonzero(run.pair_order < 6)
+    orders, row = np.unique(run.pair_order[lines], return_inverse=True)
+    items = run.pair_item[lines]
+    calls = []
+    vec = model._cust_vec
+    model._cust_vec = lambda t: calls.append(len(t["cid"])) or vec(t)
+    state = run.rng.bit_generator.state
+    by_order = run.order_step(orders, row, items)
+    run.rng.bit_generator.state = state
+    by_line = run.step(orders[row], items)
+    assert by_order == pytest.approx(by_line, rel=1e-6)
+    assert calls == [len(orders), len(lines)] and len(lines) > len(orders)
+
+
+def test_ncf_whole_order_batches_learn_the_same_structure(bundles):
+    params = {**NEURAL["ncf"], "batch_orders": 16}
+    fits = [make_model("ncf", **params).fit(bundles.train) for _ in "ab"]
+    np.testing.assert_array_equal(fits[0].V_, fits[1].V_)
+    res = evaluate(fits[0], bundles, k=10, n_boot=0)
+    assert res.metrics["hr"] >= 0.9, res.metrics
+    assert fits[0].notes() == ["trained on whole orders (16 per step) rather than random lines"]
+
+
 def test_two_tower_whole_order_batches_learn_the_same_structure(bundles):
     """batch_orders > 0: whole orders per step (each customer once, its lines against a shared
     sample of the batch's products); held-out products are still recovered, the same seed

@@ -33,7 +33,8 @@ class NCFConfig:
     BOUNDS: ClassVar[dict] = {"dim": (1, 1024), "negatives": (1, 1000), "dropout": (0, 0.99),
                                "history_len": (1, 1000), "history_decay": (0, None),
                                "epochs": (1, 1000), "batch_size": (2, 1 << 20), "lr": (1e-7, 10),
-                               "patience": (0, 1000), "val_days": (0, 3650), "l2": (0, None)}
+                               "patience": (0, 1000), "val_days": (0, 3650), "l2": (0, None),
+                               "batch_orders": (0, 1 << 20)}
     # Plain names and one-line help for forms ('Name — help').
     HELP: ClassVar[dict] = {
         "dim": "Vector size",
@@ -47,7 +48,9 @@ class NCFConfig:
         "history_len": "Purchases remembered",
         "history_decay": "Forgetting — how fast older purchases fade",
         "epochs": "Max passes",
-        "batch_size": "Batch size",
+        "batch_size": "Batch size — order lines per step (with whole orders: not used)",
+        "batch_orders": "Whole orders per step — 0 = random order lines (the default); e.g. "
+                        "128 for big shops: each order's customer computed once",
         "lr": "Learning rate",
         "patience": "Patience — passes without improvement before stopping (0 = no validation)",
         "val_days": "Validation window (days)",
@@ -66,6 +69,7 @@ class NCFConfig:
     history_decay: float = 0.15
     epochs: int = 20
     batch_size: int = 1024
+    batch_orders: int = 0  # > 0: steps of this many whole orders instead of random lines
     lr: float = 5e-3
     patience: int = 1
     val_days: float = 30.0
@@ -139,21 +143,35 @@ class NCFRun(SequenceRun):
         self.net = model.net_ = model._new_net(sparse).to(device)
         self.opts = (optimisers(self.net, c.lr, 0.0) if sparse
                      else [torch.optim.Adam(self.net.parameters(), lr=c.lr)])
+        if c.batch_orders:
+            self.note_whole_orders()
 
     def step(self, orders: np.ndarray, items: np.ndarray) -> float:
         """Each positive pair against ``negatives`` sampled products."""
+        o = torch.tensor(orders, device=self.device)
+        u = self.model._cust_vec({key: v[o] for key, v in self.ex.items()})  # [B,2d]
+        return self._pairs_loss(u, self.ex["week"][o], items)
+
+    def order_step(self, orders: np.ndarray, row: np.ndarray, items: np.ndarray) -> float:
+        """Whole orders: each order's customer through the network once ([R,2d]), then each
+        line (order ``row[m]``, product ``items[m]``) as in ``step``: the same loss."""
+        o = torch.tensor(orders, device=self.device)
+        r = torch.tensor(row, device=self.device)
+        u = self.model._cust_vec({key: v[o] for key, v in self.ex.items()})  # [R,2d]
+        return self._pairs_loss(u[r], self.ex["week"][o][r], items)
+
+    def _pairs_loss(self, u: torch.Tensor, week: torch.Tensor, items: np.ndarray) -> float:
+        """Lines of customers u [B,2d] (in weeks [B]) buying ``items`` [B], each against
+        ``negatives`` products sampled here: one optimiser step; returns the loss."""
         m, c, dev, net = self.model, self.model.config, self.device, self.net
         k = c.negatives
         neg = np.searchsorted(self.neg_cdf, self.rng.random((len(items), k)))
         neg = np.minimum(neg, len(m.item_ids_) - 1)
-        o = torch.tensor(orders, device=dev)
-        u = m._cust_vec({key: v[o] for key, v in self.ex.items()})  # [B,2d]
         pos_v = net.item(torch.tensor(items + 1, device=dev))  # [B,2d]
         neg_v = net.item(torch.tensor(neg + 1, device=dev))  # [B,k,2d]
         s_pos = net.score(u, pos_v)  # [B]
         s_neg = net.score(u.unsqueeze(1).expand(-1, k, -1), neg_v)  # [B,k]
         if c.trend:
-            week = self.ex["week"][o]
             s_pos = s_pos + net.trend(self.trend_t[week, torch.tensor(items)]).squeeze(-1)
             s_neg = s_neg + net.trend(
                 self.trend_t[week.unsqueeze(1), torch.tensor(neg)]).squeeze(-1)

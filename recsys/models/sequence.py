@@ -187,6 +187,13 @@ class OrderSequenceModel(TorchRecommender):
         return model
 
 
+def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """starts[0]..ends[0]-1, starts[1]..ends[1]-1, ... as one array."""
+    counts = ends - starts
+    offsets = np.cumsum(counts) - counts
+    return np.repeat(starts - offsets, counts) + np.arange(int(counts.sum()))
+
+
 class SequenceRun(TrainingRun):
     """Training examples: one (order, bought item) pair per training line, the customer
     seen from just before the order. Subclasses add the network, optimiser and ``step``."""
@@ -229,7 +236,24 @@ class SequenceRun(TrainingRun):
     def step(self, orders: np.ndarray, items: np.ndarray) -> float:
         """One optimisation step on a batch of (order, bought item) pairs; returns the loss."""
 
+    def order_step(self, orders: np.ndarray, row: np.ndarray, items: np.ndarray) -> float:
+        """One step on whole orders: ``orders`` [R], then each line's order (a row of
+        ``orders``) and product [M]. For runs that can take ``batch_orders``."""
+        raise NotImplementedError(f"{self.model.name} does not train on whole orders")
+
+    def note_whole_orders(self, detail: str = "") -> None:
+        """Say in the model's notes that it trained on whole orders (once: the validation
+        and refit phases both start a run)."""
+        c = self.model.config
+        note = (f"trained on whole orders ({c.batch_orders:,} per step{detail}) rather than "
+                "random lines")
+        notes = self.model.__dict__.setdefault("notes_", [])
+        if note not in notes:
+            notes.append(note)
+
     def run_epoch(self, epoch: int, tick: Tick) -> float:
+        if getattr(self.model.config, "batch_orders", 0):
+            return self._order_epoch(tick)
         self.net.train()
         total, n = 0.0, 0
         pairs = self._epoch_pairs()
@@ -241,6 +265,28 @@ class SequenceRun(TrainingRun):
             total += self.step(self.pair_order[sel], self.pair_item[sel]) * len(idx)
             n += len(idx)
             tick(n, len(pairs))
+        return total / max(n, 1)
+
+    def _order_epoch(self, tick: Tick) -> float:
+        """An epoch of ``batch_orders`` whole orders per step (``order_step``)."""
+        per_step = self.model.config.batch_orders
+        self.net.train()
+        pairs = self._epoch_pairs()  # line indices, each order's lines together
+        line_order = self.pair_order[pairs]
+        starts = np.flatnonzero(np.r_[True, line_order[1:] != line_order[:-1]])
+        ends = np.r_[starts[1:], len(pairs)]
+        picked = self.rng.permutation(len(starts))  # the same on every rank
+        if self.shard is not None:
+            picked = self.shard.part(picked)
+        todo, total, n = int((ends - starts)[picked].sum()), 0.0, 0
+        for s in range(0, len(picked), per_step):
+            b = picked[s:s + per_step]
+            lines = pairs[concat_ranges(starts[b], ends[b])]
+            row = np.repeat(np.arange(len(b)), ends[b] - starts[b])
+            total += self.order_step(line_order[starts[b]], row, self.pair_item[lines]) \
+                * len(lines)
+            n += len(lines)
+            tick(n, todo)
         return total / max(n, 1)
 
     def _epoch_pairs(self) -> np.ndarray:

@@ -51,13 +51,6 @@ def seen_before(hist: torch.Tensor, hist_w: torch.Tensor, it: torch.Tensor,
     return seen.index_select(1, inverse)
 
 
-def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """starts[0]..ends[0]-1, starts[1]..ends[1]-1, ... as one array."""
-    counts = ends - starts
-    offsets = np.cumsum(counts) - counts
-    return np.repeat(starts - offsets, counts) + np.arange(int(counts.sum()))
-
-
 class TwoTowerRun(SequenceRun):
     """Training: sampled softmax over the batch's bought products, log-Q corrected; batches
     of random order lines, or of whole orders (``batch_orders`` > 0)."""
@@ -66,11 +59,8 @@ class TwoTowerRun(SequenceRun):
         super().__init__(model, train, device, rng)
         c = model.config
         self.items_per_order = c.items_per_order
-        note = (f"trained on whole orders ({c.batch_orders:,} per step, each line against "
-                f"{c.batch_size:,} sampled products) rather than random lines")
-        notes = model.__dict__.setdefault("notes_", [])
-        if c.batch_orders and note not in notes:
-            notes.append(note)
+        if c.batch_orders:
+            self.note_whole_orders(f", each line against {c.batch_size:,} sampled products")
         self.logq = torch.tensor(np.log(np.maximum(self.item_freq, 1e-9)),
                                  dtype=torch.float32, device=device)
         rows = len(model.customer_ids_) + len(model.item_ids_)
@@ -161,29 +151,6 @@ class TwoTowerRun(SequenceRun):
         per_line = {k: cust[k][r] for k in ("hist", "hist_w", "week")}
         pos = self._pair_logits(u[r], per_line, v[line_u], it)  # [M]
         return self.update((torch.logaddexp(rest[r], pos) - pos).mean())
-
-    def run_epoch(self, epoch: int, tick) -> float:
-        per_step = self.model.config.batch_orders
-        if not per_step:
-            return super().run_epoch(epoch, tick)
-        self.net.train()
-        pairs = self._epoch_pairs()  # line indices, each order's lines together
-        line_order = self.pair_order[pairs]
-        starts = np.flatnonzero(np.r_[True, line_order[1:] != line_order[:-1]])
-        ends = np.r_[starts[1:], len(pairs)]
-        picked = self.rng.permutation(len(starts))  # the same on every rank
-        if self.shard is not None:
-            picked = self.shard.part(picked)
-        todo, total, n = int((ends - starts)[picked].sum()), 0.0, 0
-        for s in range(0, len(picked), per_step):
-            b = picked[s:s + per_step]
-            lines = pairs[concat_ranges(starts[b], ends[b])]
-            row = np.repeat(np.arange(len(b)), ends[b] - starts[b])
-            total += self.order_step(line_order[starts[b]], row, self.pair_item[lines]) \
-                * len(lines)
-            n += len(lines)
-            tick(n, todo)
-        return total / max(n, 1)
 
     @torch.no_grad()
     def finish(self) -> None:

@@ -1,9 +1,10 @@
-"""Seconds per two_tower training step (random-line batches with dense and sparse tables;
-whole-order batches) and, with --epoch, one real training epoch on an export (whole orders
-by default; --batch-orders 0 for random lines): the figures behind the README's Scaling
-section.
+"""Seconds per training step of two_tower or NCF (random-line batches with dense and sparse
+tables; whole-order batches) and, with --epoch, one real training epoch on an export (whole
+orders by default; --batch-orders 0 for random lines): the figures behind the README's
+Scaling section.
 
-    python tools/two_tower_epoch.py DATA [--steps 100] [--epoch] [--batch-orders 1024]
+    python tools/neural_epoch.py DATA [--model two_tower|ncf] [--steps 100] [--epoch]
+                                      [--batch-orders N]
 
 Per-step figures time ``steps`` optimisation steps on random batches, as an epoch draws them;
 the epoch figure is one full pass (features built first, timed apart).
@@ -26,16 +27,15 @@ from recsys.memory import PeakRSS  # noqa: E402
 from recsys.models import make_model  # noqa: E402
 
 
-def step_ms(data, sparse: bool, steps: int, orders: int = 0) -> tuple[float, int]:
+def step_ms(data, name: str, sparse: bool, steps: int, orders: int = 0) -> tuple[float, int]:
     """Median milliseconds per step, and the steps in one epoch: batches of random lines, or
     of ``orders`` random whole orders."""
     import torch
 
-    import recsys.models.two_tower_training as tt
-    from recsys.models.two_tower_training import concat_ranges
+    from recsys.models.sequence import concat_ranges
 
-    tt.SPARSE_ROWS = 0 if sparse else 1 << 62
-    model = make_model("two_tower", patience=0, epochs=1, device="cpu", batch_orders=orders)
+    _sparse_rows(name, 0 if sparse else 1 << 62)
+    model = make_model(name, patience=0, epochs=1, device="cpu", batch_orders=orders)
     model._bind(data)
     torch.manual_seed(0)
     run = model._start(data, torch.device("cpu"), np.random.default_rng(0))
@@ -57,34 +57,47 @@ def step_ms(data, sparse: bool, steps: int, orders: int = 0) -> tuple[float, int
     return 1000 * float(np.median(times[5:])), per_epoch
 
 
+def _sparse_rows(name: str, rows: int) -> None:
+    """Force (or lift) the sparse-table threshold of the model's training run."""
+    import recsys.models.ncf as ncf
+    import recsys.models.two_tower_training as tt
+
+    (ncf if name == "ncf" else tt).SPARSE_ROWS = rows
+
+
+DEFAULT_ORDERS = {"two_tower": 1024, "ncf": 256}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("data")
+    ap.add_argument("--model", choices=sorted(DEFAULT_ORDERS), default="two_tower")
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--epoch", action="store_true", help="also train one full epoch")
-    ap.add_argument("--batch-orders", type=int, default=1024,
-                    help="whole orders per step in that epoch (0: random lines)")
+    ap.add_argument("--batch-orders", type=int, default=None,
+                    help="whole orders per step (0: random lines in the epoch; default "
+                         "1024 for two_tower, 256 for ncf)")
     args = ap.parse_args()
+    orders = DEFAULT_ORDERS[args.model] if args.batch_orders is None else args.batch_orders
     t = time.perf_counter()
     data = load_orders([Path(args.data)])
     print(f"loaded {len(data.interactions):,} lines, {data.n_customers:,} customers, "
           f"{data.n_items:,} products in {time.perf_counter() - t:.0f}s", flush=True)
-    import recsys.models.two_tower_training as tt
-
-    for label, sparse, orders in (("random lines, dense tables", False, 0),
-                                  ("random lines, sparse tables", True, 0),
-                                  ("whole orders, sparse tables", True, 1024)):
-        ms, per_epoch = step_ms(data, sparse, args.steps, orders)
+    for label, sparse, per_step in (("random lines, dense tables", False, 0),
+                                    ("random lines, sparse tables", True, 0),
+                                    (f"{orders or 1024} whole orders, sparse tables", True,
+                                     orders or 1024)):
+        ms, per_epoch = step_ms(data, args.model, sparse, args.steps, per_step)
         print(f"{label}: {ms:.1f} ms/step x {per_epoch:,} steps = "
               f"{ms * per_epoch / 1000:.0f}s per epoch (estimate)", flush=True)
     if args.epoch:
-        tt.SPARSE_ROWS = seq.SPARSE_ROWS  # the library's threshold again
+        _sparse_rows(args.model, seq.SPARSE_ROWS)  # the library's threshold again
         epochs: list[float] = []
-        model = make_model("two_tower", patience=0, epochs=1, device="cpu",
-                           batch_orders=args.batch_orders)
+        model = make_model(args.model, patience=0, epochs=1, device="cpu",
+                           batch_orders=orders)
         with PeakRSS() as mem:
             model.fit(data, callback=lambda e, m: "loss" in m and epochs.append(m["seconds"]))
-        print(f"one epoch (batch_orders={args.batch_orders}): {epochs[0]:.0f}s training, "
+        print(f"{args.model}, one epoch (batch_orders={orders}): {epochs[0]:.0f}s training, "
               f"{mem.seconds - epochs[0]:.0f}s features and vectors; peak {mem.peak_gb:.2f} GB",
               flush=True)
 
