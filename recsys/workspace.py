@@ -285,11 +285,18 @@ class Workspace:
 
         meta = self.dataset_meta(ref)
         folder = self._safe(self._dataset_dir(ref))
-        try:
-            tables = storage.read_tables(folder)
-        except (OSError, ValueError, KeyError) as exc:  # pyarrow's errors are among these
-            raise StoreError(f"{ref.label}: the stored dataset is damaged ({exc}); import it "
-                             "again.") from None
+        for attempt in range(3):
+            try:
+                tables = storage.read_tables(folder)
+                break
+            except FileNotFoundError:
+                # Replaced while being read (another process stored it anew): read the new.
+                if attempt == 2:
+                    raise StoreError(f"{ref.label}: the stored dataset kept changing while "
+                                     "it was read; try again.") from None
+            except (OSError, ValueError, KeyError) as exc:  # pyarrow's errors among these
+                raise StoreError(f"{ref.label}: the stored dataset is damaged ({exc}); "
+                                 "import it again.") from None
         return OrderData(
             interactions=tables["interactions"], products=tables["products"],
             customers=tables["customers"], report=meta.get("report", {}),

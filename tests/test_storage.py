@@ -122,3 +122,23 @@ def test_a_damaged_partition_or_id_map_is_a_clear_store_error(tmp_path, damage):
         pd.read_parquet(ids).head(3).to_parquet(ids, index=False)
     with pytest.raises(StoreError, match="damaged"):
         ws.load_dataset(ref)
+
+
+def test_a_dataset_replaced_while_it_is_read_is_read_again(tmp_path, monkeypatch):
+    """Partitions are several files: when another process stores the dataset anew between
+    two of them, the reader reads the new one instead of failing."""
+    from recsys.data import storage
+
+    ws = Workspace(tmp_path)
+    data = _shop()
+    ref = ws.save_dataset(data, "shop")
+    real, calls = storage.read_tables, []
+
+    def racing(folder):
+        calls.append(folder)
+        if len(calls) == 1:
+            raise FileNotFoundError("interactions-2024-02.parquet")
+        return real(folder)
+
+    monkeypatch.setattr(storage, "read_tables", racing)
+    assert ws.load_dataset(ref).summary() == data.summary() and len(calls) == 2
