@@ -43,7 +43,8 @@ def server(tmp_path_factory):
         pytest.skip("Debian chromium is not installed")
     pytest.importorskip("playwright.sync_api")
     port = free_port()
-    env = {**os.environ, "RECSYS_WORKSPACE": str(tmp_path_factory.mktemp("e2e-ws"))}
+    root = tmp_path_factory.mktemp("e2e-ws")
+    env = {**os.environ, "RECSYS_WORKSPACE": str(root)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
          "--server.port", str(port), "--server.headless", "true",
@@ -62,6 +63,18 @@ def server(tmp_path_factory):
     yield url
     proc.terminate()
     proc.wait(timeout=20)
+    _stop_job_workers(root)
+
+
+def _stop_job_workers(root: Path) -> None:
+    """The app's job workers outlive it (they are detached): stop them, or they go on
+    training the journey's models while later tests run."""
+    from recsys.jobs import InlineExecutor, Jobs, LocalExecutor
+    from recsys.workspace import Workspace
+
+    for folder in [root, root / "team", *(root / "users").glob("*")]:
+        if (folder / "jobs.sqlite").exists():
+            LocalExecutor.shutdown(Jobs(Workspace(folder), InlineExecutor()))
 
 
 def wait_idle(page, timeout: float = 180_000) -> None:
