@@ -57,13 +57,20 @@ def settle(timeout: float = 300.0, kinds: tuple[str, ...] | None = None) -> None
 
     root = Workspace().root
     end = time.monotonic() + timeout
-    while True:  # every workspace under the root: the server's and each analyst's
-        pending = [j for db in root.rglob("jobs.sqlite")
+
+    def job_tables() -> list:
+        # Where workspaces keep them (a walk of the whole tree races the workers' atomic
+        # renames of temporary folders): the server's, the team's and each analyst's.
+        return [db for db in (root / "jobs.sqlite", root / "team" / "jobs.sqlite",
+                              *(root / "users").glob("*/jobs.sqlite")) if db.exists()]
+
+    while True:
+        pending = [j for db in job_tables()
                    for j in Jobs(Workspace(db.parent)).list(states=("queued", "running"))
                    if not kinds or j.kind in kinds]
         if not pending:
             return
-        for db in root.rglob("jobs.sqlite"):
+        for db in job_tables():
             Jobs(Workspace(db.parent)).reap()
         if time.monotonic() > end:
             raise AssertionError(f"jobs still running: {pending}")
