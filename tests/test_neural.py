@@ -248,10 +248,10 @@ def test_two_tower_whole_order_batches_learn_the_same_structure(bundles):
         bundles.train).notes() == []
 
 
-def test_whole_order_loss_is_sampled_softmax_less_the_orders_own_products(bundles):
+def test_whole_order_loss_is_sampled_softmax_less_the_lines_own_product(bundles):
     """One whole-order step's loss against the formula written out line by line: the
     line's product against every product of the batch's lines (counted as often as drawn)
-    except the order's own products."""
+    except itself; the order's other products are negatives too, as in the full softmax."""
     import torch
 
     model = make_model("two_tower", **{**NEURAL["two_tower"], "id_dropout": 0.0,
@@ -270,10 +270,11 @@ def test_whole_order_loss_is_sampled_softmax_less_the_orders_own_products(bundle
     drawn = np.bincount(items, minlength=len(model.item_ids_))
     want = []
     for r, j in zip(row, items, strict=True):
-        rest = [k for k in range(len(drawn)) if drawn[k] and k not in items[row == r]]
+        rest = [k for k in range(len(drawn)) if drawn[k] and k != j]
         denom = np.exp(logits[r, j]) + sum(drawn[k] * np.exp(logits[r, k]) for k in rest)
         want.append(np.log(denom) - logits[r, j])
     assert len(set(items)) > 2 and drawn.max() > 1  # repeats across orders are counted
+    assert any(len(set(items[row == r])) > 1 for r in set(row))  # orders with other products
     np.testing.assert_allclose(got, np.mean(want), rtol=1e-4)
 
 
@@ -296,3 +297,27 @@ def test_whole_order_epochs_split_orders_evenly_between_data_parallel_ranks(bund
     n_orders = int(run.pair_order.max()) + 1
     assert len(seen[0]) == len(seen[1]) == n_orders // 2
     assert not set(seen[0]) & set(seen[1])
+
+
+@pytest.mark.parametrize("name", ["two_tower", "ncf"])
+def test_big_shops_train_on_whole_orders_unless_told_otherwise(bundles, name):
+    """Above ``whole_orders_above`` training lines a fit with ``batch_orders`` 0 is the fit
+    with the model's whole orders per step (bit for bit), says so, and keeps the asked
+    config; at or below it, and with the threshold 0, it trains on random lines."""
+    params = {**NEURAL[name], "epochs": 2, "patience": 1, "val_days": 30}
+    auto_cls = type(make_model(name))
+    n = len(bundles.train.interactions)
+
+    def fit(**extra):
+        return make_model(name, **{**params, **extra}).fit(bundles.train)
+
+    auto = fit(whole_orders_above=n - 1)
+    told = fit(batch_orders=auto_cls.AUTO_ORDERS, whole_orders_above=0)
+    lines = fit(whole_orders_above=n)
+    np.testing.assert_array_equal(auto.U_, told.U_)
+    assert not np.array_equal(auto.U_, lines.U_)
+    np.testing.assert_array_equal(lines.U_, fit(whole_orders_above=0).U_)
+    assert auto.config.batch_orders == 0 and auto.params()["whole_orders_above"] == n - 1
+    assert any(f"{n:,} training lines" in note for note in auto.notes())
+    assert any("trained on whole orders" in note for note in auto.notes())
+    assert lines.notes() == []

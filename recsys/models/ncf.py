@@ -34,7 +34,8 @@ class NCFConfig:
                                "history_len": (1, 1000), "history_decay": (0, None),
                                "epochs": (1, 1000), "batch_size": (2, 1 << 20), "lr": (1e-7, 10),
                                "patience": (0, 1000), "val_days": (0, 3650), "l2": (0, None),
-                               "batch_orders": (0, 1 << 20)}
+                               "batch_orders": (0, 1 << 20),
+                               "whole_orders_above": (0, None)}
     # Plain names and one-line help for forms ('Name — help').
     HELP: ClassVar[dict] = {
         "dim": "Vector size",
@@ -51,6 +52,8 @@ class NCFConfig:
         "batch_size": "Batch size — order lines per step (with whole orders: not used)",
         "batch_orders": "Whole orders per step — 0 = random order lines (the default); e.g. "
                         "128 for big shops: each order's customer computed once",
+        "whole_orders_above": "Whole orders above — with 0 whole orders per step, shops with "
+            "more training lines than this train on 256 whole orders per step (0 = never)",
         "lr": "Learning rate",
         "patience": "Patience — passes without improvement before stopping (0 = no validation)",
         "val_days": "Validation window (days)",
@@ -70,6 +73,7 @@ class NCFConfig:
     epochs: int = 20
     batch_size: int = 1024
     batch_orders: int = 0  # > 0: steps of this many whole orders instead of random lines
+    whole_orders_above: int = 2_000_000  # training lines (see OrderSequenceModel._fit)
     lr: float = 5e-3
     patience: int = 1
     val_days: float = 30.0
@@ -205,6 +209,7 @@ class NCF(OrderSequenceModel):
 
     name = "ncf"
     Config = NCFConfig
+    AUTO_ORDERS = 256
 
     def _start(self, train: OrderData, device, rng: np.random.Generator) -> NCFRun:
         return NCFRun(self, train, device, rng)

@@ -12,7 +12,7 @@ tensors, the optimiser, the random generator) and is dropped when training ends.
 from __future__ import annotations
 
 from abc import abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,23 @@ class SequenceFeatures:
 class OrderSequenceModel(TorchRecommender):
     """Inference helpers over ``features_``; configs need ``history_len`` and
     ``history_decay``. Subclasses give the purchase weights behind ``recommend_customers``."""
+
+    # Whole orders per step that a big shop trains on when the config leaves it to the model
+    # (``batch_orders`` 0, more training lines than ``whole_orders_above``); 0: never.
+    AUTO_ORDERS = 0
+
+    def _training_config(self, train: OrderData) -> tuple[Any, str | None]:
+        """A big shop trains on whole orders unless told otherwise: on a 3M-line shop a pass
+        is ~5x faster and ranks as well as random lines (two_tower, NDCG@10 0.035 vs 0.032
+        after two passes), while on Online Retail's 400k lines random lines rank better
+        (0.115 vs 0.100), hence a threshold rather than a new default."""
+        c, n = self.config, len(train.interactions)
+        above = getattr(c, "whole_orders_above", 0)
+        if not (self.AUTO_ORDERS and not c.batch_orders and above and n > above):
+            return c, None
+        return replace(c, batch_orders=self.AUTO_ORDERS), (
+            f"whole orders because the shop has {n:,} training lines, more than "
+            f"whole_orders_above ({above:,}); set batch_orders to choose")
 
     @abstractmethod
     def _row_log_norm(self, rows: np.ndarray) -> np.ndarray:

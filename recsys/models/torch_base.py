@@ -6,6 +6,8 @@ torch is imported inside functions only, so importing recsys stays light.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,24 @@ class TorchRecommender(BaseRecommender):
 
     def _fit(self, train: OrderData, X: sp.csr_matrix, callback: Callback | None) -> None:
         Trainer(callback, shard=self.shard).fit(self, train)
+
+    def _training_config(self, train: OrderData) -> tuple[Any, str | None]:
+        """The config to train on ``train`` with, and a note saying why it is not the asked
+        one (None: it is). Models that pick settings by the data's size override this."""
+        return self.config, None
+
+    @contextmanager
+    def _as_trained(self, train: OrderData) -> Iterator[None]:
+        """Train with ``_training_config``; the asked config is back afterwards (so a refit
+        on other data chooses again), with the note added to the model's notes."""
+        asked = self.config
+        self.config, note = self._training_config(train)
+        try:
+            yield
+        finally:
+            self.config = asked
+            if note:
+                self.__dict__.setdefault("notes_", []).append(note)
 
     def progress_steps(self) -> int:
         return int(self.config.epochs)

@@ -126,15 +126,16 @@ class Trainer:
     def fit(self, model: TorchRecommender, train: OrderData) -> TorchRecommender:
         """Early stopping on the last ``val_days`` of ``train`` (when ``patience`` > 0), then
         the chosen number of epochs on all of ``train``: its last weeks are the most telling."""
-        c = model.config
-        model.best_epoch_ = c.epochs
-        model.history_ = self.history
-        if c.patience > 0 and c.val_days > 0:
-            inner = self._select_epochs(model, train)
-            if self.stopped:  # Stop during validation: keep the best epoch seen so far
-                model._adopt(inner)
-                return self._mark(model)
-        self._run(model, train, model.best_epoch_, "fit")
+        with model._as_trained(train):
+            c = model.config
+            model.best_epoch_ = c.epochs
+            model.history_ = self.history
+            if c.patience > 0 and c.val_days > 0:
+                inner = self._select_epochs(model, train)
+                if self.stopped:  # Stop during validation: keep the best epoch seen so far
+                    model._adopt(inner)
+                    return self._mark(model)
+            self._run(model, train, model.best_epoch_, "fit")
         return self._mark(model)
 
     def train(self, model: TorchRecommender, data: OrderData, epochs: int,
@@ -144,7 +145,8 @@ class Trainer:
         returns metrics to report; ``{"stop": True}`` in them ends training."""
         model._bind(data)
         model.history_ = self.history
-        self._run(model, data, epochs, phase, on_epoch)
+        with model._as_trained(data):
+            self._run(model, data, epochs, phase, on_epoch)
         return self._mark(model)
 
     # ------------------------------------------------------------------ loop

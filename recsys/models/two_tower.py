@@ -39,7 +39,8 @@ class TwoTowerConfig:
                                "epochs": (1, 1000), "batch_size": (2, 1 << 20),
                                "items_per_order": (0, None), "lr": (1e-7, 10),
                                "weight_decay": (0, None), "patience": (0, 1000),
-                               "val_days": (0, 3650), "batch_orders": (0, 1 << 20)}
+                               "val_days": (0, 3650), "batch_orders": (0, 1 << 20),
+                               "whole_orders_above": (0, None)}
     # Plain names and one-line help for forms ('Name — help').
     HELP: ClassVar[dict] = {
         "dim": "Vector size — length of the customer and product vectors",
@@ -60,6 +61,8 @@ class TwoTowerConfig:
             "1,024 for about 5x faster passes on shops with millions of lines (check the "
             "holdout: it can rank worse)",
         "items_per_order": "Lines per order per pass — 0 = all; caps huge wholesale orders",
+        "whole_orders_above": "Whole orders above — with 0 whole orders per step, shops with "
+            "more training lines than this train on 1,024 whole orders per step (0 = never)",
         "lr": "Learning rate",
         "weight_decay": "Weight decay",
         "patience": "Patience — passes without improvement before stopping (0 = no validation)",
@@ -80,6 +83,7 @@ class TwoTowerConfig:
     batch_size: int = 1024
     items_per_order: int = 0
     batch_orders: int = 0
+    whole_orders_above: int = 2_000_000  # training lines (see OrderSequenceModel._fit)
     lr: float = 4e-3
     weight_decay: float = 1e-6
     patience: int = 1
@@ -144,6 +148,7 @@ class TwoTower(OrderSequenceModel):
 
     name = "two_tower"
     Config = TwoTowerConfig
+    AUTO_ORDERS = 1024
 
     def _start(self, train: OrderData, device, rng: np.random.Generator) -> TwoTowerRun:
         return TwoTowerRun(self, train, device, rng)

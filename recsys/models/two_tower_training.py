@@ -130,7 +130,10 @@ class TwoTowerRun(SequenceRun):
         """Whole orders: each order's customer once ([R,d]); each line (order ``row[m]``,
         product ``items[m]``) against the products of ``batch_size`` random lines of the
         batch (a sample by popularity, as log-Q assumes; a product drawn k times counts k
-        times) less the order's own products."""
+        times) less its own product. The order's other products stay negatives, as in the
+        full softmax and in random-line batches: leaving them out too meant a product the
+        customer had bought before was almost never a negative, so the repeat bonus grew
+        without bound and the towers learnt to score the customer's own taste low."""
         dev, size = self.device, self.model.config.batch_size
         o, r = torch.tensor(orders, device=dev), torch.tensor(row, device=dev)
         it = torch.tensor(items, device=dev)
@@ -144,13 +147,13 @@ class TwoTowerRun(SequenceRun):
         column = torch.full((len(uniq),), -1, dtype=torch.long, device=dev)
         column[neg] = torch.arange(len(neg), device=dev)
         line_col = column[line_u]  # [M] each line's product among the negatives, or -1
-        own = line_col >= 0
-        mask = torch.zeros_like(logits, dtype=torch.bool)
-        mask[r[own], line_col[own]] = True
-        rest = torch.logsumexp(logits.masked_fill(mask, -1e9), 1)  # [R] negatives' mass
+        rest = torch.logsumexp(logits, 1)[r]  # [M] all negatives' mass, then less its own
+        own = logits[r, line_col.clamp(min=0)]
+        share = torch.where(line_col >= 0, torch.exp(own - rest), 0.0).clamp(max=1 - 1e-6)
+        rest = rest + torch.log1p(-share)
         per_line = {k: cust[k][r] for k in ("hist", "hist_w", "week")}
         pos = self._pair_logits(u[r], per_line, v[line_u], it)  # [M]
-        return self.update((torch.logaddexp(rest[r], pos) - pos).mean())
+        return self.update((torch.logaddexp(rest, pos) - pos).mean())
 
     @torch.no_grad()
     def finish(self) -> None:
