@@ -44,8 +44,16 @@ def _workspace(tmp_path_factory, monkeypatch):
     from recsys.jobs import Jobs, LocalExecutor
     from recsys.workspace import Workspace
 
-    for db in root.rglob("jobs.sqlite"):  # the server's, and each signed-in analyst's
+    for db in job_tables(root):
         LocalExecutor.shutdown(Jobs(Workspace(db.parent)))
+
+
+def job_tables(root: Path) -> list[Path]:
+    """The job tables where workspaces keep them: the server's, the team's and each
+    analyst's. (A walk of the whole tree races the workers' atomic renames of temporary
+    folders.)"""
+    return [db for db in (root / "jobs.sqlite", root / "team" / "jobs.sqlite",
+                          *(root / "users").glob("*/jobs.sqlite")) if db.exists()]
 
 
 def settle(timeout: float = 300.0, kinds: tuple[str, ...] | None = None) -> None:
@@ -57,20 +65,13 @@ def settle(timeout: float = 300.0, kinds: tuple[str, ...] | None = None) -> None
 
     root = Workspace().root
     end = time.monotonic() + timeout
-
-    def job_tables() -> list:
-        # Where workspaces keep them (a walk of the whole tree races the workers' atomic
-        # renames of temporary folders): the server's, the team's and each analyst's.
-        return [db for db in (root / "jobs.sqlite", root / "team" / "jobs.sqlite",
-                              *(root / "users").glob("*/jobs.sqlite")) if db.exists()]
-
     while True:
-        pending = [j for db in job_tables()
+        pending = [j for db in job_tables(root)
                    for j in Jobs(Workspace(db.parent)).list(states=("queued", "running"))
                    if not kinds or j.kind in kinds]
         if not pending:
             return
-        for db in job_tables():
+        for db in job_tables(root):
             Jobs(Workspace(db.parent)).reap()
         if time.monotonic() > end:
             raise AssertionError(f"jobs still running: {pending}")

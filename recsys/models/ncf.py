@@ -50,8 +50,9 @@ class NCFConfig:
         "history_decay": "Forgetting — how fast older purchases fade",
         "epochs": "Max passes",
         "batch_size": "Batch size — order lines per step (with whole orders: not used)",
-        "batch_orders": "Whole orders per step — 0 = random order lines (the default); e.g. "
-                        "128 for big shops: each order's customer computed once",
+        "batch_orders": "Whole orders per step — 0 = random order lines (whole orders above "
+                        "the next setting); e.g. 256 for big shops: each order's customer "
+                        "computed once",
         "whole_orders_above": "Whole orders above — with 0 whole orders per step, shops with "
             "more training lines than this train on 256 whole orders per step (0 = never)",
         "lr": "Learning rate",

@@ -6,10 +6,10 @@ ID embedding (dropped out too), category, price bucket and hashed name tokens. T
 in a cosine / temperature dot product, trained with in-batch sampled softmax and the log-Q
 correction; a learned bias on each product's recent sales (its trend) is added to the logits.
 Training examples are the orders themselves, each seen from the history before it: random
-order lines per step, or (``batch_orders`` > 0) whole orders per step, each order's customer
-through the tower once and every line scored against one shared sample of the batch's
-products — about 5x faster epochs on large shops, at a cost in ranking quality that depends on
-the shop (see ``recsys.models.two_tower_training``).
+order lines per step, or (``batch_orders`` > 0, and by default on shops with more than
+``whole_orders_above`` training lines) whole orders per step, each order's customer through
+the tower once and every line scored against one shared sample of the batch's products —
+about 5x faster epochs on large shops (see ``recsys.models.two_tower_training``).
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ class TwoTowerConfig:
         "epochs": "Max passes — the most passes over the data (fewer if validation says so)",
         "batch_size": "Batch size — order lines per training step (with whole-order batches: "
             "the sampled products each line is scored against)",
-        "batch_orders": "Whole orders per step — 0 = random order lines (the default); e.g. "
-            "1,024 for about 5x faster passes on shops with millions of lines (check the "
-            "holdout: it can rank worse)",
+        "batch_orders": "Whole orders per step — 0 = random order lines (whole orders above "
+            "the next setting); e.g. 1,024 for about 5x faster passes on shops with millions "
+            "of lines (check the holdout: on small shops it can rank worse)",
         "items_per_order": "Lines per order per pass — 0 = all; caps huge wholesale orders",
         "whole_orders_above": "Whole orders above — with 0 whole orders per step, shops with "
             "more training lines than this train on 1,024 whole orders per step (0 = never)",
