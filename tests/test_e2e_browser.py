@@ -71,10 +71,10 @@ def _stop_job_workers(root: Path) -> None:
     training the journey's models while later tests run."""
     from recsys.jobs import InlineExecutor, Jobs, LocalExecutor
     from recsys.workspace import Workspace
+    from tests.conftest import job_tables
 
-    for folder in [root, root / "team", *(root / "users").glob("*")]:
-        if (folder / "jobs.sqlite").exists():
-            LocalExecutor.shutdown(Jobs(Workspace(folder), InlineExecutor()))
+    for db in job_tables(root):
+        LocalExecutor.shutdown(Jobs(Workspace(db.parent), InlineExecutor()))
 
 
 def wait_idle(page, timeout: float = 180_000) -> None:

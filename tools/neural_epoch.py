@@ -67,13 +67,13 @@ def _sparse_rows(name: str, rows: int) -> None:
     (ncf if name == "ncf" else tt).SPARSE_ROWS = rows
 
 
-DEFAULT_ORDERS = {"two_tower": 1024, "ncf": 256}
+MODELS = ("two_tower", "ncf")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("data")
-    ap.add_argument("--model", choices=sorted(DEFAULT_ORDERS), default="two_tower")
+    ap.add_argument("--model", choices=MODELS, default="two_tower")
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--epoch", action="store_true", help="also train one full epoch")
     ap.add_argument("--batch-orders", type=int, default=None,
@@ -81,7 +81,9 @@ def main() -> None:
                          "to 1024 for two_tower, 256 for ncf; the epoch to the model's "
                          "default config)")
     args = ap.parse_args()
-    orders = DEFAULT_ORDERS[args.model] if args.batch_orders is None else args.batch_orders
+    # The whole orders per step the model itself takes on a big shop.
+    orders = make_model(args.model).AUTO_ORDERS if args.batch_orders is None \
+        else args.batch_orders
     t = time.perf_counter()
     data = load_orders([Path(args.data)])
     print(f"loaded {len(data.interactions):,} lines, {data.n_customers:,} customers, "

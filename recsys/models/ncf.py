@@ -74,7 +74,7 @@ class NCFConfig:
     epochs: int = 20
     batch_size: int = 1024
     batch_orders: int = 0  # > 0: steps of this many whole orders instead of random lines
-    whole_orders_above: int = 2_000_000  # training lines (see OrderSequenceModel._fit)
+    whole_orders_above: int = 2_000_000  # training lines (see OrderSequenceModel._training_config)
     lr: float = 5e-3
     patience: int = 1
     val_days: float = 30.0

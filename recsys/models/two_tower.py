@@ -83,7 +83,7 @@ class TwoTowerConfig:
     batch_size: int = 1024
     items_per_order: int = 0
     batch_orders: int = 0
-    whole_orders_above: int = 2_000_000  # training lines (see OrderSequenceModel._fit)
+    whole_orders_above: int = 2_000_000  # training lines (see OrderSequenceModel._training_config)
     lr: float = 4e-3
     weight_decay: float = 1e-6
     patience: int = 1
