@@ -4,14 +4,19 @@ in ``recsys.tuning_ray``, tuning searches whose trials run in parallel over the 
 Used only when configured (``RECSYS_RAY_ADDRESS``, or a ``workers`` count asked for
 explicitly); nothing here is imported by the embedded default. ``fit_data_parallel`` trains
 two_tower or NCF with Ray Train: ``num_workers`` processes in one torch process group (gloo
-on CPUs, NCCL on GPUs), each building the same features from the shop's data (shipped once
-through Ray's object store), training on its own share of every epoch's shuffled examples,
-gradients averaged after every step (``recsys.models.trainer.Shard``). Rank 0 relays progress
-to the caller and writes the fitted model; the caller loads it back.
+on CPUs, NCCL on GPUs). The driver builds the training examples once per phase (the
+validation window's, then the whole training set's; ``recsys.models.examples``): each
+worker's share of the order rows becomes a Ray Dataset of its own, read by that worker
+alone, and the rest travels once through the object store: per-product and per-customer
+inputs and the customers x products matrix (the fitted model keeps it to leave bought
+products out), never the shop's order table. Gradients are averaged after every step
+(``recsys.models.trainer.Shard``). Rank 0 relays progress to the caller and writes the fitted
+model; the caller loads it back.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
@@ -121,7 +126,7 @@ def fit_data_parallel(model: str, params: dict[str, Any], data: OrderData, *,
     best weights so far, as a single-process fit does). ``storage``: where the run's
     checkpoint goes when ``$RECSYS_RAY_STORAGE`` is not set (see ``run_storage``)."""
     import ray
-    from ray.train import RunConfig, ScalingConfig
+    from ray.train import DataConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
     from ray.util.queue import Queue
 
@@ -130,13 +135,16 @@ def fit_data_parallel(model: str, params: dict[str, Any], data: OrderData, *,
                          f"{', '.join(registry.names(data_parallel=True))} do.")
     connect()
     relay = Queue()
+    prepared, datasets = prepare(model, params, data, workers)
     with run_storage(storage) as (where, name):
-        config = {"model": model, "params": params, "data": ray.put(data),
+        config = {"model": model, "params": params, "data": ray.put(prepared),
                   "relay": relay, "device": "cuda" if use_gpu else "cpu"}
         trainer = TorchTrainer(_train_loop, train_loop_config=config,
                                scaling_config=ScalingConfig(num_workers=workers,
                                                             use_gpu=use_gpu),
-                               run_config=RunConfig(storage_path=where, name=name))
+                               run_config=RunConfig(storage_path=where, name=name),
+                               datasets=datasets,
+                               dataset_config=DataConfig(datasets_to_split=[]))
         result: dict[str, Any] = {}
         stopped = [False]
         thread = threading.Thread(target=lambda: result.update(r=trainer.fit()), daemon=True)
@@ -152,6 +160,49 @@ def fit_data_parallel(model: str, params: dict[str, Any], data: OrderData, *,
         # Rank 0's model, as a Ray Train checkpoint in the run's storage.
         with result["r"].checkpoint.as_directory() as folder:
             return load_model(folder)
+
+
+# Order rows per block of the examples' Ray Datasets.
+BLOCK_ORDERS = 50_000
+
+
+def prepare(model: str, params: dict[str, Any], data: OrderData, workers: int):
+    """The examples of each training phase, built once here (``prepare_fit``), and each
+    worker's share of their order rows as a Ray Dataset of its own: ``(phase, datasets)``.
+    The shares are drawn here (a random equal share of the orders per worker, by the
+    model's seed), not by Ray Train while streaming: the same seed gives the same model,
+    and no Ray Data task has to wait for the CPUs the workers hold."""
+    import numpy as np
+    import ray
+
+    from recsys.models.examples import prepare_fit
+
+    m = make_model(model, **params)
+    datasets: dict[str, Any] = {}
+
+    def share(name: str, table):
+        per = table.num_rows // workers
+        if per == 0:
+            raise ValueError(f"{table.num_rows} training orders cannot be shared between "
+                             f"{workers} workers: train in one process")
+        order = np.random.default_rng(m.config.seed).permutation(table.num_rows)
+        for rank in range(workers):
+            part = table.take(np.sort(order[rank * per:(rank + 1) * per]))
+            datasets[f"{name}-{rank}"] = ray.data.from_arrow(
+                [part.slice(s, BLOCK_ORDERS) for s in range(0, per, BLOCK_ORDERS)])
+        return functools.partial(_read_share, name)
+
+    return prepare_fit(m, data, share), datasets
+
+
+def _read_share(name: str):
+    """This worker's share of a phase's order rows (an Arrow table)."""
+    import pyarrow as pa
+    import ray.train
+
+    rank = ray.train.get_context().get_world_rank()
+    shard = ray.train.get_dataset_shard(f"{name}-{rank}")
+    return pa.concat_tables(list(shard.iter_batches(batch_size=None, batch_format="pyarrow")))
 
 
 def _drain(relay, callback: Callback | None, should_stop, stopped: list[bool]) -> None:

@@ -321,3 +321,91 @@ def test_big_shops_train_on_whole_orders_unless_told_otherwise(bundles, name):
     assert any(f"{n:,} training lines" in note for note in auto.notes())
     assert any("trained on whole orders" in note for note in auto.notes())
     assert lines.notes() == []
+
+
+def _shares(blocks: int = 7):
+    """A stand-in for Ray Data: a phase's order rows come back in blocks, last block first."""
+    import pyarrow as pa
+
+    published = {}
+
+    def share(name, table):
+        size = -(-table.num_rows // blocks)
+        parts = [table.slice(s, size) for s in range(0, table.num_rows, size)][::-1]
+        published[name] = table
+        return lambda: pa.concat_tables(parts)
+
+    return share, published
+
+
+@pytest.mark.parametrize("name", ["two_tower", "ncf"])
+@pytest.mark.parametrize("batch_orders", [0, 8])
+def test_examples_prepared_for_workers_fit_the_same_model(bundles, name, batch_orders):
+    """The driver of a data-parallel fit builds each phase's examples once and ships the
+    order rows as a dataset (``prepare_fit``); a fit from them, blocks in any order, is the
+    fit from the OrderData, bit for bit (validation phase and refit included)."""
+    from recsys.models.examples import prepare_fit
+
+    params = {**NEURAL[name], "epochs": 3, "patience": 1, "val_days": 30,
+              "batch_orders": batch_orders}
+    share, published = _shares()
+    prepared = prepare_fit(make_model(name, **params), bundles.train, share)
+    assert set(published) == {"validate", "fit"}
+    assert published["fit"].num_rows == bundles.train.interactions["order_id"].nunique()
+    local = make_model(name, **params).fit(bundles.train)
+    shipped = make_model(name, **params).fit(prepared)
+    assert shipped.best_epoch_ == local.best_epoch_ and shipped.val_ndcg_ == local.val_ndcg_
+    np.testing.assert_array_equal(shipped.U_, local.U_)
+    np.testing.assert_array_equal(shipped.V_, local.V_)
+    assert shipped.recommend(["c000"], n=3)[0].tolist() == local.recommend(["c000"], n=3)[0] \
+        .tolist()
+
+
+def test_order_rows_round_trip_through_arrow(bundles):
+    """Every order's inputs and products survive the trip to Arrow and back."""
+    from recsys.models.examples import build_examples, from_order_table, order_table
+
+    model = make_model("two_tower")
+    model._bind(bundles.train)
+    ex = build_examples(model.customer_ids_, model.item_ids_, bundles.train, 5)
+    table = order_table(ex)
+    back = from_order_table(table.slice(0, 10), ex.without_orders())
+    assert back.sharded and len(back.orders.cust) == 10
+    for k in ("cust", "country", "rfm", "hist", "age", "week"):
+        got, want = getattr(back.orders, k), getattr(ex.orders, k)[:10]
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == want.dtype
+    lines = ex.pair_order < 10
+    np.testing.assert_array_equal(back.pair_item, ex.pair_item[lines])
+    np.testing.assert_array_equal(back.pair_order, ex.pair_order[lines])
+
+
+@pytest.mark.parametrize("batch_orders", [0, 8])
+def test_workers_with_their_own_shares_take_the_same_number_of_steps(bundles, batch_orders):
+    """Each worker trains on its own share of the examples; the shares' lines differ, so
+    every rank takes the fewest steps any rank has (else the gradient average would hang)."""
+    import torch
+
+    from recsys.models.examples import prepare_fit
+    from recsys.models.trainer import Shard
+
+    params = {**NEURAL["two_tower"], "batch_orders": batch_orders, "patience": 0}
+
+    class TwoRanks(Shard):
+        def least(self, n):
+            asked.append(n)
+            return 3
+
+    asked = []
+    share, published = _shares()
+    prepared = prepare_fit(make_model("two_tower", **params), bundles.train, share)
+    model = make_model("two_tower", **params)
+    model._bind(prepared)
+    run = model._start(prepared, torch.device("cpu"), np.random.default_rng(0))
+    run.shard, steps = TwoRanks(0, 2), []
+    run.step = lambda orders, items: steps.append(len(items)) or 1.0
+    run.order_step = lambda orders, row, items: steps.append(len(orders)) or 1.0
+    run.run_epoch(0, lambda done, total: None)
+    assert len(steps) == 3 and len(asked) == 1
+    n = len(run.pair_item) if not batch_orders else published["fit"].num_rows
+    assert asked[0] == -(-n // (batch_orders or params["batch_size"]))  # all its batches

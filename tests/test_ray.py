@@ -60,6 +60,21 @@ def test_two_workers_match_the_single_process_model(cluster, demo_split, tmp_pat
     assert (tmp_path / "bucket").is_dir() and not list((tmp_path / "bucket").iterdir())
 
 
+def test_each_worker_gets_its_own_share_of_the_examples_not_the_shop(cluster, demo_split):
+    """The driver builds each phase's examples once; every worker's share of the order rows
+    is a Ray Dataset of its own (equal, disjoint, drawn by the seed), and what all workers
+    get through the object store holds no order rows."""
+    phase, datasets = distributed.prepare("two_tower", PARAMS, demo_split.train, 2)
+    assert sorted(datasets) == ["fit-0", "fit-1", "validate-0", "validate-1"]
+    shares = [set(datasets[f"fit-{r}"].select_columns(["order"]).to_pandas()["order"])
+              for r in (0, 1)]
+    n_orders = demo_split.train.interactions["order_id"].nunique()
+    assert len(shares[0]) == len(shares[1]) == n_orders // 2 and not shares[0] & shares[1]
+    assert phase.rest.orders is None and phase.validate[0].rest.orders is None
+    again, _ = distributed.prepare("two_tower", PARAMS, demo_split.train, 2)
+    assert set(_["fit-0"].select_columns(["order"]).to_pandas()["order"]) == shares[0]
+
+
 def test_models_that_cannot_train_data_parallel_say_so(cluster, demo_split):
     assert registry.names(data_parallel=True) == ["two_tower", "ncf"]
     with pytest.raises(ValueError, match="does not train data-parallel"):

@@ -71,6 +71,10 @@ class OrderData:
         return np.asarray(self.interactions["item_id"].cat.categories, dtype=str)
 
     @property
+    def n_lines(self) -> int:
+        return len(self.interactions)
+
+    @property
     def n_customers(self) -> int:
         return len(self.interactions["customer_id"].cat.categories)
 

@@ -208,7 +208,7 @@ class BaseRecommender(ABC):
 
     def fit(self, train: OrderData, *, callback: Callback | None = None) -> Self:
         """Learn from ``train``; returns self. ``callback(epoch, metrics)`` reports progress."""
-        if len(train.interactions) == 0:
+        if train.n_lines == 0:
             raise ValueError("Cannot fit on an empty training set.")
         self._bind(train)
         self.partial_ = False

@@ -11,18 +11,19 @@ tensors, the optimiser, the random generator) and is dropped when training ends.
 
 from __future__ import annotations
 
+import itertools
 from abc import abstractmethod
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
 from recsys.data import OrderData
 from recsys.models import features as fx
+from recsys.models.examples import SequenceFeatures, build_examples
 from recsys.models.stored import ModelFileError
 from recsys.models.torch_base import TorchRecommender
 from recsys.models.trainer import Tick, TrainingRun
@@ -53,32 +54,6 @@ def optimisers(net: nn.Module, lr: float, weight_decay: float) -> list[torch.opt
     return opts
 
 
-@dataclass
-class SequenceFeatures:
-    """Encoders learned from the training data, kept with the fitted model."""
-
-    cat_vocab: fx.Vocab
-    country_vocab: fx.Vocab
-    price_edges: np.ndarray
-    rfm_mu: np.ndarray
-    rfm_sd: np.ndarray
-    now: pd.Timestamp
-    item_cat: np.ndarray  # [n_items + 1] category code by item code + 1
-    activity: np.ndarray  # [n_customers] recency-weighted order lines
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {"cat_vocab": self.cat_vocab.values, "country_vocab": self.country_vocab.values,
-                "price_edges": self.price_edges, "rfm_mu": self.rfm_mu, "rfm_sd": self.rfm_sd,
-                "now": np.array([np.datetime64(self.now)]), "item_cat": self.item_cat,
-                "activity": self.activity}
-
-    @classmethod
-    def from_arrays(cls, a: dict[str, np.ndarray]) -> SequenceFeatures:
-        return cls(fx.Vocab(a["cat_vocab"]), fx.Vocab(a["country_vocab"]), a["price_edges"],
-                   a["rfm_mu"], a["rfm_sd"], pd.Timestamp(a["now"][0]), a["item_cat"],
-                   a["activity"])
-
-
 class OrderSequenceModel(TorchRecommender):
     """Inference helpers over ``features_``; configs need ``history_len`` and
     ``history_decay``. Subclasses give the purchase weights behind ``recommend_customers``."""
@@ -92,7 +67,7 @@ class OrderSequenceModel(TorchRecommender):
         faster and ranks as well as random lines, while on small shops such as Online
         Retail random lines rank better (figures in ``recsys.models.two_tower_training``),
         hence a threshold rather than a new default."""
-        c, n = self.config, len(train.interactions)
+        c, n = self.config, train.n_lines
         above = getattr(c, "whole_orders_above", 0)
         if not (self.AUTO_ORDERS and not c.batch_orders and above and n > above):
             return c, None
@@ -217,35 +192,22 @@ class SequenceRun(TrainingRun):
 
     items_per_order = 0  # at most this many random lines of an order per epoch (0: all)
 
-    def __init__(self, model: OrderSequenceModel, train: OrderData, device: Any,
+    def __init__(self, model: OrderSequenceModel, train: OrderData | Any, device: Any,
                  rng: np.random.Generator) -> None:
-        c = model.config
         model.device_ = device
         self.model, self.device, self.rng = model, device, rng
-        cat_vocab = fx.Vocab.fit(train.products["category"])
-        country_vocab = fx.Vocab.fit(train.customers["country"])
-        price_edges = fx.price_edges(train.products["price"].to_numpy(dtype=float))
-        self.items_side = fx.item_side(train.products, model.item_ids_, cat_vocab, price_edges)
-        h = fx.order_history(train)
-        start = train.interactions["timestamp"].min().normalize()
-        now = train.interactions["timestamp"].max()
-        country = country_vocab.encode(
-            train.customers.set_index("customer_id").reindex(model.customer_ids_)["country"])
-        ex = fx.order_inputs(h, country, start, c.history_len)
-        model.features_ = SequenceFeatures(
-            cat_vocab, country_vocab, price_edges, ex.rfm.mean(0), ex.rfm.std(0) + 1e-6, now,
-            np.r_[0, self.items_side.category], fx.recent_activity(train))
-        model.item_cat_ = torch.tensor(model.features_.item_cat, device=device)
+        # A data-parallel worker's phase brings its share of examples built by the driver.
+        ex = (train.examples() if hasattr(train, "examples")
+              else build_examples(model.customer_ids_, model.item_ids_, train,
+                                  model.config.history_len))
+        model.features_ = ex.features
+        model.item_cat_ = torch.tensor(ex.features.item_cat, device=device)
         model._log_norm = None
-        self.now_inputs = fx.current_inputs(h, len(model.customer_ids_), country, start, now,
-                                            c.history_len)
-        weekly = fx.weekly_buyers(train, start)
-        self.trend_table = fx.trend_table(weekly)
-        self.now_inputs.week[:] = len(weekly)
-        self.pair_order = np.repeat(np.arange(len(h.cust)), np.diff(h.item_ptr))
-        self.pair_item = h.items
-        self.item_freq = np.bincount(h.items, minlength=len(model.item_ids_)) / len(h.items)
-        self.ex = model._customer_tensors(ex)
+        self.items_side, self.now_inputs = ex.items_side, ex.now_inputs
+        self.trend_table, self.item_freq = ex.trend_table, ex.item_freq
+        self.pair_order, self.pair_item = ex.pair_order, ex.pair_item
+        self.presharded = ex.sharded  # the examples are this rank's part already
+        self.ex = model._customer_tensors(ex.orders)
         self.item_t = model._item_tensors(self.items_side, np.arange(len(model.item_ids_)) + 1)
         self.trend_t = torch.tensor(self.trend_table, device=device)
 
@@ -274,10 +236,13 @@ class SequenceRun(TrainingRun):
         self.net.train()
         total, n = 0.0, 0
         pairs = self._epoch_pairs()
-        if self.shard is not None:  # the same shuffle on every rank, each its own part
+        size = self.model.config.batch_size
+        split = self.shard is not None and not self.presharded
+        if split:  # the same shuffle on every rank, each its own part
             pairs = pairs[self.shard.part(self.rng.permutation(len(pairs)))]
-        for idx in batches(len(pairs), self.model.config.batch_size, self.rng,
-                           shuffle=self.shard is None):
+        steps = self._agreed_steps(-(-len(pairs) // size))
+        for idx in itertools.islice(batches(len(pairs), size, self.rng, shuffle=not split),
+                                    steps):
             sel = pairs[idx]
             total += self.step(self.pair_order[sel], self.pair_item[sel]) * len(idx)
             n += len(idx)
@@ -293,8 +258,9 @@ class SequenceRun(TrainingRun):
         starts = np.flatnonzero(np.r_[True, line_order[1:] != line_order[:-1]])
         ends = np.r_[starts[1:], len(pairs)]
         picked = self.rng.permutation(len(starts))  # the same on every rank
-        if self.shard is not None:
+        if self.shard is not None and not self.presharded:
             picked = self.shard.part(picked)
+        picked = picked[:self._agreed_steps(-(-len(picked) // per_step)) * per_step]
         todo, total, n = int((ends - starts)[picked].sum()), 0.0, 0
         for s in range(0, len(picked), per_step):
             b = picked[s:s + per_step]
@@ -305,6 +271,12 @@ class SequenceRun(TrainingRun):
             n += len(lines)
             tick(n, todo)
         return total / max(n, 1)
+
+    def _agreed_steps(self, steps: int) -> int:
+        """Every rank takes the same number of steps (else a gradient average waits
+        forever): the fewest any rank has, when each trains on its own share of examples."""
+        return self.shard.least(steps) if self.shard is not None and self.presharded \
+            else steps
 
     def _epoch_pairs(self) -> np.ndarray:
         """At most ``items_per_order`` random lines of each order this epoch (0: all), so

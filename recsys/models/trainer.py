@@ -74,6 +74,15 @@ class Shard:
             p.grad = flat[at:at + g.numel()].view_as(g).clone()
             at += g.numel()
 
+    def least(self, n: int) -> int:
+        """The smallest ``n`` of all ranks."""
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor([n], dtype=torch.int64)
+        dist.all_reduce(t, op=dist.ReduceOp.MIN)
+        return int(t.item())
+
     def agree(self, flag: bool) -> bool:
         """True on every rank when it is true on any (e.g. 'stop now')."""
         import torch
@@ -210,8 +219,11 @@ class Trainer:
         from recsys.evaluate import build_truth, evaluate, validation_split
 
         c = model.config
-        val = validation_split(train, c.val_days)
-        truth = build_truth(val, "novel")
+        if hasattr(train, "validation"):  # a data-parallel worker's phase, prepared for it
+            val, truth = train.validation()
+        else:
+            val = validation_split(train, c.val_days)
+            truth = build_truth(val, "novel")
         inner = type(model)(replace(c, patience=0))
         inner.shard = getattr(model, "shard", None)
         if truth.matrix.shape[0] == 0:
