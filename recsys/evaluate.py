@@ -203,7 +203,8 @@ def evaluate(model, split: Split, k: int = 10, task: str = "novel", n_boot: int 
         ci={m: bootstrap_ci(per[m], n_boot, seed) if n_boot else (np.nan, np.nan)
             for m in METRICS},
         per_customer=per, customer_ids=truth.customer_ids,
-        coverage=len(np.unique(valid)) / split.train.n_items,
+        coverage=np.count_nonzero(np.bincount(valid, minlength=split.train.n_items))
+        / split.train.n_items,
         novelty=float(-np.log2(np.maximum(p, 1e-12)).mean()) if len(p) else 0.0,
         recommend_ms_per_customer=ms,
     )

@@ -194,6 +194,25 @@ def test_recent_items_vectorised_equals_the_loop(small_shop):
         assert (items[r] == want).all()
 
 
+def test_weekly_buyers_count_each_customer_once_per_product_and_week(small_shop, monkeypatch):
+    """Distinct buyers per (week, product), counted from the lines one by one; the packed
+    one-column path and the row-wise fallback (for sizes whose key would overflow) agree."""
+    _, data = small_shop
+    inter = data.interactions
+    start = inter["timestamp"].min().normalize()
+    got = features.weekly_buyers(data, start)
+    week = ((inter["timestamp"] - start) // pd.Timedelta(days=7)).to_numpy()
+    seen = set(zip(week, inter["item_id"].cat.codes, inter["customer_id"].cat.codes,
+                   strict=True))
+    want = np.zeros_like(got)
+    for w, i, _c in seen:
+        want[w, i] += 1
+    assert len(seen) < len(inter)  # someone bought a product twice in one week
+    np.testing.assert_array_equal(got, want)
+    monkeypatch.setattr(type(data), "n_customers", property(lambda self: 2**62))
+    np.testing.assert_array_equal(features.weekly_buyers(data, start), want)
+
+
 def test_repeat_bias_by_comparison_equals_the_scatter():
     g = torch.Generator().manual_seed(0)
     B, L, n = 32, 6, 5000  # n > B * L: the comparison path

@@ -144,6 +144,7 @@ class Trainer:
                 if self.stopped:  # Stop during validation: keep the best epoch seen so far
                     model._adopt(inner)
                     return self._mark(model)
+                del inner  # its matrix and vectors need not live through the refit
             self._run(model, train, model.best_epoch_, "fit")
         return self._mark(model)
 
