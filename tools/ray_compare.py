@@ -26,9 +26,9 @@ from recsys.models import make_model  # noqa: E402
 
 
 def worker_rss() -> list[float]:
-    """Resident GB of each Ray Train worker process on this machine."""
+    """Resident GiB (as ``PeakRSS.peak_gb``) of each Ray Train worker process here."""
     ps = subprocess.run(["ps", "-eo", "rss,args"], capture_output=True, text=True).stdout
-    return [int(line.split()[0]) * 1024 / 1e9 for line in ps.splitlines()[1:]
+    return [int(line.split()[0]) * 1024 / 2**30 for line in ps.splitlines()[1:]
             if "ray::RayTrainWorker" in line]
 
 

@@ -12,6 +12,7 @@ arrays per product and per customer, travels through the object store.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -170,10 +171,15 @@ class PreparedPhase:
         if half_life == 0.0 and weighting == self.weighting:
             return self.X
         if half_life == 0.0 and weighting == "binary":
-            X = self.X.copy()
-            X.data[:] = 1.0
-            return X
+            return self._binary
         raise ValueError(f"a prepared phase holds the {self.weighting!r} matrix only")
+
+    @functools.cached_property
+    def _binary(self) -> sp.csr_matrix:
+        """Built once, as ``OrderData.matrix`` does (evaluation asks at every epoch)."""
+        X = self.X.copy()
+        X.data[:] = 1.0
+        return X
 
     def examples(self) -> SequenceExamples:
         return from_order_table(self.read_orders(), self.rest)

@@ -23,7 +23,7 @@ from torch import nn
 
 from recsys.data import OrderData
 from recsys.models import features as fx
-from recsys.models.examples import SequenceFeatures, build_examples
+from recsys.models.examples import PreparedPhase, SequenceFeatures, build_examples
 from recsys.models.stored import ModelFileError
 from recsys.models.torch_base import TorchRecommender
 from recsys.models.trainer import Tick, TrainingRun
@@ -197,7 +197,7 @@ class SequenceRun(TrainingRun):
         model.device_ = device
         self.model, self.device, self.rng = model, device, rng
         # A data-parallel worker's phase brings its share of examples built by the driver.
-        ex = (train.examples() if hasattr(train, "examples")
+        ex = (train.examples() if isinstance(train, PreparedPhase)
               else build_examples(model.customer_ids_, model.item_ids_, train,
                                   model.config.history_len))
         model.features_ = ex.features

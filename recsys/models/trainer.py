@@ -218,9 +218,10 @@ class Trainer:
         NDCG@10 on them, stop after ``patience`` epochs without improvement. Sets the
         model's ``best_epoch_`` and ``val_ndcg_``; returns the copy (at its best epoch)."""
         from recsys.evaluate import build_truth, evaluate, validation_split
+        from recsys.models.examples import PreparedPhase
 
         c = model.config
-        if hasattr(train, "validation"):  # a data-parallel worker's phase, prepared for it
+        if isinstance(train, PreparedPhase):  # a data-parallel worker's, prepared for it
             val, truth = train.validation()
         else:
             val = validation_split(train, c.val_days)
