@@ -124,6 +124,18 @@ def _fit_epochs(model, val: Validation, report: Callable[[float, int], bool]
     return best["per"], best["epoch"]
 
 
+def sized(name: str, val: Validation, fixed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``fixed`` plus the settings the model picks by the shop's size (torch models: whole
+    orders per step above ``whole_orders_above`` lines), picked for the whole training period
+    rather than for its shorter validation window, so that every trial trains the way the
+    tuned model will when fitted on all of it."""
+    fixed = dict(fixed or {})
+    pick = getattr(make_model(name, **fixed), "size_settings", None)
+    if pick is None:
+        return fixed
+    return {**pick(val.train.n_lines + len(val.split.test)), **fixed}
+
+
 def space(name: str, fixed: dict[str, Any] | None = None) -> dict[str, Any]:
     """The model's search space as Optuna distributions (also what Ray Tune's Optuna
     searcher is given), less the settings ``fixed`` by the caller."""
@@ -244,7 +256,7 @@ def tune(name: str, train: OrderData | Validation, *, minutes: float = 5.0,
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     val = train if isinstance(train, Validation) else Validation.of(train, task=task, k=k,
                                                                     seed=seed)
-    fixed = dict(fixed or {})
+    fixed = sized(name, val, fixed)
     start_t = time.monotonic()
     budget = max(minutes, 0.0) * 60
     deadline = start_t + budget

@@ -36,7 +36,7 @@ def tune_on_ray(name: str, val, *, minutes: float = 5.0, trials: int | None = No
 
     from recsys.models.search import ShopShape
 
-    fixed = dict(fixed or {})
+    fixed = tuning.sized(name, val, fixed)
     if not tuning.space(name, fixed):  # nothing to spread out
         return tuning.tune(name, val, trials=1, seed=seed, fixed=fixed, callback=callback)
     distributed.connect()

@@ -266,3 +266,30 @@ def test_a_gain_within_the_noise_keeps_the_start(train):
         assert res.params["factors"] == res.trials[0]["params"]["factors"]
     else:
         assert res.score == best
+
+
+@pytest.mark.parametrize("name", [n for n in registry.names() if registry.spec(n).data_parallel])
+def test_trials_train_whole_orders_when_the_final_fit_will(name, train):
+    """The validation window's training part has fewer lines than the whole training period.
+    With the whole-orders threshold between the two, the final fit trains on whole orders;
+    the trials (and the settings handed to it) must too, not decide on the shorter window."""
+    val = tuning.Validation.of(train)
+    assert val.train.n_lines < train.n_lines
+    auto = type(make_model(name)).AUTO_ORDERS
+    seen: list[int] = []
+    real = tuning.run_trial
+
+    def spy(name_, params, val_, report):
+        seen.append(make_model(name_, **params)._training_config(val_.train)[0].batch_orders)
+        return real(name_, params, val_, report)
+
+    fixed = {**registry.spec(name).quick, **FAST_EPOCHS, "whole_orders_above": val.train.n_lines}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tuning, "run_trial", spy)
+        res = tuning.tune(name, train, trials=1, minutes=10, fixed=fixed)
+    final = make_model(name, **res.params)._training_config(train)[0].batch_orders
+    assert seen == [auto] and res.params["batch_orders"] == final == auto
+    # Above the whole period's size nothing is picked: trials and final fit train on lines.
+    res = tuning.tune(name, train, trials=1, minutes=10,
+                      fixed={**fixed, "whole_orders_above": train.n_lines})
+    assert res.params["batch_orders"] == 0

@@ -62,18 +62,25 @@ class OrderSequenceModel(TorchRecommender):
     # (``batch_orders`` 0, more training lines than ``whole_orders_above``); 0: never.
     AUTO_ORDERS = 0
 
-    def _training_config(self, train: OrderData) -> tuple[Any, str | None]:
+    def size_settings(self, n_lines: int) -> dict[str, Any]:
         """A big shop trains on whole orders unless told otherwise: there a pass is ~5x
         faster and ranks as well as random lines, while on small shops such as Online
         Retail random lines rank better (figures in ``recsys.models.two_tower_training``),
         hence a threshold rather than a new default."""
-        c, n = self.config, train.n_lines
+        c = self.config
         above = getattr(c, "whole_orders_above", 0)
-        if not (self.AUTO_ORDERS and not c.batch_orders and above and n > above):
-            return c, None
-        return replace(c, batch_orders=self.AUTO_ORDERS), (
+        if not (self.AUTO_ORDERS and not c.batch_orders and above and n_lines > above):
+            return {}
+        return {"batch_orders": self.AUTO_ORDERS}
+
+    def _training_config(self, train: OrderData) -> tuple[Any, str | None]:
+        n = train.n_lines
+        if not (pick := self.size_settings(n)):
+            return self.config, None
+        return replace(self.config, **pick), (
             f"whole orders because the shop has {n:,} training lines, more than "
-            f"whole_orders_above ({above:,}); set batch_orders to choose")
+            f"whole_orders_above ({self.config.whole_orders_above:,}); set batch_orders to "
+            "choose")
 
     @abstractmethod
     def _row_log_norm(self, rows: np.ndarray) -> np.ndarray:

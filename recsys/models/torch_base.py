@@ -45,6 +45,12 @@ class TorchRecommender(BaseRecommender):
     def _fit(self, train: OrderData, X: sp.csr_matrix, callback: Callback | None) -> None:
         Trainer(callback, shard=self.shard).fit(self, train)
 
+    def size_settings(self, n_lines: int) -> dict[str, Any]:
+        """Settings this model picks for itself when trained on ``n_lines`` order lines (none
+        here). Tuning fixes them from the whole training period, so trials on its shorter
+        validation window train the way the final fit will."""
+        return {}
+
     def _training_config(self, train: OrderData) -> tuple[Any, str | None]:
         """The config to train on ``train`` with, and a note saying why it is not the asked
         one (None: it is). Models that pick settings by the data's size override this."""
