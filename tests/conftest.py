@@ -82,6 +82,11 @@ def settle(timeout: float = 300.0, kinds: tuple[str, ...] | None = None) -> None
 def clustered_data() -> OrderData:
     """Two taste groups over 40 items and 120 days: group A buys items 0-19, group B 20-39.
     Structure any sensible model can learn, small enough for every test."""
+    return make_data(clustered_rows())
+
+
+def clustered_rows() -> list[tuple]:
+    """The lines of ``clustered_data`` (for tests that build it in another process)."""
     rng = np.random.default_rng(0)
     rows = []
     for c in range(120):
@@ -92,7 +97,7 @@ def clustered_data() -> OrderData:
             for i in items:
                 rows.append((f"c{c:03d}", f"i{i:02d}", f"o{c}-{o}", day.strftime("%Y-%m-%d"),
                              "A" if i < 20 else "B"))
-    return make_data(rows)
+    return rows
 
 
 @pytest.fixture(scope="session")

@@ -144,7 +144,7 @@ class NCFRun(SequenceRun):
         # As two_tower: above SPARSE_ROWS customers + products dense Adam over the tables is
         # most of a step (30M-line export: 145 ms), so only the batch's rows move there.
         rows = len(model.customer_ids_) + len(model.item_ids_)
-        sparse = rows > SPARSE_ROWS and model.shard is None
+        sparse = rows > SPARSE_ROWS
         self.net = model.net_ = model._new_net(sparse).to(device)
         self.opts = (optimisers(self.net, c.lr, 0.0) if sparse
                      else [torch.optim.Adam(self.net.parameters(), lr=c.lr)])

@@ -40,11 +40,16 @@ def batches(n: int, size: int, rng: np.random.Generator, shuffle: bool = True):
 SPARSE_ROWS = 100_000
 
 
+def sparse_tables(net: nn.Module) -> list[nn.Parameter]:
+    """The embedding tables of ``net`` built with sparse gradients."""
+    return [m.weight for m in net.modules()
+            if isinstance(m, nn.Embedding | nn.EmbeddingBag) and m.sparse]
+
+
 def optimisers(net: nn.Module, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
     """AdamW for the dense weights, SparseAdam for the tables built with sparse gradients
     (their weight decay is dropped: it would touch every row)."""
-    tables = [m.weight for m in net.modules()
-              if isinstance(m, nn.Embedding | nn.EmbeddingBag) and m.sparse]
+    tables = sparse_tables(net)
     ids = {id(p) for p in tables}
     dense = [p for p in net.parameters() if id(p) not in ids]
     opts: list[torch.optim.Optimizer] = [
@@ -302,7 +307,7 @@ class SequenceRun(TrainingRun):
             opt.zero_grad()
         loss.backward()
         if self.shard is not None:
-            self.shard.average_gradients(self.net.parameters())
+            self.shard.average_gradients(self.net.parameters(), sparse_tables(self.net))
         for opt in self.opts:
             opt.step()
         return float(loss.detach())

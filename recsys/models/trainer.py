@@ -60,11 +60,24 @@ class Shard:
         per = len(order) // self.world
         return order[self.rank * per:(self.rank + 1) * per]
 
-    def average_gradients(self, params) -> None:
+    def average_gradients(self, params, sparse=()) -> None:
+        """Every rank's gradients averaged, on every rank. Tables trained with sparse
+        gradients (``sparse``, e.g. SparseAdam's) send only the rows their batch touched: each
+        rank gathers all ranks' (row, gradient) pairs, so a step moves the same rows
+        everywhere, and no rank averages a dense customers x dim table per step."""
+        ids = {id(p) for p in sparse}
+        params = [p for p in params if p.requires_grad]
+        self._average_dense([p for p in params if id(p) not in ids])
+        tables = [p for p in params if id(p) in ids]
+        if tables:
+            self._average_sparse(tables)
+
+    def _average_dense(self, params) -> None:
         import torch
         import torch.distributed as dist
 
-        params = [p for p in params if p.requires_grad]
+        if not params:
+            return
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
         flat = torch.cat([g.reshape(-1) for g in grads])
         dist.all_reduce(flat)
@@ -73,6 +86,28 @@ class Shard:
         for p, g in zip(params, grads, strict=True):
             p.grad = flat[at:at + g.numel()].view_as(g).clone()
             at += g.numel()
+
+    def _average_sparse(self, tables) -> None:
+        import torch
+        import torch.distributed as dist
+
+        grads = [_row_sparse(p) for p in tables]
+        counts = torch.tensor([len(rows) for rows, _ in grads], dtype=torch.int64)
+        every = [torch.zeros_like(counts) for _ in range(self.world)]
+        dist.all_gather(every, counts)  # collectives want equal sizes: pad to the most
+        most = torch.stack(every).max(0).values.tolist()
+        for t, (p, (rows, vals), m) in enumerate(zip(tables, grads, most, strict=True)):
+            pad_r = torch.zeros(m, dtype=torch.int64)
+            pad_v = torch.zeros((m, *p.shape[1:]), dtype=vals.dtype)
+            pad_r[:len(rows)], pad_v[:len(rows)] = rows, vals
+            all_r = [torch.empty_like(pad_r) for _ in range(self.world)]
+            all_v = [torch.empty_like(pad_v) for _ in range(self.world)]
+            dist.all_gather(all_r, pad_r)
+            dist.all_gather(all_v, pad_v)
+            n = [int(c[t]) for c in every]
+            rows = torch.cat([r[:k] for r, k in zip(all_r, n, strict=True)])
+            vals = torch.cat([v[:k] for v, k in zip(all_v, n, strict=True)]) / self.world
+            p.grad = torch.sparse_coo_tensor(rows[None], vals, p.shape).coalesce()
 
     def least(self, n: int) -> int:
         """The smallest ``n`` of all ranks."""
@@ -91,6 +126,16 @@ class Shard:
         t = torch.tensor([1.0 if flag else 0.0])
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item() > 0)
+
+
+def _row_sparse(p):
+    """A table's gradient as (rows, their gradients); none when the batch missed it."""
+    import torch
+
+    if p.grad is None:
+        return torch.zeros(0, dtype=torch.int64), torch.zeros((0, *p.shape[1:]), dtype=p.dtype)
+    g = p.grad.coalesce()
+    return g.indices()[0], g.values()
 
 
 class TrainingRun(ABC):

@@ -67,8 +67,8 @@ class TwoTowerRun(SequenceRun):
         rows = len(model.customer_ids_) + len(model.item_ids_)
         # Dense Adam touches every row of every table each step: on 200k customers x 50k
         # products that is most of a step. Above SPARSE_ROWS only the batch's rows are
-        # updated (lazy Adam); data-parallel training averages dense gradients, so not there.
-        sparse = rows > SPARSE_ROWS and model.shard is None
+        # updated (lazy Adam); data-parallel ranks then exchange only those rows' gradients.
+        sparse = rows > SPARSE_ROWS
         self.net = model.net_ = model._new_net(sparse).to(device)
         self.opts = optimisers(self.net, c.lr, c.weight_decay)
 
