@@ -246,11 +246,12 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     from recsys.memory import PeakRSS
 
     with PeakRSS() as mem:
-        data = load_input(args)
+        held = [load_input(args)]  # handed over below: the bench frees it once split
     import_s = mem.seconds
-    _progress(f"imported {data.report['rows_read']:,} lines -> {len(data.interactions):,} "
-              f"clean in {import_s:.2f}s ({data.report['format']}, peak {mem.peak_gb:.2f} GB)")
-    result = run_bench(data, models, params, cutoff=args.cutoff, test_days=args.test_days,
+    rep, n = held[0].report, len(held[0].interactions)
+    _progress(f"imported {rep['rows_read']:,} lines -> {n:,} "
+              f"clean in {import_s:.2f}s ({rep['format']}, peak {mem.peak_gb:.2f} GB)")
+    result = run_bench(held.pop(), models, params, cutoff=args.cutoff, test_days=args.test_days,
                        task=args.task, k=args.k, n_boot=args.bootstrap,
                        tune_minutes=args.tune_minutes, tune_trials=args.tune_trials,
                        tune_total_minutes=args.tune_total_minutes, log=_progress)

@@ -289,3 +289,39 @@ def test_generate_and_bench_from_the_command_line(tmp_path):
     assert ease["fit_peak_gb"] > 0 and ease["evaluate_seconds"] >= 0
     assert re.search(r"50 best-selling of \d+ products", ease["notes"][0])
     assert "note: ease: learned on the 50 best-selling" in bench.stdout
+
+
+
+def test_the_bench_lets_the_whole_data_go_once_split(small_shop, monkeypatch, capsys):
+    """The models fit on the training part; the whole data (30M lines: 0.9 GB) must not stay
+    alive beside it when the caller handed it over, as the command line does."""
+    import gc
+    import weakref
+
+    import recsys.bench as bench
+    from recsys import cli
+
+    refs: list[weakref.ref] = []
+    alive: list[bool] = []
+    real = bench.make_model
+
+    def spy(name, **params):
+        gc.collect()
+        alive.append(refs[-1]() is not None)
+        return real(name, **params)
+
+    def load(args=None):
+        data = load_orders(small_shop[0], options=KEY)
+        refs.append(weakref.ref(data))
+        return data
+
+    monkeypatch.setattr(bench, "make_model", spy)
+    monkeypatch.setattr(cli, "load_input", load)
+    held = [load()]
+    assert bench.run_bench(held.pop(), ["popularity"], n_boot=0)["dataset"]["clean_rows"] > 0
+    assert cli.main(["bench", str(small_shop[0]), "--models", "popularity", "--bootstrap",
+                     "0"]) == 0
+    assert alive == [False, False]
+    kept = load()  # a caller that keeps its own reference keeps the data, results the same
+    assert bench.run_bench(kept, ["popularity"], n_boot=0)["dataset"]["clean_rows"] > 0
+    assert alive == [False, False, True]

@@ -321,7 +321,6 @@ def run_campaign(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
 def run_bench_job(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
     from recsys.bench import run_bench
 
-    data = ctx.dataset(p)
     names = list(p["models"])
     done = [0]
 
@@ -330,7 +329,8 @@ def run_bench_job(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
         ctx.reporter.stage(msg, done[0] / len(names), done[0] / len(names))
 
     ctx.reporter.stage(f"fitting {len(names)} models", 0.0, 0.0)
-    result = run_bench(data, names, p.get("params") or {}, cutoff=p.get("cutoff"),
+    # The dataset goes straight in: the bench lets it go once split.
+    result = run_bench(ctx.dataset(p), names, p.get("params") or {}, cutoff=p.get("cutoff"),
                        test_days=p.get("test_days"), task=p.get("task", "novel"),
                        k=int(p.get("k", 10)), n_boot=int(p.get("n_boot", 1000)), log=log)
     ctx.ws.save_result(ctx.job.key, result)
