@@ -14,8 +14,7 @@ from __future__ import annotations
 import copy
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -43,24 +42,6 @@ def resolve_device(name: str):
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-@contextmanager
-def deterministic() -> Iterator[None]:
-    """torch's deterministic kernels while a model trains, the caller's choice back after.
-    With several math threads some CPU kernels (embedding backward among them) add up in the
-    order the threads finish: the same seed gave other weights on big shops (3e-3 apart
-    after two epochs on a 300k-line export), and a 30M-line bench NDCG of 0.0698 once and
-    0.0688 the next time. Kernels with no deterministic version only warn."""
-    import torch
-
-    was = torch.are_deterministic_algorithms_enabled()
-    warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(was, warn_only=warn)
 
 
 @dataclass(frozen=True)
@@ -230,7 +211,7 @@ class Trainer:
 
         device = resolve_device(model.config.device)
         best = None
-        with deterministic(), torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]):
             torch.manual_seed(model.config.seed)
             run = model._start(data, device, np.random.default_rng(model.config.seed))
             run.shard = self.shard
