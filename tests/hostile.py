@@ -135,19 +135,33 @@ FILES: dict[str, tuple[str, Callable[[], bytes], tuple]] = {
                 err(ReadError, "xls")),
     "nul bytes in text": ("n.csv", lambda: GOOD.encode().replace(b",", b"\x00,"),
                           err(ReadError, "binary")),
+    "three stray nul bytes": ("n3.csv", lambda: GOOD.encode().replace(b"MUG", b"M\x00UG", 1)
+                              .replace(b"BOWL", b"BO\x00\x00WL"),
+                              ok(lambda d: len(d.interactions) == 3
+                                 and {"MUG", "BOWL"} <= set(d.products["name"])
+                                 and "3 NUL bytes" in " ".join(d.report["warnings"]))),
     # ---- broken CSV
     "1 MB field": ("f.csv", lambda: (HDR + '1,A1,"' + "x" * 1_000_000 + '",1,2024-01-01,1,2,'
                                      'UK\n').encode(), ok(n_lines(1))),
     "20 MB field": ("f20.csv", lambda: (HDR + '1,A1,"' + "x" * 20_000_000 + '",1,2024-01-01,1,'
                                         '2,UK\n').encode(), err(LimitError, "is 19 MB")),
     "ragged rows": ("g.csv", lambda: (GOOD + "1004,A3,X,1,2024-01-04,1.0,1,UK,extra\n").encode(),
-                    err(ReadError, "Expected 8 columns")),
+                    err(ReadError, "row 5 .*has 9 fields where the header has 8")),
+    "short row": ("g2.csv", lambda: (HDR + ROWS.replace(",17851,UK", "")).encode(),
+                  err(ReadError, "row 3 .*has 6 fields where the header has 8")),
     "open quote": ("q.csv", lambda: (GOOD + '1004,"A3,X,1,2024-01-04,1.0,1,UK\n').encode(),
                    err(ReadError, "CSV")),
     "one column": ("c.csv", lambda: b"a\n1\n2\n", err(FormatError, "Could not recognise")),
     "unknown columns": ("u.csv", lambda: b"foo,bar,baz\n1,2,3\n", err(FormatError, "customer")),
     "duplicate columns": ("dup.csv", lambda: (HDR.replace("Country", "CustomerID") + ROWS)
-                          .encode(), ok(n_lines(3))),
+                          .encode(), err(FormatError, r"2 columns named 'CustomerID' \(columns "
+                                         r"7, 8\).*customer=CustomerID\.2")),
+    "duplicate column, real one second": ("dup2.csv", lambda: (
+        HDR.replace("StockCode", "StockCode,StockCode") + ROWS.replace(",A", ",ZZZ,A")).encode(),
+        err(FormatError, "2 columns named 'StockCode'.*item=StockCode.2 \\(the second\\)")),
+    "duplicate column the import does not use": ("dup3.csv", lambda: (
+        HDR.replace("\n", ",Notes,Notes\n") + ROWS.replace("UK\n", "UK,a,b\n")).encode(),
+        ok(n_lines(3))),
     # ---- encodings and dialects that must work
     "utf-16 bom": ("u16.csv", lambda: GOOD.encode("utf-16"), ok(n_lines(3))),
     "utf-16-le no bom": ("u16le.csv", lambda: GOOD.encode("utf-16-le"), ok(n_lines(3))),
@@ -168,8 +182,8 @@ FILES: dict[str, tuple[str, Callable[[], bytes], tuple]] = {
     "10 KB name": ("ln.csv", lambda: GOOD.replace("MUG", "M" * 10_000).encode(),
                    ok(n_lines(3))),
     # ---- silently wrong data, made loud
-    "scientific ids": ("sci.csv", lambda: GOOD.replace("17850", "1.7e+04").encode(),
-                       err(FormatError, "scientific notation")),
+    "scientific ids": ("sci.csv", lambda: GOOD.replace("17851", "1.785e+04").encode(),
+                       err(FormatError, "scientific notation .*data line 2")),
     "quantity 1e39": ("q39.csv", lambda: GOOD.replace(",2,2024-01-01", ",1e39,2024-01-01")
                       .encode(), ok(n_lines(2))),
     "infinite price": ("inf.csv", lambda: GOOD.replace(",3.0,17850", ",inf,17850").encode(),
@@ -253,7 +267,84 @@ FILES: dict[str, tuple[str, Callable[[], bytes], tuple]] = {
         "#2,+447700900456,paid,,,2024-01-02 10:00:00 +0000,1,Bowl,5,B1,Bob Jones,,,,GB,GBP,V\n"
         "#3,Cara Diaz,paid,,,2024-01-03 10:00:00 +0000,1,Mug,5,M1,,,,,GB,GBP,V\n").encode(),
         ok(lambda d: all(c.startswith("c_") for c in d.customer_ids))),
+    # ---- real-shape Shopify exports carrying identities (checked: no message quotes them)
+    "shopify with one malformed line": ("orders_export.csv", lambda: pii_shop(extra_field=39),
+                                        err(ReadError, "row 39 .*21 fields where the header "
+                                                       "has 20")),
+    "shopify with a short line": ("orders_export.csv", lambda: pii_shop(short_line=41),
+                                  err(ReadError, "row 41 .*fields where the header has 20")),
+    "shopify with an open quote": ("orders_export.csv", lambda: pii_shop(open_quote=44),
+                                   err(ReadError, "CSV")),
+    "shopify, Billing Name empty throughout": ("orders_export.csv",
+                                               lambda: pii_shop(empty=("Billing Name",)),
+                                               ok(lambda d: d.n_customers > 10)),
+    "shopify, every identity column empty": (
+        "orders_export.csv", lambda: pii_shop(empty=("Email", "Phone", "Billing Name",
+                                                     "Billing Zip")),
+        err(FormatError, "missing_customer")),
+    "shopify with two Email columns": ("orders_export.csv", lambda: pii_shop(double="Email"),
+                                       err(FormatError, "2 columns named 'Email'")),
 }
+
+# ---------------------------------------------------------------- exports with identities
+def _shop_rows() -> list[list[str]]:
+    import csv
+
+    from tests.shops import shopify_orders
+
+    return list(csv.reader(io.StringIO(shopify_orders(n_customers=22, seed=5).decode())))
+
+
+def pii_values() -> set[str]:
+    """The identities in ``pii_shop``'s rows (e-mails, phones, names, streets): none may
+    appear in any message, record, log or file the product writes."""
+    rows = _shop_rows()
+    head = rows[0]
+    cols = [head.index(c) for c in ("Email", "Phone", "Billing Name", "Shipping Street")]
+    return {r[i] for r in rows[1:] for i in cols if len(r) > i and len(r[i]) >= 7}
+
+
+def pii_shop(extra_field: int | None = None, short_line: int | None = None,
+             open_quote: int | None = None, empty: tuple[str, ...] = (),
+             double: str | None = None) -> bytes:
+    """A real-shape Shopify export (tests/shops.py) with one fault: an extra field on data
+    row N (the header is row 1), a line cut short, an unclosed quote, identity columns
+    blank throughout, or one column twice."""
+    import csv
+
+    rows = _shop_rows()
+    head = rows[0]
+    for col in empty:
+        i = head.index(col)
+        for r in rows[1:]:
+            r[i] = ""
+    if double:
+        i = head.index(double)
+        rows = [r[: i + 1] + [r[i]] + r[i + 1:] for r in rows]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    lines = buf.getvalue().split("\n")
+    # Map data row numbers to physical lines (a Notes value may span two lines).
+    starts, n = [], 0
+    for rec in rows:
+        starts.append(n)
+        sub = io.StringIO()
+        csv.writer(sub, lineterminator="\n").writerow(rec)
+        n += sub.getvalue().count("\n")
+    for row_no, change in ((extra_field, "extra"), (short_line, "short"), (open_quote, "quote")):
+        if row_no is None:
+            continue
+        rec = rows[row_no - 1]
+        assert rec[1], "the faulty row must carry an e-mail"
+        at = starts[row_no - 1]
+        if change == "extra":
+            lines[at] += ",surplus"
+        elif change == "short":
+            lines[at] = lines[at].rsplit(",", 3)[0]
+        else:
+            lines[at] = lines[at].replace(",", ',"', 1)
+    return "\n".join(lines).encode()
+
 
 # Limits the corpus runs under (small, so that bombs are cheap to build).
 LIMITS = {"RECSYS_MAX_INPUT_MB": "2", "RECSYS_MAX_FILES": "10", "RECSYS_MAX_ROWS": "200",

@@ -25,7 +25,7 @@ def small_limits(monkeypatch):
 
 
 def test_the_corpus_is_big_enough():
-    assert len(hostile.FILES) >= 60
+    assert len(hostile.FILES) >= 70
 
 
 @pytest.mark.parametrize("case", list(hostile.FILES))
@@ -44,6 +44,14 @@ def test_hostile_file(case):
     assert re.search(pattern, message), message
     assert "\n" not in message.strip() and "Traceback" not in message
     assert len(message) < 600
+    assert not {v for v in PII if v.lower() in message.lower()}, message  # never a cell
+
+
+PII = hostile.pii_values()
+
+
+def test_the_identity_fixtures_are_real():
+    assert len(PII) > 30 and any("@" in v for v in PII) and any(v.startswith("+") for v in PII)
 
 
 def test_a_file_on_disk_is_held_to_the_same_limits(tmp_path):

@@ -205,9 +205,15 @@ def missing_roles_error(header: list[str], mapping: ColumnMapping | None = None)
     else:
         msg = (f"Could not recognise the format: no column found for "
                f"{', '.join(missing)}. ")
-    msg += (f"Columns seen: {', '.join(header[:30])}. Pass a column mapping "
-            "(customer=COL,item=COL,time=COL).")
+    msg += f"Columns seen: {columns_seen(header)}. Pass a column mapping " \
+           "(customer=COL,item=COL,time=COL)."
     return FormatError(msg)
+
+
+def columns_seen(header: list[str], most: int = 200) -> str:
+    """Every column of the file, for a message (the first ``most`` of a very wide one)."""
+    shown = ", ".join(str(h) for h in header[:most])
+    return shown + (f", and {len(header) - most:,} more" if len(header) > most else "")
 
 
 # ---------------------------------------------------------------- normalisation
@@ -258,10 +264,12 @@ def _strip_float_ids(s: pd.Series, column: str | None = None) -> pd.Series:
     cats = pd.Series(ids.cat.categories, dtype="string")
     sci = cats.str.fullmatch(_SCIENTIFIC).fillna(False)
     if sci.any():
-        count = int(np.isin(ids.cat.codes.to_numpy(), np.flatnonzero(sci.to_numpy())).sum())
-        raise FormatError(f"{count:,} IDs in column {column or s.name!r} are in scientific "
-                          f"notation (e.g. {cats[sci].iloc[0]}): a spreadsheet rounded them, "
-                          "so different customers or products would look the same. Re-export "
+        hit = np.isin(ids.cat.codes.to_numpy(), np.flatnonzero(sci.to_numpy()))
+        # Where, never what: an ID may be a customer's identity.
+        raise FormatError(f"{int(hit.sum()):,} IDs in column {column or s.name!r} are in "
+                          "scientific notation (like 1.2E+05; the first on data line "
+                          f"{int(np.argmax(hit)) + 1:,}): a spreadsheet rounded them, so "
+                          "different customers or products would look the same. Re-export "
                           "that column as text.")
     if len(cats) and cats.str.fullmatch(r"\d+\.0").mean() > 0.99:
         ids = text_categories(ids, lambda t: t.str.replace(r"\.0$", "", regex=True))
@@ -381,8 +389,10 @@ def shopify_customer_key(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
                 digits = parts[0].str.replace(r"[^\d+]", "", regex=True)
                 value = ("phone:" + digits).where(digits.str.len() >= 6)
             else:
-                value = ("name:" + parts[0].str.lower().str.split().str.join(" ") + "|"
-                         + parts[1].str.upper().str.replace(" ", "", regex=False))
+                # Words re-joined with single spaces; an empty column stays text (missing).
+                name = parts[0].str.lower().str.split().str.join(" ").astype("string")
+                value = "name:" + name + "|" + parts[1].str.upper().str.replace(" ", "",
+                                                                               regex=False)
             take = key.isna() & value.notna()
             key[take], source[take] = value[take], kind
     return key, source
@@ -496,8 +506,15 @@ def needed_columns(det: Detection, header: list[str]) -> list[str] | None:
     """The columns to read for this detection (None: all, for tables without a mapping)."""
     if det.mapping is None:
         return None
+    return [c for c in header if c in used_columns(det, header)]
+
+
+def used_columns(det: Detection, header: list[str]) -> set[str]:
+    """The header's columns this detection reads (an Instacart table: the ones it joins on)."""
+    if det.mapping is None:
+        return set(INSTACART_TABLES.get(det.table, set())) & set(header)
     wanted = set(det.mapping.as_dict().values()) | set(_FORMAT_EXTRAS.get(det.format, []))
-    return [c for c in header if c in wanted]
+    return wanted & set(header)
 
 
 # Columns we must read as text so IDs keep their exact spelling (leading zeros, "17850.0").

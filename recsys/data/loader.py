@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -32,6 +34,7 @@ class ImportOptions:
     pseudonymise: bool = True
     pii_key: bytes | Callable[[], bytes] | None = None  # a callable is asked only if needed
     limits: Limits | None = None  # default: Limits.from_env()
+    scratch: Path | None = None  # where decompressed input goes (default: the system's tmp)
 
 
 def _pii_key(opts: ImportOptions) -> bytes:
@@ -84,6 +87,8 @@ def customer_key_rule(ids: pd.Series, format: str, opts: ImportOptions) -> dict[
 def _detect(header: list[str], name: str, format: str,
             mapping: fmt.ColumnMapping | None) -> fmt.Detection:
     if mapping is not None:
+        if any(c not in header for c in mapping.as_dict().values()):
+            raise fmt.missing_roles_error(header, mapping)  # checked on every column
         if format not in ("auto", "generic") and format != "instacart":
             return fmt.Detection(format, mapping, 1.0)
         return fmt.Detection("generic", mapping, 1.0)
@@ -93,7 +98,7 @@ def _detect(header: list[str], name: str, format: str,
         if not found:
             raise fmt.FormatError(
                 f"{name} does not look like a {format} export. Columns seen: "
-                f"{', '.join(header[:30])}.")
+                f"{fmt.columns_seen(header)}.")
     if not found:
         err = fmt.missing_roles_error(header)
         err.candidates = [fmt.Detection("generic", None, 0.0)]
@@ -107,6 +112,7 @@ def _read_source(src: RawSource, format: str, mapping, opts: ImportOptions, limi
     (IDs as text): names, phones and addresses are never even parsed."""
     header, pre, sniffed = read_header(src, opts.sheet, limits)
     det = _detect(header, src.name, format, mapping)
+    _refuse_duplicates(det, sniffed.get("written", header), src.name, mapping is not None)
     if pre is None:
         pre, info = read_any(src, fmt.string_columns(det.mapping), limits=limits,
                              scratch=scratch, columns=fmt.needed_columns(det, header),
@@ -117,6 +123,29 @@ def _read_source(src: RawSource, format: str, mapping, opts: ImportOptions, limi
     info["pii_columns_dropped"] = [c for c in header if c not in used
                                    and any(h in c.lower() for h in PII_COLUMN_HINTS)]
     return det, pre, info
+
+
+def _refuse_duplicates(det: fmt.Detection, written: list[str], name: str,
+                       explicit: bool) -> None:
+    """Two columns of one name that the import would use: which is meant cannot be guessed
+    (taking the first stored one product 'ZZZ' for a whole shop). A mapping picks one."""
+    counts = Counter(written)
+    used = fmt.used_columns(det, written)
+    if explicit and det.mapping is not None:  # the analyst named each role's column
+        used -= set(det.mapping.as_dict().values())
+    doubled = [c for c in dict.fromkeys(written) if counts[c] > 1 and c in used]
+    if not doubled:
+        return
+    roles = {v: r for r, v in (det.mapping.as_dict().items() if det.mapping else [])}
+    parts = []
+    for col in doubled:
+        where = [str(i + 1) for i, c in enumerate(written) if c == col]
+        parts.append(f"{len(where)} columns named {col!r} (columns {', '.join(where)})")
+    col = doubled[0]
+    role = roles.get(col, "customer")
+    raise fmt.FormatError(f"{name} has {'; '.join(parts)}, and the import needs that column: "
+                          "rename the copies in the file, or pick one with a column mapping, "
+                          f"e.g. {role}={col} (the first) or {role}={col}.2 (the second).")
 
 
 def _split_events(lines: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -145,7 +174,7 @@ def load_orders(source: Any, format: str = "auto", mapping: fmt.ColumnMapping | 
                               + ", ".join(fmt.FORMATS))
     parts, infos, instacart, dets = [], [], {}, []
     limits = opts.limits or Limits.from_env()
-    with Scratch() as scratch:
+    with Scratch(opts.scratch) as scratch:
         for src in collect_sources(source, limits):
             det, df, info = _read_source(src, format, mapping, opts, limits, scratch)
             infos.append({**info, "rows": int(len(df)), "format": det.format, "table": det.table})
@@ -222,4 +251,9 @@ def _warnings(data: OrderData) -> list[str]:
                    "will be little more than best-seller lists. Check that the export "
                    "identifies customers (e-mail, phone, or name and postcode), and that guest "
                    "orders are not counted as customers.")
+    for f in data.report.get("files", []):
+        if f.get("nul_bytes_removed"):
+            out.append(f"{f['file']} held {f['nul_bytes_removed']:,} NUL bytes (a damaged or "
+                       "oddly saved export); they were removed before reading. Check a few "
+                       "rows of the imported data.")
     return out

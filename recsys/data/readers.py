@@ -14,6 +14,7 @@ import csv
 import gzip
 import io
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -28,7 +29,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from recsys.errors import safe_message
+from recsys.settings import SETTINGS, env_int
+
 SNIFF_BYTES = 256 * 1024
+BLOCK_BYTES = 1 << 24  # pyarrow's CSV block: no single field may be longer
+BINARY_SHARE = 0.02  # control characters (NUL included) above this share: not a text table
 DELIMITERS = [",", ";", "\t", "|"]
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".xlsx", ".xlsm", ".parquet", ".pq", ".zip")
 _MAGIC = {b"\x89PNG": "a PNG image", b"%PDF": "a PDF document", b"\xff\xd8\xff": "a JPEG image",
@@ -45,31 +51,22 @@ class LimitError(ReadError):
     """An input is larger than a configured limit."""
 
 
-def _env_int(name: str, default: int) -> int:
-    try:
-        return max(1, int(os.environ.get(name, default)))
-    except ValueError:
-        return default
-
-
 @dataclass(frozen=True)
 class Limits:
     """Caps on one import (environment variables raise them)."""
 
-    input_mb: int = 1024  # RECSYS_MAX_INPUT_MB: bytes of a file once decompressed
-    rows: int = 50_000_000  # RECSYS_MAX_ROWS
-    columns: int = 1000  # RECSYS_MAX_COLUMNS
-    sheet_cells: int = 20_000_000  # RECSYS_MAX_SHEET_CELLS: rows x columns an XLSX declares
-    files: int = 500  # RECSYS_MAX_FILES: files in one zip or folder
+    input_mb: int = SETTINGS["RECSYS_MAX_INPUT_MB"].default  # a file once decompressed
+    rows: int = SETTINGS["RECSYS_MAX_ROWS"].default
+    columns: int = SETTINGS["RECSYS_MAX_COLUMNS"].default
+    sheet_cells: int = SETTINGS["RECSYS_MAX_SHEET_CELLS"].default  # as an XLSX declares them
+    files: int = SETTINGS["RECSYS_MAX_FILES"].default  # in one zip or folder
 
     @classmethod
     def from_env(cls) -> Limits:
-        d = cls()
-        return cls(_env_int("RECSYS_MAX_INPUT_MB", d.input_mb),
-                   _env_int("RECSYS_MAX_ROWS", d.rows),
-                   _env_int("RECSYS_MAX_COLUMNS", d.columns),
-                   _env_int("RECSYS_MAX_SHEET_CELLS", d.sheet_cells),
-                   _env_int("RECSYS_MAX_FILES", d.files))
+        """The limits as set in the environment; a mistyped one is refused (SettingError)."""
+        return cls(env_int("RECSYS_MAX_INPUT_MB"), env_int("RECSYS_MAX_ROWS"),
+                   env_int("RECSYS_MAX_COLUMNS"), env_int("RECSYS_MAX_SHEET_CELLS"),
+                   env_int("RECSYS_MAX_FILES"))
 
     @property
     def max_bytes(self) -> int:
@@ -84,10 +81,15 @@ class Limits:
 
 
 class Scratch:
-    """A temporary folder for decompressed inputs, removed when the import ends."""
+    """A temporary folder for decompressed inputs, removed when the import ends (``under``:
+    where to make it; the workspace gives a place its sweeps clean up if the import is
+    killed, since a decompressed export holds every identity in it)."""
+
+    def __init__(self, under: Path | None = None) -> None:
+        self.under = under
 
     def __enter__(self) -> Scratch:
-        self.dir = Path(tempfile.mkdtemp(prefix="recsys-import-"))
+        self.dir = Path(tempfile.mkdtemp(prefix="recsys-import-", dir=self.under))
         return self
 
     def __exit__(self, *exc) -> None:
@@ -160,22 +162,28 @@ class RawSource:
         with self._stored() as fh:
             return io.BytesIO(fh.read())  # a member's declared size was checked already
 
-    def local(self, limits: Limits, scratch: Scratch) -> Any:
-        """Something pyarrow reads fast (a path or a buffer), decompressed, within limits:
-        compressed input is streamed into a scratch file and cut off at the limit."""
-        if self.member is None and not self.is_gzip():
+    def local(self, limits: Limits, scratch: Scratch, strip_nul: bool = False
+              ) -> tuple[Any, int]:
+        """Something pyarrow reads fast (a path or bytes), decompressed, within limits,
+        and how many NUL bytes were taken out (``strip_nul``: a text export with a few
+        stray NULs). Compressed input is streamed into a scratch file, cut off at the limit."""
+        if self.member is None and not self.is_gzip() and not strip_nul:
             size = self.path.stat().st_size if self.path is not None else len(self.data or b"")
             if size > limits.max_bytes:
                 raise limits.too_big(self.name, f"is {size / 2**20:,.0f} MB")
-            return str(self.path) if self.path is not None else pa.BufferReader(self.data)
+            return (str(self.path) if self.path is not None else (self.data or b"")), 0
         target = scratch.file(self.name)
-        written = 0
+        written = removed = 0
         try:
             with self._decompressed() as src, open(target, "wb") as out:
                 while block := src.read(1 << 20):
                     written += len(block)
                     if written > limits.max_bytes:
                         raise limits.too_big(self.name)
+                    if strip_nul:
+                        kept = block.replace(b"\0", b"")
+                        removed += len(block) - len(kept)
+                        block = kept
                     out.write(block)
         except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
             target.unlink(missing_ok=True)
@@ -184,7 +192,7 @@ class RawSource:
         except LimitError:
             target.unlink(missing_ok=True)
             raise
-        return str(target)
+        return str(target), removed
 
 
 def _is_xlsx_zip(src: RawSource) -> bool:
@@ -273,6 +281,7 @@ class CsvDialect:
     delimiter: str
     header: list[str] = field(default_factory=list)
     multiline: bool = False
+    nul: bool = False  # stray NUL bytes in the text: removed before parsing
 
 
 def sniff_encoding(raw: bytes) -> str:
@@ -296,12 +305,15 @@ def sniff_encoding(raw: bytes) -> str:
 
 
 def _looks_binary(name: str, raw: bytes, text: str) -> None:
+    """Refuse files that are not text: known binary formats by their magic bytes, and
+    anything whose sample is more than ``BINARY_SHARE`` control characters. A text export
+    with a few stray NULs is not refused (they are removed before parsing)."""
     for magic, what in _MAGIC.items():
         if raw.startswith(magic):
             raise ReadError(f"{name} is {what}, not a table: export the orders as CSV or XLSX.")
     sample = text[:20000]
     controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n")
-    if "\x00" in sample or controls > 0.01 * max(len(sample), 1):
+    if controls > BINARY_SHARE * max(len(sample), 1):
         raise ReadError(f"{name} is not a text table (it holds binary data): export the orders "
                         "as CSV or XLSX.")
 
@@ -332,6 +344,8 @@ def sniff_csv(src: RawSource) -> CsvDialect:
     if len(raw) == SNIFF_BYTES and "\n" in text.rstrip("\n"):
         text = text[: text.rstrip("\n").rfind("\n") + 1]  # the sample's last line is cut
     _looks_binary(src.name, raw, text)
+    nul = "\x00" in text
+    text = text.replace("\x00", "")
     try:
         delim = sniff_delimiter(text)
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
@@ -343,7 +357,8 @@ def sniff_csv(src: RawSource) -> CsvDialect:
                         "than a sane table cell.") from exc
     except ReadError as exc:
         raise ReadError(f"{src.name}: {exc}") from exc
-    return CsvDialect(encoding=enc, delimiter=delim, header=header, multiline=multiline)
+    return CsvDialect(encoding=enc, delimiter=delim, header=header, multiline=multiline,
+                      nul=nul)
 
 
 def dedupe_columns(names: list[str]) -> list[str]:
@@ -358,34 +373,90 @@ def dedupe_columns(names: list[str]) -> list[str]:
 
 def read_csv(src: RawSource, dialect: CsvDialect, string_columns: Iterable[str],
              limits: Limits, scratch: Scratch,
-             columns: Iterable[str] | None = None) -> pd.DataFrame:
+             columns: Iterable[str] | None = None) -> tuple[pd.DataFrame, int]:
     """Read a CSV with pyarrow; the named columns stay strings (IDs like 17850.0 or 00123).
-    With ``columns`` only those are read (the rest, names and addresses, never are)."""
+    With ``columns`` only those are read (the rest, names and addresses, never are). Also
+    returns how many stray NUL bytes were removed."""
     if len(dialect.header) > limits.columns:
         raise LimitError(f"{src.name} has {len(dialect.header):,} columns, more than the limit "
                          f"of {limits.columns:,} (set RECSYS_MAX_COLUMNS to raise it).")
     names = dedupe_columns(dialect.header)
     encoding = "utf8" if dialect.encoding in ("utf-8", "utf-8-sig") else dialect.encoding
-    read_opts = pacsv.ReadOptions(encoding=encoding, block_size=1 << 24, column_names=names,
-                                  skip_rows=1)
-    parse_opts = pacsv.ParseOptions(delimiter=dialect.delimiter,
-                                    newlines_in_values=dialect.multiline)
     wanted = set(string_columns)
     keep = [c for c in names if columns is None or c in set(columns)]
     conv_opts = pacsv.ConvertOptions(column_types={c: pa.string() for c in keep if c in wanted},
                                      strings_can_be_null=True, timestamp_parsers=[],
                                      include_columns=keep)
+    local, removed = src.local(limits, scratch, strip_nul=dialect.nul)
+
+    def parse(threads: bool = True, on_bad_row=None) -> pa.Table:
+        read_opts = pacsv.ReadOptions(encoding=encoding, block_size=BLOCK_BYTES,
+                                      column_names=names, skip_rows=1, use_threads=threads)
+        parse_opts = pacsv.ParseOptions(delimiter=dialect.delimiter,
+                                        newlines_in_values=dialect.multiline,
+                                        invalid_row_handler=on_bad_row)
+        source = pa.BufferReader(local) if isinstance(local, bytes) else local
+        return pacsv.read_csv(source, read_options=read_opts, parse_options=parse_opts,
+                              convert_options=conv_opts)
+
     try:
-        table = pacsv.read_csv(src.local(limits, scratch), read_options=read_opts,
-                               parse_options=parse_opts, convert_options=conv_opts)
+        table = parse()
     except (pa.ArrowInvalid, UnicodeDecodeError, pa.ArrowNotImplementedError) as exc:
-        raise ReadError(f"Could not parse {src.name} as CSV: {str(exc).splitlines()[0]}") from exc
+        raise csv_error(exc, src.name, names, lambda: _bad_row(parse)) from None
     if table.num_rows > limits.rows:
         raise LimitError(f"{src.name} has {table.num_rows:,} lines, more than the limit of "
                          f"{limits.rows:,} (set RECSYS_MAX_ROWS to raise it).")
     df = arrow_to_frame(table)
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
-    return df
+    return df, removed
+
+
+_COUNTS = re.compile(r"Expected (\d+) columns, got (\d+)")
+_CONVERSION = re.compile(r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to "
+                         r"([\w\[\], ]+?):")
+
+
+def _bad_row(parse) -> int | None:
+    """The number of the first row whose field count is wrong (the header is row 1), from
+    a single-threaded parse (the threaded one does not number rows); its text is never
+    kept."""
+    found: list[int] = []
+
+    def note(row) -> str:
+        if row.number is not None:
+            found.append(int(row.number))
+        return "error"
+
+    try:
+        parse(threads=False, on_bad_row=note)
+    except (pa.ArrowInvalid, UnicodeDecodeError, pa.ArrowNotImplementedError):
+        pass
+    return found[0] if found else None
+
+
+def csv_error(exc: BaseException, name: str, columns: list[str], locate) -> ReadError:
+    """pyarrow's parse error in words that name the row and the column, never a value
+    (pyarrow quotes the offending row whole: an e-mail, a name, an address)."""
+    text = str(exc)
+    if "straddl" in text:
+        return LimitError(f"Could not parse {name} as CSV: a field is larger than "
+                          f"{BLOCK_BYTES // 2**20} MB (no order export has such a cell: a "
+                          "quote left open, or not an order export?).")
+    if (m := _COUNTS.search(text)):
+        row = locate()
+        where = f"row {row:,} (the header is row 1)" if row else "a row"
+        return ReadError(f"Could not parse {name} as CSV: {where} has {m[2]} fields where the "
+                         f"header has {m[1]} (a stray delimiter or quote in that row?).")
+    if (m := _CONVERSION.search(text)):
+        i = int(m[1])
+        col = repr(columns[i]) if i < len(columns) else f"#{i + 1}"
+        row = f" in row {int(m[2]):,}" if m[2] else ""
+        return ReadError(f"Could not parse {name} as CSV: column {col} has a value that is "
+                         f"not a {m[3]}{row}.")
+    if isinstance(exc, UnicodeDecodeError):
+        return ReadError(f"Could not parse {name} as CSV: it is not valid {exc.encoding} text "
+                         f"(byte {exc.start:,} of a block); save it as UTF-8.")
+    return ReadError(f"Could not parse {name} as CSV ({type(exc).__name__} in pyarrow).")
 
 
 def _is_text(t: pa.DataType) -> bool:
@@ -437,8 +508,8 @@ def read_xlsx(src: RawSource, sheet: int | str | None, limits: Limits
         raise
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, ParseError, TypeError,
             IndexError) as exc:
-        raise ReadError(f"Could not read {src.name} as an Excel workbook: "
-                        f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+        raise ReadError(f"Could not read {src.name} as an Excel workbook "
+                        f"({safe_message(exc)}).") from None
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if len(df) > limits.rows:
         raise LimitError(f"{src.name} has {len(df):,} rows, more than the limit of "
@@ -454,12 +525,15 @@ def _sheet_frame(ws, file_name: str, limits: Limits) -> pd.DataFrame:
                          f"{limits.sheet_cells:,} (set RECSYS_MAX_SHEET_CELLS to raise it).")
     header: list[str] | None = None
     width, data = 0, []
-    for row in ws.iter_rows(values_only=True, max_col=min(cols or limits.columns,
-                                                          limits.columns)):
+    # One column past the limit is read, so that a wider sheet is refused, not cut.
+    for row in ws.iter_rows(values_only=True, max_col=limits.columns + 1):
+        if len(row) > limits.columns and _filled(row[limits.columns]):
+            raise LimitError(f"{file_name}: sheet {ws.title!r} has more than {limits.columns:,} "
+                             "columns, the limit (set RECSYS_MAX_COLUMNS to raise it).")
         if header is None:
-            if not any(v is not None and str(v).strip() for v in row):
+            if not any(_filled(v) for v in row):
                 continue
-            width = max(i for i, v in enumerate(row) if v is not None and str(v).strip()) + 1
+            width = max(i for i, v in enumerate(row) if _filled(v)) + 1
             header = [str(v).strip() if v is not None else f"Unnamed: {i}"
                       for i, v in enumerate(row[:width])]
             continue
@@ -471,7 +545,13 @@ def _sheet_frame(ws, file_name: str, limits: Limits) -> pd.DataFrame:
                                  "RECSYS_MAX_ROWS to raise it).")
     if header is None:
         return pd.DataFrame()
-    return pd.DataFrame(data, columns=dedupe_columns(header), dtype=object)
+    df = pd.DataFrame(data, columns=dedupe_columns(header), dtype=object)
+    df.attrs["header"] = header  # as written, duplicates included
+    return df
+
+
+def _filled(value: Any) -> bool:
+    return value is not None and bool(str(value).strip())
 
 
 def read_parquet(src: RawSource, limits: Limits, columns: Iterable[str] | None = None
@@ -497,26 +577,32 @@ def read_parquet(src: RawSource, limits: Limits, columns: Iterable[str] | None =
             keep = None if columns is None else [c for c in names if c in set(columns)]
             return arrow_to_frame(pf.read(columns=keep))
     except (pa.ArrowInvalid, OSError) as exc:
-        raise ReadError(f"Could not read {src.name} as Parquet: {exc}") from exc
+        raise ReadError(f"Could not read {src.name} as Parquet: the file is damaged or not "
+                        f"Parquet ({type(exc).__name__}).") from None
 
 
 def read_header(src: RawSource, sheet: int | str | None, limits: Limits
                 ) -> tuple[list[str], pd.DataFrame | None, dict[str, Any]]:
-    """The column names, and for XLSX the table itself (it is read once either way)."""
+    """The column names (copies of a name numbered: 'Email', 'Email.2'), and for XLSX the
+    table itself (it is read once either way); what was sniffed holds the names as written
+    (``written``), duplicates and all."""
     kind = src.kind()
     if kind == "csv":
         d = sniff_csv(src)
-        return d.header, None, {"dialect": d}
+        return dedupe_columns(d.header), None, {"dialect": d, "written": d.header}
     if kind == "parquet":
         import pyarrow.parquet as pq
 
         try:
             with src.seekable() as fh:
-                return list(pq.ParquetFile(fh).schema_arrow.names), None, {}
+                names = list(pq.ParquetFile(fh).schema_arrow.names)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise ReadError(f"Could not read {src.name} as Parquet: {exc}") from exc
+            raise ReadError(f"Could not read {src.name} as Parquet: the file is damaged or "
+                            f"not Parquet ({type(exc).__name__}).") from None
+        return names, None, {"written": names}
     df, sheets = read_xlsx(src, sheet, limits)
-    return list(df.columns), df, {"sheets": sheets}
+    return list(df.columns), df, {"sheets": sheets,
+                                  "written": df.attrs.get("header", list(df.columns))}
 
 
 def read_any(src: RawSource, string_columns: Iterable[str] = (), *, limits: Limits,
@@ -526,9 +612,9 @@ def read_any(src: RawSource, string_columns: Iterable[str] = (), *, limits: Limi
     kind = src.kind()
     if kind == "csv":
         dialect = (sniffed or {}).get("dialect") or sniff_csv(src)
-        df = read_csv(src, dialect, string_columns, limits, scratch, columns)
+        df, removed = read_csv(src, dialect, string_columns, limits, scratch, columns)
         return df, {"file": src.name, "kind": "csv", "encoding": dialect.encoding,
-                    "delimiter": dialect.delimiter}
+                    "delimiter": dialect.delimiter, "nul_bytes_removed": removed}
     if kind == "parquet":
         return read_parquet(src, limits, columns), {"file": src.name, "kind": "parquet"}
     raise ReadError(f"{src.name}: XLSX is read with read_header.")
