@@ -44,7 +44,9 @@ def address() -> str | None:
 
 def train_workers() -> int:
     """How many Ray Train workers a fit uses when Ray is configured (default 2)."""
-    return max(1, int(os.environ.get(WORKERS_ENV, "2")))
+    from recsys.settings import env_int
+
+    return env_int(WORKERS_ENV)
 
 
 def connect(where: str | None = None, num_cpus: int | None = None) -> None:

@@ -57,7 +57,7 @@ def customers_on_page(at: AppTest) -> set[str]:
 
 @pytest.fixture
 def server_key(monkeypatch):
-    monkeypatch.setenv("RECSYS_PII_KEY", "team-server-key")
+    monkeypatch.setenv("RECSYS_PII_KEY", "team-server-key-" + "0" * 32)
 
 
 def test_without_sign_in_the_data_page_says_everything_is_shared():

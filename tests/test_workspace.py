@@ -95,8 +95,8 @@ def test_pii_key_lives_outside_the_workspace(tmp_path, monkeypatch):
     assert not (tmp_path / "ws").exists() or a not in b"".join(
         p.read_bytes() for p in (tmp_path / "ws").rglob("*") if p.is_file())
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
-    monkeypatch.setenv("RECSYS_PII_KEY", "from-env")
-    assert ws.pii_key() == b"from-env"
+    monkeypatch.setenv("RECSYS_PII_KEY", "from-env-" + "k" * 32)
+    assert ws.pii_key() == b"from-env-" + b"k" * 32
 
 
 def test_a_shared_server_never_makes_its_own_key(tmp_path, monkeypatch):
@@ -111,6 +111,6 @@ def test_a_key_left_in_the_workspace_is_moved_out(tmp_path, monkeypatch):
     key_file = tmp_path / "config" / "pii.key"
     monkeypatch.setenv("RECSYS_PII_KEY_FILE", str(key_file))
     (tmp_path / "ws").mkdir()
-    (tmp_path / "ws" / ".secret").write_bytes(b"old-key\n")
-    assert Workspace(tmp_path / "ws").pii_key() == b"old-key"  # same pseudonyms as before
-    assert not (tmp_path / "ws" / ".secret").exists() and key_file.read_bytes() == b"old-key"
+    (tmp_path / "ws" / ".secret").write_bytes(b"old-key" * 8 + b"\n")
+    assert Workspace(tmp_path / "ws").pii_key() == b"old-key" * 8  # same pseudonyms as before
+    assert not (tmp_path / "ws" / ".secret").exists() and key_file.read_bytes() == b"old-key" * 8
