@@ -208,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import and clean an export into the workspace")
     _add_data_args(imp)
     imp.add_argument("--name", required=True, help="dataset name in the workspace")
+    imp.add_argument("--replace", action="store_true",
+                     help="replace a dataset of the same name (otherwise refused)")
     train = sub.add_parser("train", help="fit a model as a job: scored on the holdout, "
                            "refitted on all data, stored in the workspace with its metrics")
     _add_data_args(train)
@@ -217,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE")
     train.add_argument("--cutoff", type=_date, help="YYYY-MM-DD: train before, score on/after")
     train.add_argument("--name", help="what to call the trained model in the workspace")
+    train.add_argument("--replace", action="store_true",
+                       help="with DATA: replace the dataset of that name")
     train.add_argument("--no-refit", action="store_true",
                        help="keep only the holdout model (no refit on all data)")
     tune = sub.add_parser("tune", help="search each model's settings on the validation "
@@ -226,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "under this name)")
     tune.add_argument("--models", default="recent_popularity,itemknn,ease,als",
                       help="comma-separated registry names")
+    tune.add_argument("--replace", action="store_true",
+                      help="with DATA: replace the dataset of that name")
     tune.add_argument("--cutoff", type=_date, help="YYYY-MM-DD: the holdout the tuned "
                       "models are scored on; tuning sees only the orders before it")
     _add_tune_args(tune, required=True)
@@ -235,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("--state", choices=["queued", "running", "done", "failed", "cancelled",
                                           "stopped"])
     jobs.add_argument("--limit", type=_number(int, 1, 100_000), default=50)
+    jobs.add_argument("--rebuild", action="store_true",
+                      help="make the job table again from the models and results on disk "
+                           "(a damaged one is moved aside, never deleted)")
     return parser
 
 
@@ -375,7 +384,7 @@ def _run_job(jobs, kind: str, params: dict[str, Any], reuse: bool = True):
     if sys.stderr.isatty():  # progress is for people watching, not for scripts and logs
         printer.start()
     try:
-        job = jobs.submit(kind, params, reuse=reuse)
+        job = _run_or_join(jobs, kind, params, reuse)
     finally:
         done.set()
         if printer.is_alive():
@@ -387,6 +396,32 @@ def _run_job(jobs, kind: str, params: dict[str, Any], reuse: bool = True):
     return job
 
 
+def _run_or_join(jobs, kind: str, params: dict[str, Any], reuse: bool):
+    """Run the job here; when the same request is already running elsewhere (another
+    command, the app's workers), wait for it and take its result instead of running it
+    twice. A queued one is taken over and run here."""
+    job = jobs.submit(kind, params, reuse=reuse)
+    for _ in range(3):  # a job whose runner dies while we wait is asked for again
+        claimed = jobs.store.claim(job.id) if job.state == "queued" else None
+        if claimed is not None:
+            from recsys.jobs.executor import Heartbeat
+
+            with Heartbeat(jobs, claimed.id, kill=False):
+                return jobs.run(claimed)
+        if not job.active:
+            return job
+        _progress(f"the same job is already running (job {job.id}, {job.label or job.kind}); "
+                  "waiting for it")
+        while job.active:
+            time.sleep(0.5)
+            jobs.store.reap()
+            job = jobs.get(job.id)
+        if job.state in ("done", "stopped"):
+            return job
+        job = jobs.submit(kind, params, reuse=reuse)
+    return job
+
+
 def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
     from recsys.workspace import DatasetRef, check_name
 
@@ -394,9 +429,11 @@ def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
     if args.demo or not args.data:
         raise CliError("Give the export files to import.")
     jobs = _inline_jobs()
+    jobs.ws.check_new_dataset(args.name, replace=args.replace)
     job = _run_job(jobs, "import", {
         "paths": [str(Path(p).resolve()) for p in args.data], "format": args.format,
-        "mapping": args.map, "cleaning": {}, "name": args.name}, reuse=False)
+        "mapping": args.map, "cleaning": {}, "name": args.name,
+        "replace": args.replace}, reuse=False)
     ref = DatasetRef.saved(args.name)
     data = jobs.ws.load_dataset(ref)
     rep = data.report
@@ -416,9 +453,10 @@ def _train_dataset(args: argparse.Namespace, jobs):
         return DatasetRef.demo()
     if args.data:
         name = check_name(args.dataset or Path(args.data[0]).name.split(".")[0][:60])
+        jobs.ws.check_new_dataset(name, replace=args.replace)
         _run_job(jobs, "import", {"paths": [str(Path(p).resolve()) for p in args.data],
                                   "format": args.format, "mapping": args.map, "cleaning": {},
-                                  "name": name}, reuse=False)
+                                  "name": name, "replace": args.replace}, reuse=False)
         return DatasetRef.saved(name)
     if args.dataset:
         ref = DatasetRef.saved(check_name(args.dataset))
@@ -431,9 +469,12 @@ def _train_dataset(args: argparse.Namespace, jobs):
 
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     from recsys.workflow import fit_request
+    from recsys.workspace import check_label
 
     registry.spec(args.model)
     params = parse_params(args.set, [args.model])[args.model]
+    if args.name is not None:
+        args.name = check_label(args.name)
     jobs = _inline_jobs()
     ref = _train_dataset(args, jobs)
     fp = jobs.ws.fingerprint(ref)
@@ -484,9 +525,20 @@ def _num(x: float | None) -> str:
 
 def cmd_jobs(args: argparse.Namespace) -> list[dict[str, Any]]:
     from recsys.jobs import Jobs
+    from recsys.workspace import Workspace
 
-    jobs = Jobs()
+    ws = Workspace()
+    if args.rebuild:
+        aside, n = Jobs.rebuild(ws)
+        print(f"rebuilt {ws.jobs_db()}: {n} finished jobs listed again from the models, "
+              "results and datasets on disk"
+              + (f"; the old file is kept as {aside}" if aside else ""))
+    if not ws.root.exists():
+        _progress(f"no jobs: there is no workspace at {ws.root} yet (the first import or "
+                  "training makes it)")
+    jobs = Jobs(ws, create=False)  # a listing never makes a workspace (nor starts workers)
     jobs.store.reap()
+    jobs.sweep_uploads()
     found = jobs.list(states=(args.state,) if args.state else None, limit=args.limit)
     out = [{"id": j.id, "kind": j.kind, "label": j.label, "state": j.state,
             "progress": round(j.progress, 4), "step": j.step, "params": j.params,
@@ -509,33 +561,54 @@ def _when(t: float | None) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from recsys.errors import safe_message
+    from recsys.settings import problems
+
     registry.load_plugins()
     args = build_parser().parse_args(argv)
     from recsys.data import FormatError, ReadError
     from recsys.models import ModelFileError
     from recsys.workspace import StoreError
 
+    wrong = problems()  # a mistyped limit is refused before any work, never ignored
+    if wrong:
+        print(f"error: {wrong[0]}", file=sys.stderr)
+        return 2
     try:
         {"bench": cmd_bench, "import": cmd_import, "generate": cmd_generate,
          "segments": cmd_segments, "campaign": cmd_campaign, "train": cmd_train,
          "jobs": cmd_jobs, "tune": cmd_tune}[args.command](args)
     except (CliError, FormatError, ReadError, StoreError, ModelFileError, KeyError,
             ValueError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"error: {' '.join(str(msg).split())}", file=sys.stderr)
+        # safe_message: a library's own message may quote a row of the user's file.
+        print(f"error: {safe_message(exc)}", file=sys.stderr)
         return 2
     except MemoryError:
         print("error: ran out of memory; try a smaller export or model (or a bigger machine)",
               file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
-              file=sys.stderr)
+        print(f"error: {_os_error(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:
         if os.environ.get("RECSYS_DEBUG"):
             raise
-        print(f"error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
-              "(set RECSYS_DEBUG=1 for the details)", file=sys.stderr)
+        print(f"error: unexpected {safe_message(exc)} (set RECSYS_DEBUG=1 for the details)",
+              file=sys.stderr)
         return 1
     return 0
+
+
+def _os_error(exc: OSError) -> str:
+    """A file-system error in one line; a workspace that cannot be written says so."""
+    import errno
+
+    from recsys.workspace import Workspace
+
+    root = Workspace().root.resolve()
+    where = Path(exc.filename).resolve() if exc.filename else None
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) and where is not None \
+            and where.is_relative_to(root):
+        return (f"the workspace at {root} is read-only ({exc.strerror}): nothing can be run "
+                "or saved there; use a writable workspace (RECSYS_WORKSPACE).")
+    return f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")

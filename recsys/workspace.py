@@ -35,6 +35,7 @@ import pandas as pd
 
 WORKSPACE_ENV = "RECSYS_WORKSPACE"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.\-]{0,99}")
+_UPLOAD = re.compile(r"\.?[A-Za-z0-9][A-Za-z0-9_.\-]{0,120}")
 _TABLES = ("interactions", "products", "customers", "signals")
 
 
@@ -48,6 +49,25 @@ def check_name(name: str) -> str:
         raise StoreError(f"Invalid name {name!r}: use up to 100 letters, digits, spaces, "
                          "'_', '-' or '.', starting with a letter or digit.")
     return name
+
+
+def name_key(name: str) -> str:
+    """What two names that people would confuse have in common: 'My Shop', 'my-shop' and
+    'my_shop ' are one name."""
+    return re.sub(r"[\s_.\-]+", "-", name.strip().lower()).strip("-")
+
+
+MAX_LABEL = 100
+
+
+def check_label(label: str) -> str:
+    """A model's display name: printable, at most ``MAX_LABEL`` characters."""
+    if not isinstance(label, str) or not label.strip() or len(label) > MAX_LABEL \
+            or any(ord(ch) < 32 or ord(ch) == 127 for ch in label):
+        shown = label[:40] + "…" if isinstance(label, str) and len(label) > 40 else label
+        raise StoreError(f"Invalid model name {shown!r}: use 1 to {MAX_LABEL} printable "
+                         "characters.")
+    return label.strip()
 
 
 def safe_name(text: str, fallback: str = "my-shop") -> str:
@@ -225,7 +245,17 @@ class Workspace:
         (see ``recsys.keys``); only a local workspace may create it on first use."""
         from recsys import keys
 
-        return keys.pii_key(create=self.create_key, legacy=self._dir(".secret"))
+        return keys.pii_key(create=self.create_key, legacy=self._dir(".secret"),
+                            pin=self._dir(keys.PIN_FILE))
+
+    def key_note(self) -> str:
+        """Which key this workspace's pseudonyms use, in words (no path, no key)."""
+        from recsys import keys
+
+        if self._dir(keys.PIN_FILE).exists():
+            return ("this workspace's own key, kept from an earlier version so that its "
+                    "datasets' pseudonyms stay valid")
+        return "the server's key, kept outside every workspace"
 
     # ------------------------------------------------------------ datasets
     def _dataset_dir(self, ref: DatasetRef) -> Path:
@@ -238,6 +268,28 @@ class Workspace:
     def location(self, ref: DatasetRef) -> Path:
         """The folder a dataset is stored in (for messages; read it through this class)."""
         return self._dataset_dir(ref)
+
+    def check_new_dataset(self, name: str, replace: bool = False) -> str:
+        """A name a new dataset may take: valid, without spaces around it, not another
+        dataset's (unless ``replace``), and not one easily confused with another's ('X',
+        'x ' and 'x' would be three datasets)."""
+        check_name(name)
+        if name != name.strip():
+            raise StoreError(f"Invalid name {name!r}: no spaces at the start or end.")
+        folder = self._dir("datasets")
+        for d in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if d.name.startswith(".") or not (d / "meta.json").exists():
+                continue
+            if d.name == name and not replace:
+                raise StoreError(f"A dataset named {name!r} exists already: choose another "
+                                 "name, or replace it (--replace; 'Replace' on the Data "
+                                 "page).")
+            if d.name != name and name_key(d.name) == name_key(name):
+                raise StoreError(f"The name {name!r} is too like the dataset {d.name!r} "
+                                 "already here (names that differ only in case, spaces or "
+                                 f"punctuation get confused): use {d.name!r} to replace it, "
+                                 "or another name.")
+        return name
 
     def save_dataset(self, data, name: str) -> DatasetRef:
         """Store an OrderData under ``name`` (replacing any dataset of that name)."""
@@ -327,6 +379,22 @@ class Workspace:
         self.model_meta(name)  # a model the workspace cannot describe is not used either
         return load_model(self._safe(folder))
 
+    def model_stamp(self, name: str) -> str:
+        """What a stored model's folder holds now (names, sizes, modification times): a
+        server that keeps a model in memory serves it only while this is unchanged, so a
+        folder damaged or replaced on disk is read again (and refused if damaged)."""
+        folder = self._dir("models", check_name(name))
+        if not folder.is_dir():
+            raise StoreError(f"No model named {name!r}")
+        h = hashlib.sha256()
+        for path in sorted(folder.rglob("*")):
+            try:
+                st = path.lstat()
+            except OSError:
+                continue
+            h.update(f"{path.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()[:16]
+
     def has_model(self, name: str) -> bool:
         return (self._dir("models", check_name(name)) / "meta.json").exists()
 
@@ -338,6 +406,8 @@ class Workspace:
 
     def update_model_meta(self, name: str, **changes: Any) -> None:
         """Change a stored model's description (its label, say); the model is untouched."""
+        if "label" in changes:
+            changes["label"] = check_label(changes["label"])
         meta = self.model_meta(name)
         meta.update(changes)
         write_json(self._dir("models", name, "meta.json"), meta)
@@ -354,8 +424,10 @@ class Workspace:
     # ------------------------------------------------------------ results
     def save_result(self, key: str, summary: dict[str, Any],
                     frames: dict[str, pd.DataFrame] | None = None,
-                    arrays: dict[str, Any] | None = None) -> None:
-        """A job's result: a JSON summary, tables (Parquet) and arrays (.npz, no pickle)."""
+                    arrays: dict[str, Any] | None = None,
+                    job: dict[str, Any] | None = None) -> None:
+        """A job's result: a JSON summary, tables (Parquet) and arrays (.npz, no pickle);
+        ``job``: the record of the job that made it (kept beside it, for a rebuilt table)."""
         import numpy as np
 
         with _AtomicDir(self._dir("results", check_name(key))) as tmp:
@@ -363,7 +435,23 @@ class Workspace:
                 frame.to_parquet(tmp / f"{check_name(name)}.parquet", index=False)
             if arrays:
                 np.savez(tmp / "arrays.npz", **arrays)
+            if job is not None:
+                write_json(tmp / "job.json", job)
             write_json(tmp / "result.json", summary)
+
+    def list_results(self) -> list[tuple[str, dict[str, Any] | None]]:
+        """(key, the job record kept beside it or None) of every stored result."""
+        folder = self._dir("results")
+        out = []
+        for d in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if d.is_dir() and not d.is_symlink() and not d.name.startswith(".") \
+                    and (d / "result.json").exists():
+                try:
+                    job = read_json(d / "job.json") if (d / "job.json").exists() else None
+                except (OSError, ValueError):
+                    job = None
+                out.append((d.name, job if isinstance(job, dict) else None))
+        return out
 
     def delete_result(self, key: str) -> None:
         shutil.rmtree(self._dir("results", check_name(key)), ignore_errors=True)
@@ -412,7 +500,33 @@ class Workspace:
         return [RawSource(name=n, path=folder / f"{i:03d}") for i, n in enumerate(names)]
 
     def drop_upload(self, digest: str) -> None:
-        shutil.rmtree(self._dir("uploads", check_name(digest)), ignore_errors=True)
+        """Remove a stashed upload, or an import's scratch folder, or what a stash that was
+        killed halfway left behind (a hidden temporary folder)."""
+        if not _UPLOAD.fullmatch(digest) or ".." in digest:
+            raise StoreError(f"Invalid upload name {digest!r}")
+        shutil.rmtree(self._dir("uploads", digest), ignore_errors=True)
+
+    def import_scratch(self, key: str) -> Path:
+        """Where an import decompresses its input (``key``: its upload, or 'job-<id>' for
+        files read from elsewhere): in the uploads area, so that a sweep removes it with
+        the upload whatever way the import ends."""
+        folder = self._dir("uploads", check_name(key), "scratch")
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def list_uploads(self) -> list[tuple[str, float]]:
+        """(digest, age in seconds) of every stashed upload (half-written ones included)."""
+        folder = self._dir("uploads")
+        out = []
+        now = time.time()
+        for d in folder.iterdir() if folder.is_dir() else []:
+            if d.is_dir() and not d.is_symlink():
+                try:
+                    age = now - d.stat().st_mtime
+                except OSError:
+                    continue
+                out.append((d.name, age))
+        return out
 
     def ray_storage(self) -> Path:
         """Where Ray Train runs keep their checkpoints while they run (the workspace is the
@@ -420,7 +534,8 @@ class Workspace:
         return self._dir("ray")
 
     def jobs_db(self) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
+        """The job table's file (``recsys.jobs.store`` makes it, and the folder, when it
+        first writes)."""
         return self._dir("jobs.sqlite")
 
     def log_file(self, name: str) -> Path:

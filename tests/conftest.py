@@ -41,11 +41,11 @@ def _workspace(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("RECSYS_PII_KEY_FILE", str(root.parent / f"{root.name}.pii.key"))
     monkeypatch.delenv("RECSYS_PII_KEY", raising=False)
     yield root
-    from recsys.jobs import Jobs, LocalExecutor
+    from recsys.jobs import LocalExecutor
     from recsys.workspace import Workspace
 
     for db in job_tables(root):
-        LocalExecutor.shutdown(Jobs(Workspace(db.parent)))
+        LocalExecutor.shutdown(Workspace(db.parent))  # whatever state its job table is in
 
 
 def job_tables(root: Path) -> list[Path]:

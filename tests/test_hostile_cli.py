@@ -82,6 +82,8 @@ CASES: list[tuple[list[str], str]] = [
     (["bench", "{generic}", "--map", "customer=client"], "missing the required roles"),
     (["bench", "{generic}", "--map", "nonsense"], "not ROLE=COLUMN"),
     (["bench", "{generic}", "--map", "customer=client,item=sku,time=when"], "not in the file"),
+    (["bench", "{generic}", "--map", "customer=Nope,item=sku,time=day"],
+     "Columns seen: client, sku, day"),
     (["bench", "{generic}", "--map", "client=client,item=sku,time=day"], "Unknown role"),
     (["bench", "{good}", "--format", "shopify"], "does not look like a shopify"),
     # segments
@@ -125,6 +127,8 @@ CASES: list[tuple[list[str], str]] = [
     (["train", "--demo", "--model", "ease", "--set", "ease.l2=abc"], "must be a number"),
     (["train", "--demo", "--model", "propensity", "--set", "propensity.windows=0"],
      "windows must be between"),
+    (["train", "--demo", "--model", "ease", "--name", "x" * 10_000], "Invalid model name"),
+    (["train", "--demo", "--model", "ease", "--name", "two\nlines"], "Invalid model name"),
     (["jobs", "--state", "weird"], "invalid choice"),
     (["jobs", "--limit", "0"], "out of range"),
 ]
@@ -145,6 +149,29 @@ def test_cli_case(argv, pattern, files, capsys):
     assert rc == 2, err
     assert err.startswith("error:") and "\n" not in err and "Traceback" not in err, err
     assert re.search(pattern, err), err
+
+
+def test_import_asks_before_replacing_and_refuses_confusable_names(files, capsys, tmp_path):
+    def run(*argv: str) -> tuple[int, str]:
+        rc = main(list(argv))
+        return rc, capsys.readouterr().err.strip()
+
+    other = tmp_path / "two-buyers.csv"
+    other.write_text(hostile.GOOD.replace("17852", "17850"))
+    assert run("import", files["good"], "--name", "shop-a")[0] == 0
+    rc, err = run("import", str(other), "--name", "shop-a")
+    assert rc == 2 and "exists already" in err and "--replace" in err, err
+    from recsys.workspace import DatasetRef, Workspace
+
+    assert Workspace().load_dataset(DatasetRef.saved("shop-a")).n_customers == 3  # untouched
+    for name in ("Shop-A", "shop_a", "shop a"):
+        rc, err = run("import", files["good"], "--name", name)
+        assert rc == 2 and "too like the dataset 'shop-a'" in err, err
+    rc, err = run("import", files["good"], "--name", "shop-b ")
+    assert rc == 2 and "no spaces at the start or end" in err, err
+    assert run("import", str(other), "--name", "shop-a", "--replace")[0] == 0
+    assert Workspace().load_dataset(DatasetRef.saved("shop-a")).n_customers == 2
+    assert [d["name"] for d in Workspace().list_datasets()] == ["shop-a"]
 
 
 def test_one_line_from_a_real_process(files):

@@ -110,3 +110,61 @@ def test_no_identity_is_stored_or_downloaded(tmp_path):
     found = leaks([d.decode("utf-8", errors="replace") for d in downloads])
     assert not found, f"raw identities in downloads: {found}"
     assert not (ws.root / "uploads" / digest).exists()  # the raw upload is gone
+
+
+def test_no_identity_in_any_file_record_log_or_message_of_the_hostile_corpus(tmp_path,
+                                                                             monkeypatch):
+    """The corpus's exports that carry identities go through real workers (the app's way)
+    and through the command line; a job also fails inside pandas on an e-mail. Then every
+    file under the workspace, every job record, every worker log line and every error text
+    is searched for the raw identities: none, and no raw upload is left."""
+    import subprocess
+    import sys
+
+    from recsys.jobs import LocalExecutor
+    from tests import hostile
+
+    monkeypatch.setenv("RECSYS_PLUGINS", "tests.plugins.job_kinds")
+    import tests.plugins.job_kinds  # noqa: F401
+
+    pii = hostile.pii_values()
+    cases = {c: v for c, v in hostile.FILES.items() if c.startswith("shopify with")
+             or c.startswith("shopify,")}
+    assert len(cases) >= 5
+    monkeypatch.setenv("RECSYS_TEST_CELL", sorted(pii)[0])  # what the "leak" job reads
+    ws = Workspace(tmp_path / "ws")
+    jobs = Jobs(ws, LocalExecutor(workers=2))
+    messages = []
+    try:
+        ids = []
+        for i, (_case, (name, build, _)) in enumerate(cases.items()):
+            digest = ws.stash_upload([(name, build())])
+            ids.append(jobs.submit("import", {"upload": digest, "format": "auto",
+                                              "mapping": None, "cleaning": {},
+                                              "name": f"case-{i}", "replace": True},
+                                   reuse=False).id)
+        ids.append(jobs.submit("leak", {}).id)
+        ended = [jobs.wait(i, timeout=300) for i in ids]
+    finally:
+        LocalExecutor.shutdown(jobs)
+    assert {j.state for j in ended} == {"done", "failed"}
+    assert ended[-1].error.startswith("Unexpected error (ValueError in ")
+    messages += [j.error for j in ended if j.error]
+    root = Path(__file__).resolve().parents[1]
+    for i, (name, build, _) in enumerate(cases.values()):
+        path = tmp_path / f"cli-{i}-{name}"
+        path.write_bytes(build())
+        proc = subprocess.run([sys.executable, "-m", "recsys", "import", str(path), "--name",
+                               f"cli-{i}"], capture_output=True, text=True, cwd=root,
+                              env={**__import__("os").environ, "RECSYS_WORKSPACE": str(ws.root),
+                                   "PYTHONPATH": str(root)}, timeout=300)
+        messages += [proc.stdout, proc.stderr]
+    log = ws.root / "logs" / "worker.log"
+    assert log.exists() and "ValueError" in log.read_text()  # the failure was logged
+    stored = [p for p in ws.root.rglob("*") if p.is_file()]
+    texts = [t for p in stored for t in texts_in(p)] + messages
+    records = [json.dumps(j.to_dict(), default=str) for j in Jobs(ws).list(limit=1000)]
+    blob = "\n".join(texts + records).lower()
+    found = {v for v in pii if v.lower() in blob}
+    assert not found, f"raw identities found: {sorted(found)[:5]}"
+    assert not list((ws.root / "uploads").iterdir())

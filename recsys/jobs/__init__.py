@@ -13,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
-import traceback
+from pathlib import Path
 from typing import Any
 
+from recsys.errors import is_ours, safe_message, safe_traceback
 from recsys.jobs.executor import (
     Executor,
     InlineExecutor,
@@ -37,6 +39,9 @@ from recsys.jobs.store import (
     STOPPED,
     Job,
     JobStore,
+    JobTableDamaged,
+    JobTableError,
+    ReadOnlyWorkspace,
 )
 from recsys.workspace import DatasetRef, StoreError, Workspace
 
@@ -50,15 +55,26 @@ def job_key(kind: str, params: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
+UPLOAD_GRACE_S = 120.0  # an upload no import job names yet is being submitted right now
+
+
 class Jobs:
-    """The job layer of one workspace."""
+    """The job layer of one workspace. ``create=False``: a listing that never makes the
+    workspace (one that does not exist reads as empty)."""
 
     def __init__(self, workspace: Workspace | None = None,
-                 executor: Executor | None = None) -> None:
+                 executor: Executor | None = None, *, create: bool = True) -> None:
         self.ws = workspace or Workspace()
-        self.store = JobStore(self.ws.jobs_db())
-        self.executor = executor or default_executor()
+        self.store = JobStore(self.ws.jobs_db(), create=create)
+        self._executor = executor
         self.reporters: dict[str, Reporter] = {}  # jobs running in this process
+
+    @property
+    def executor(self) -> Executor:
+        """Who runs the jobs, made when first needed: listing needs no workers."""
+        if self._executor is None:
+            self._executor = default_executor()
+        return self._executor
 
     # ------------------------------------------------------------ asking
     def submit(self, kind: str, params: dict[str, Any], *, label: str | None = None,
@@ -69,7 +85,10 @@ class Jobs:
 
         if kind not in KINDS:
             raise JobError(f"Unknown job kind {kind!r}; kinds: {', '.join(KINDS)}")
+        if self.store.readonly:
+            raise ReadOnlyWorkspace(self.ws.root)
         key = job_key(kind, params)
+        self.store.reap()  # a job whose worker died is never handed back as still running
         if reuse:
             found = self.store.find(key, (QUEUED, RUNNING, DONE, STOPPED))
             if found is not None and (found.active or self.result_exists(found)):
@@ -104,11 +123,53 @@ class Jobs:
         return self.store.request_cancel(job_id)
 
     def reap(self) -> list[str]:
-        """Fail jobs whose worker died; start workers for jobs still queued."""
+        """Fail jobs whose worker died, remove the raw uploads no running import needs, and
+        start workers for jobs still queued."""
         dead = self.store.reap()
-        if self.store.queued():
+        self.sweep_uploads()
+        if not self.store.readonly and self.store.queued():
             self.executor.start(self, None)
         return dead
+
+    def sweep_uploads(self, grace: float = UPLOAD_GRACE_S) -> list[str]:
+        """Delete raw uploads (whole exports: e-mails, names, addresses) whose import is no
+        longer queued or running -- it ended, failed, or its worker was killed. An upload no
+        job names yet is kept for ``grace`` seconds (it is being submitted)."""
+        if self.store.readonly:
+            return []
+        imports = self.store.list(kind="import", limit=100_000)
+        # An import's own folders: its upload, and its scratch space when it reads files.
+        waiting = {n for j in imports if j.active for n in (j.params.get("upload"),
+                                                              f"job-{j.id}")}
+        named = {n for j in imports for n in (j.params.get("upload"), f"job-{j.id}")}
+        gone = []
+        for digest, age in self.ws.list_uploads():
+            if digest not in waiting and (digest in named or age > grace):
+                self.ws.drop_upload(digest)
+                gone.append(digest)
+        return gone
+
+    @staticmethod
+    def rebuild(ws: Workspace) -> tuple[Path | None, int]:
+        """A new job table listing what the workspace holds (its models, stored results and
+        datasets, as finished jobs); a damaged one is moved aside first, never deleted.
+        Returns where the old file went and how many records were written."""
+        from recsys.jobs.repair import records
+
+        path = ws.jobs_db()
+        aside = None
+        if path.exists():
+            aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+            os.replace(path, aside)
+            for side in ("-wal", "-shm"):
+                if path.with_name(path.name + side).exists():
+                    os.replace(path.with_name(path.name + side),
+                               aside.with_name(aside.name + side))
+        store = JobStore(path)
+        found = records(ws)
+        for job in found:
+            store.insert(job)
+        return aside, len(found)
 
     def wait(self, job_id: str, timeout: float = 600, poll: float = 0.2) -> Job:
         end = time.monotonic() + timeout
@@ -141,8 +202,10 @@ class Jobs:
             result = KINDS[job.kind](ctx, job.params)
         except BaseException as exc:  # noqa: BLE001 (a job's failure is recorded, not raised)
             state, error = _failure(exc, reporter)
+            # Neither the record nor the log may quote the user's file: library messages
+            # are left out (recsys.errors).
             log.warning("job %s (%s) %s: %s\n%s", job.id, job.kind, state, error,
-                        traceback.format_exc())
+                        safe_traceback(exc))
             self.store.finish(job.id, state, error=error)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
@@ -163,10 +226,10 @@ def _failure(exc: BaseException, reporter: Reporter) -> tuple[str, str]:
     if isinstance(exc, MemoryError):
         return FAILED, ("Ran out of memory. Try a smaller model, fewer products, or a machine "
                         "with more memory.")
-    if isinstance(exc, (ValueError, KeyError, StoreError, JobError, NotImplementedError)):
-        text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        return FAILED, str(text).splitlines()[0] if str(text) else type(exc).__name__
-    return FAILED, f"Unexpected error ({type(exc).__name__}: {exc}); see the workspace log."
+    if isinstance(exc, (ValueError, KeyError, StoreError, JobError, NotImplementedError)) \
+            and is_ours(exc):
+        return FAILED, safe_message(exc)
+    return FAILED, f"Unexpected error ({safe_message(exc)}); see the workspace log."
 
 
 class JobContext:
@@ -191,11 +254,23 @@ class JobContext:
     def save_model(self, model, p: dict[str, Any], **meta: Any) -> str:
         """Store a fitted model under this job's id; returns the id."""
         self.ws.save_model(model, self.job.id, job=self.job.id, kind=self.job.kind,
+                           job_key=self.job.key, job_params=self.job.params,
+                           job_label=self.job.label,
                            dataset=p.get("dataset"), fingerprint=p.get("fingerprint"),
                            group=job_key("model", {"model": p["model"],
                                                    "params": p["params"]}),
                            requested=p["params"], partial=bool(model.partial_), **meta)
         return self.job.id
+
+    def save_result(self, summary: dict[str, Any], **tables: Any) -> str:
+        """Store this job's result under its key (with the job's record beside it, so a
+        rebuilt job table finds it again); returns the key."""
+        j = self.job
+        self.ws.save_result(j.key, summary, **tables,
+                            job={"id": j.id, "kind": j.kind, "params": j.params,
+                                 "label": j.label, "dataset": j.dataset,
+                                 "created": j.created})
+        return j.key
 
     def submit(self, kind: str, params: dict[str, Any], **kw: Any) -> Job:
         """A follow-up job, as urgent as this one."""
@@ -203,5 +278,6 @@ class JobContext:
 
 
 __all__ = ["ACTIVE", "CANCELLED", "DONE", "FAILED", "FINISHED", "QUEUED", "RUNNING",
-           "STOPPED", "InlineExecutor", "Job", "JobContext", "JobError", "JobStore", "Jobs",
-           "LocalExecutor", "RayExecutor", "job_key"]
+           "STOPPED", "InlineExecutor", "Job", "JobContext", "JobError", "JobStore",
+           "JobTableDamaged", "JobTableError", "Jobs", "LocalExecutor", "RayExecutor",
+           "ReadOnlyWorkspace", "job_key"]

@@ -20,10 +20,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from recsys.jobs.store import CANCELLED, HEARTBEAT_S, Job, _pid_alive
+from recsys.jobs.store import CANCELLED, HEARTBEAT_S, Job, pid_alive
+from recsys.settings import env_int
 
 if TYPE_CHECKING:
     from recsys.jobs import Jobs
+    from recsys.workspace import Workspace
 
 WORKERS_ENV = "RECSYS_WORKERS"
 THREADS_ENV = "RECSYS_WORKER_THREADS"
@@ -52,18 +54,18 @@ class LocalExecutor:
     """Worker processes on this machine; see the module docstring."""
 
     def __init__(self, workers: int | None = None) -> None:
-        env = os.environ.get(WORKERS_ENV)
-        self.workers = max(1, workers or (int(env) if env else min(2, os.cpu_count() or 1)))
+        set_here = os.environ.get(WORKERS_ENV, "").strip()
+        self.workers = max(1, workers or (env_int(WORKERS_ENV) if set_here
+                                          else min(2, os.cpu_count() or 1)))
 
     def threads(self) -> int:
         """Math threads per worker: the cores but one (the app's), shared by the workers."""
-        env = os.environ.get(THREADS_ENV)
-        return int(env) if env else max(1, ((os.cpu_count() or 1) - 1) // self.workers)
+        return env_int(THREADS_ENV) or max(1, ((os.cpu_count() or 1) - 1) // self.workers)
 
     def start(self, jobs: Jobs, job: Job | None) -> None:
         root = jobs.ws.root
         with _locked(jobs.ws.log_file("workers.lock")):
-            pids = [p for p in _worker_pids(jobs) if _pid_alive(p)]
+            pids = [p for p in _worker_pids(jobs) if pid_alive(p)]
             wanted = min(self.workers, len(jobs.store.list(states=("queued", "running"))))
             for _ in range(max(0, wanted - len(pids))):
                 pids.append(_spawn(root, jobs.ws.log_file("worker.log"), self.threads(),
@@ -71,10 +73,10 @@ class LocalExecutor:
             _write_pids(jobs, pids)
 
     @staticmethod
-    def shutdown(jobs: Jobs) -> None:
-        """Stop this workspace's workers (tests, server shutdown)."""
+    def shutdown(jobs: Jobs | Workspace) -> None:
+        """Stop this workspace's workers (tests, server shutdown); needs no job table."""
         for pid in _worker_pids(jobs):
-            if _pid_alive(pid):
+            if pid_alive(pid):
                 try:
                     os.kill(pid, 15)
                 except ProcessLookupError:
@@ -143,8 +145,8 @@ def default_executor() -> Executor:
 
 
 # ---------------------------------------------------------------- worker processes
-def _worker_pids(jobs: Jobs) -> list[int]:
-    path = jobs.ws.log_file("workers.pids")
+def _worker_pids(jobs: Jobs | Workspace) -> list[int]:
+    path = getattr(jobs, "ws", jobs).log_file("workers.pids")
     if not path.exists():
         return []
     return [int(x) for x in path.read_text().split() if x.strip().isdigit()]
@@ -180,6 +182,9 @@ def _spawn(root: Path, log: Path, threads: int, create_key: bool) -> int:
         proc = subprocess.Popen(args + ([] if create_key else ["--shared"]),
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 env=env, start_new_session=True, close_fds=True)
+    # Waited for as soon as it exits, so an ended worker never lingers as a zombie under a
+    # long-running server.
+    threading.Thread(target=proc.wait, name=f"reap-worker-{proc.pid}", daemon=True).start()
     return proc.pid
 
 

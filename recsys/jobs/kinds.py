@@ -110,22 +110,19 @@ def run_import(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
     from recsys.data import CleaningOptions, ColumnMapping, ImportOptions, load_orders
 
     ws = ctx.ws
-    if not p.get("replace", True) and ws.has_dataset(DatasetRef.saved(p["name"])):
-        if p.get("upload"):
-            ws.drop_upload(p["upload"])
-        raise JobError(f"A dataset named {p['name']!r} exists already: choose another name, "
-                       "or tick 'Replace' to overwrite it.")
-    ctx.reporter.stage("reading and cleaning the export", 0.0, 0.8)
-    opts = ImportOptions(cleaning=CleaningOptions(**p.get("cleaning", {})), pii_key=ws.pii_key,
-                         pseudonymise=not p.get("ids_anonymous", False))
-    mapping = ColumnMapping.from_string(p["mapping"]) if p.get("mapping") else None
+    own = p.get("upload") or f"job-{ctx.job.id}"  # the raw upload, or the scratch space
     try:
+        ws.check_new_dataset(p["name"], replace=p.get("replace", True))
+        ctx.reporter.stage("reading and cleaning the export", 0.0, 0.8)
+        opts = ImportOptions(cleaning=CleaningOptions(**p.get("cleaning", {})),
+                             pii_key=ws.pii_key, pseudonymise=not p.get("ids_anonymous", False),
+                             scratch=ws.import_scratch(own))
+        mapping = ColumnMapping.from_string(p["mapping"]) if p.get("mapping") else None
         sources = ws.upload_sources(p["upload"]) if p.get("upload") else p["paths"]
         data = load_orders(sources, format=p.get("format", "auto"), mapping=mapping,
                            options=opts)
     finally:  # the raw upload holds identities: it never outlives its import
-        if p.get("upload"):
-            ws.drop_upload(p["upload"])
+        ws.drop_upload(own)
     ctx.reporter.stage("saving the dataset", 0.8, 1.0)
     ref = ws.save_dataset(data, p["name"])
     rep = data.report
@@ -245,7 +242,7 @@ def run_tune(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
         if fit.result:  # ran here (the command line), or done before with these settings
             ctx.ws.update_model_meta(fit.result["model_id"], tuned=ctx.job.key)
             summary["models"][name]["holdout"] = fit.result["metrics"]
-    ctx.ws.save_result(ctx.job.key, summary)
+    ctx.save_result(summary)
     return {"result": ctx.job.key, "partial": stopped,
             "best": max(results, key=lambda n: results[n].score) if results else None}
 
@@ -292,8 +289,8 @@ def run_segments(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
             h_ids, h_vec = segments.model_vectors(holdout, "customers")
             summary["value"] = sv.usefulness(data, ctx.ws.model_meta(p["holdout_id"])["cutoff"],
                                              h_ids, h_vec, res["k"])
-    ctx.ws.save_result(ctx.job.key, summary, frames=frames,
-                       arrays={"ids": ids, "vectors": vectors, "labels": res["labels"]})
+    ctx.save_result(summary, frames=frames,
+                    arrays={"ids": ids, "vectors": vectors, "labels": res["labels"]})
     return {"result": ctx.job.key}
 
 
@@ -333,5 +330,5 @@ def run_bench_job(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
     result = run_bench(ctx.dataset(p), names, p.get("params") or {}, cutoff=p.get("cutoff"),
                        test_days=p.get("test_days"), task=p.get("task", "novel"),
                        k=int(p.get("k", 10)), n_boot=int(p.get("n_boot", 1000)), log=log)
-    ctx.ws.save_result(ctx.job.key, result)
+    ctx.save_result(result)
     return {"result": ctx.job.key, "best": result["best"]}

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recsys.workspace import StoreError
+
 QUEUED, RUNNING, DONE, FAILED, CANCELLED, STOPPED = (
     "queued", "running", "done", "failed", "cancelled", "stopped")
 ACTIVE = (QUEUED, RUNNING)
@@ -88,25 +90,121 @@ def _host() -> str:
     return os.uname().nodename
 
 
-class JobStore:
-    """The ``jobs`` table of one workspace (``<root>/jobs.sqlite``)."""
+class JobTableError(StoreError):
+    """The job table cannot be used: the message names the file and what to do."""
 
-    def __init__(self, path: str | Path) -> None:
+
+class JobTableDamaged(JobTableError):
+    """The job table's file is not a readable SQLite database (truncated, overwritten, a
+    folder). ``Jobs.rebuild`` moves it aside and lists again what the workspace holds."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        self.path = path
+        super().__init__(f"The job table {path} is damaged ({why}). Rebuild it from what the "
+                         "workspace holds with `python -m recsys jobs --rebuild` (or 'Rebuild "
+                         "the job table' in the app): the damaged file is moved aside, not "
+                         "deleted, and the models and results already stored are listed again.")
+
+
+class ReadOnlyWorkspace(JobTableError):
+    """The workspace cannot be written: listing works, running and saving do not."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        super().__init__(f"The workspace at {root} is read-only: its jobs, datasets and models "
+                         "can be listed and opened, but nothing can be run or saved there. Use "
+                         "a writable workspace (RECSYS_WORKSPACE) or ask for write access.")
+
+
+_DAMAGED = ("not a database", "malformed", "file is encrypted", "disk image")
+
+
+def writable(folder: Path) -> bool:
+    """Whether this process may create and change files in ``folder`` (access() says no on a
+    read-only mount, to root too)."""
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+class JobStore:
+    """The ``jobs`` table of one workspace (``<root>/jobs.sqlite``). ``create=False`` never
+    makes the file (a listing of a workspace that does not exist yet reads as empty); a
+    workspace that cannot be written is opened read-only (``readonly``)."""
+
+    def __init__(self, path: str | Path, create: bool = True) -> None:
         self.path = Path(path)
+        self.readonly = False
+        self.missing = False  # no table yet, and none made: every read is empty
+        if self.path.is_dir():
+            raise JobTableDamaged(self.path, "it is a folder, not a file")
+        folder = self.path.parent
+        if (folder.exists() and not writable(folder)) or (
+                self.path.exists() and not os.access(self.path, os.W_OK)):
+            self.readonly = True
+        if not self.path.exists() and (self.readonly or not create):
+            self.missing = True
+            return
+        if self.readonly:
+            with self._db() as db:  # a damaged file is found out now, not on first use
+                db.execute("SELECT COUNT(*) FROM jobs").fetchone()
+            return
+        self._make()
+
+    def _make(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._db() as db:
+        self.missing = False
+        with self._db(write=True) as db:
             db.executescript(_SCHEMA)
 
     @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+    def _db(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        if write and self.readonly:
+            raise ReadOnlyWorkspace(self.path.parent)
+        if write and self.missing:
+            self._make()  # the first write makes the table
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.row_factory = sqlite3.Row
+            db = self._connect()
+        except sqlite3.DatabaseError as exc:
+            raise self._explain(exc) from None
+        try:
             yield db
+        except sqlite3.DatabaseError as exc:
+            raise self._explain(exc) from None
         finally:
             db.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.missing:  # nothing on disk: reads see an empty table, and no file is made
+            db = sqlite3.connect(":memory:", isolation_level=None)
+            db.executescript(_SCHEMA)
+        elif self.readonly:
+            # A WAL database on a read-only disk cannot make its shared-memory file;
+            # ``immutable`` reads it as it is.
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1",
+                                 uri=True, timeout=30, isolation_level=None)
+        else:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _explain(self, exc: sqlite3.DatabaseError) -> Exception:
+        """SQLite's error as the analyst's problem: a damaged table, a read-only workspace,
+        or a busy one."""
+        text = str(exc).lower()
+        if any(w in text for w in _DAMAGED):
+            return JobTableDamaged(self.path, str(exc))
+        if self.path.is_dir():
+            return JobTableDamaged(self.path, "it is a folder, not a file")
+        if any(w in text for w in ("readonly", "read-only", "unable to open")) \
+                and not writable(self.path.parent):
+            return ReadOnlyWorkspace(self.path.parent)
+        if "locked" in text or "busy" in text:
+            return JobTableError(f"The job table {self.path} is busy (another process has held "
+                                 "it locked for over 30 s); try again.")
+        if "no such table" in text:
+            return JobTableDamaged(self.path, "it holds no job table")
+        return JobTableError(f"The job table {self.path} cannot be used ({exc}).")
 
     @staticmethod
     def _job(row: sqlite3.Row) -> Job:
@@ -121,7 +219,7 @@ class JobStore:
     def add(self, kind: str, params: dict[str, Any], key: str, dataset: str | None = None,
             label: str | None = None, owner: str | None = None, priority: int = 0) -> Job:
         job_id = uuid.uuid4().hex[:12]
-        with self._db() as db:
+        with self._db(write=True) as db:
             db.execute("INSERT INTO jobs (id, kind, params, key, dataset, label, owner, priority,"
                        " state, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (job_id, kind, json.dumps(params, sort_keys=True, default=str), key,
@@ -164,13 +262,13 @@ class JobStore:
     # ------------------------------------------------------------ the worker's side
     def hurry(self, job_id: str, priority: int) -> None:
         """Raise a waiting job's priority (someone asked for it now)."""
-        with self._db() as db:
+        with self._db(write=True) as db:
             db.execute("UPDATE jobs SET priority = MIN(priority, ?) WHERE id = ?",
                        (priority, job_id))
 
     def claim(self, job_id: str | None = None) -> Job | None:
         """Take the next queued job (or this one) for the calling process, atomically."""
-        with self._db() as db:
+        with self._db(write=True) as db:
             db.execute("BEGIN IMMEDIATE")
             if job_id is None:
                 row = db.execute("SELECT id FROM jobs WHERE state = ? ORDER BY priority, created "
@@ -196,7 +294,7 @@ class JobStore:
             if val is not None:
                 sets.append(f"{col} = ?")
                 args.append(json.dumps(val, default=float))
-        with self._db() as db:
+        with self._db(write=True) as db:
             db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*args, job_id))
             row = db.execute("SELECT cancel FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return bool(row and row["cancel"])
@@ -205,7 +303,7 @@ class JobStore:
                error: str | None = None) -> None:
         """The end of a job; only a job that is still active can end (once)."""
         assert state in FINISHED, state
-        with self._db() as db:
+        with self._db(write=True) as db:
             db.execute("UPDATE jobs SET state = ?, finished = ?, result = ?, error = ?, "
                        "progress = CASE WHEN ? = 'done' THEN 1.0 ELSE progress END, eta = NULL "
                        f"WHERE id = ? AND state IN ('{QUEUED}', '{RUNNING}')",
@@ -216,7 +314,7 @@ class JobStore:
     def request_cancel(self, job_id: str) -> Job:
         """Ask a job to stop: a queued one is cancelled at once, a running one by its worker
         (models that train in epochs keep their best epoch and end 'stopped')."""
-        with self._db() as db:
+        with self._db(write=True) as db:
             db.execute("UPDATE jobs SET cancel = 1 WHERE id = ?", (job_id,))
         job = self.get(job_id)
         if job.state == QUEUED:
@@ -227,7 +325,9 @@ class JobStore:
         """Mark failed the running jobs whose worker is gone: its process no longer exists on
         this host, or it has not reported for ``STALE_S`` seconds (killed, out of memory, a
         server restart). ``alive(pid)`` says whether a local process runs."""
-        alive = alive or _pid_alive
+        if self.readonly or self.missing:
+            return []
+        alive = alive or pid_alive
         dead = []
         now, host = time.time(), _host()
         for job in self.list(states=(RUNNING,)):
@@ -244,8 +344,33 @@ class JobStore:
             return int(db.execute("SELECT COUNT(*) FROM jobs WHERE state = ?",
                                   (QUEUED,)).fetchone()[0])
 
+    def queue_position(self, job_id: str) -> int | None:
+        """1 for the next queued job to be claimed, 2 for the one after, ...; None when the
+        job is not waiting."""
+        with self._db() as db:
+            row = db.execute("SELECT priority, created FROM jobs WHERE id = ? AND state = ?",
+                             (job_id, QUEUED)).fetchone()
+            if row is None:
+                return None
+            ahead = db.execute("SELECT COUNT(*) FROM jobs WHERE state = ? AND (priority < ? OR "
+                               "(priority = ? AND created < ?))",
+                               (QUEUED, row["priority"], row["priority"], row["created"])
+                               ).fetchone()[0]
+        return int(ahead) + 1
 
-def _pid_alive(pid: int) -> bool:
+    def insert(self, job: Job) -> None:
+        """A whole record as it is (rebuilding the table from what the workspace holds)."""
+        d = job.to_dict()
+        for k in _JSON:
+            d[k] = json.dumps(d[k], default=str) if d[k] or k == "params" else None
+        cols = list(d)
+        with self._db(write=True) as db:
+            db.execute(f"INSERT OR REPLACE INTO jobs ({', '.join(cols)}) VALUES "
+                       f"({', '.join('?' * len(cols))})", [d[c] for c in cols])
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process runs on this host (a zombie does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -19,6 +19,10 @@ def worker_main(root: str, shared: bool = False) -> int:
     registry.load_plugins()
     # Follow-up jobs are queued for the pool (this worker takes them next if none is free).
     jobs = Jobs(Workspace(root, create_key=not shared), executor=LocalExecutor())
+    # A worker that starts after another was killed cleans up after it: the dead one's job
+    # ends as failed, and the raw upload it was importing is deleted.
+    jobs.store.reap()
+    jobs.sweep_uploads()
     idle_since = time.monotonic()
     while time.monotonic() - idle_since < IDLE_EXIT_S:
         job = jobs.store.claim()

@@ -27,3 +27,14 @@ def crash(ctx, p):
     if p.get("how") == "memory":
         raise MemoryError
     raise RuntimeError("boom")
+
+
+@kind("leak")
+def leak(ctx, p):
+    """Fails inside a library whose message quotes the offending value (as pandas does); the
+    value comes from the environment, as a cell comes from a file (not from the request)."""
+    import pandas as pd
+
+    ctx.reporter.stage("parsing", 0.0, 1.0)
+    pd.to_datetime(pd.Series([os.environ["RECSYS_TEST_CELL"]]), format="%Y-%m-%d")
+    return {}
