@@ -4,6 +4,7 @@ import streamlit as st
 
 from recsys import campaign as cp
 from recsys import insights, viz
+from recsys.errors import safe_message
 from recsys.models import NewProduct, registry
 from recsys.workflow import CAMPAIGN_WINDOW_DAYS, campaign_request, serve_request
 from ui.cache import (
@@ -55,7 +56,7 @@ try:
     backtests = {m: product_backtest(j.result["model_id"], str(cutoff), int(window), item)
                  for m, j in fits.items()}
 except ValueError as exc:
-    st.error(f"Could not backtest: {exc}")
+    st.error(f"Could not backtest: {safe_message(exc)}")
     st.stop()
 first = backtests[compare[0]]
 priced = {m: bt.priced(econ) for m, bt in backtests.items()}

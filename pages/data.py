@@ -3,7 +3,6 @@
 import streamlit as st
 
 from recsys import insights, viz
-from recsys.keys import key_location
 from recsys.workspace import DatasetRef
 from ui import access
 from ui import state as S
@@ -27,7 +26,8 @@ for col, (label, value) in zip(cols, [("Customers", s["customers"]), ("Products"
     col.metric(label, f"{value:,}")
 for warning in rep.get("warnings", []):
     st.warning(warning)
-st.caption(insights.dataset_facts(rep, currency()) + f" (pseudonym key: {key_location()})")
+st.caption(insights.dataset_facts(rep, currency())
+           + f" Pseudonyms are keyed with {workspace().key_note()}.")
 currency_setter(currency())
 
 frames = insights.summary_frames(data)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from recsys import viz
+from recsys.errors import safe_message
 from recsys.models import registry
 from recsys.workflow import (
     COLUMN_HELP,
@@ -39,7 +40,7 @@ if go:
         try:
             job = submit(fit_request(ref, fp, name, params[name], str(cutoff)))
         except ValueError as exc:
-            st.error(f"{name} could not be trained: {exc}")
+            st.error(f"{name} could not be trained: {safe_message(exc)}")
         else:
             if not job.active:
                 st.info(f"{job.label} was already trained with these settings: shown below.")

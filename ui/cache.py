@@ -64,15 +64,21 @@ def current_data() -> OrderData:
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=MAX_MODELS)
-def _stored_model(root: str, model_id: str):
+def _stored_model(root: str, model_id: str, stamp: str):
     return Workspace(root).load_model(model_id)
+
+
+def _model(root: str, model_id: str):
+    """The model as its folder is now: the stamp (file names, sizes, times) is part of the
+    cache key, so a folder damaged or replaced on disk is never served from memory."""
+    return _stored_model(root, model_id, Workspace(root).model_stamp(model_id))
 
 
 def model(model_id: str):
     """A fitted model from the workspace (kept in memory while it is used). A damaged one
     stops the page with a message, never the server."""
     try:
-        return _stored_model(str(workspace().root), model_id)
+        return _model(str(workspace().root), model_id)
     except (ModelFileError, StoreError) as exc:
         st.error(f"A stored model cannot be used: {exc}  \nDelete it on the Models page and "
                  "train it again.")
@@ -98,17 +104,18 @@ def _campaign_window(root: str, fingerprint: str, cutoff: str, window: int, _dat
 
 
 @st.cache_resource(show_spinner="Backtesting the product…", max_entries=64)
-def _product_backtest(root: str, model_id: str, fingerprint: str, cutoff: str, window: int,
-                      item: str, _data: OrderData):
+def _product_backtest(root: str, model_id: str, stamp: str, fingerprint: str, cutoff: str,
+                      window: int, item: str, _data: OrderData):
     from recsys import campaign as cp
 
     win = _campaign_window(root, fingerprint, cutoff, window, _data)
-    fitted = _stored_model(root, model_id)
+    fitted = _stored_model(root, model_id, stamp)
     return cp.product_backtest(win, fitted, item, fitted.name)
 
 
 def product_backtest(model_id: str, cutoff: str, window: int, item: str):
     """Stage 2 for one product, on the stored stage-1 model (cached per model and product;
     pricing, stage 3, is left to the page: it is pure and takes milliseconds)."""
-    return _product_backtest(str(workspace().root), model_id, current_fingerprint(), cutoff,
-                             window, item, current_data())
+    ws = workspace()
+    return _product_backtest(str(ws.root), model_id, ws.model_stamp(model_id),
+                             current_fingerprint(), cutoff, window, item, current_data())

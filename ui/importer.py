@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from recsys.data import FORMATS
-from recsys.workspace import DatasetRef, StoreError, check_name, safe_name
+from recsys.workspace import DatasetRef, StoreError, safe_name
 from ui import state as S
 from ui.cache import current_ref, workspace
 from ui.jobs import jobs, submit, watch
@@ -37,8 +37,8 @@ def upload_panel() -> None:
                                 value=False, help="Otherwise every customer key is replaced "
                                 "by a keyed hash before anything is stored.")
         if st.button("Import", type="primary", disabled=not files):
-            try:
-                check_name(name.strip())
+            try:  # the job checks again; this says it before anything is uploaded
+                workspace().check_new_dataset(name.strip(), replace=replace)
                 digest = workspace().stash_upload([(f.name, f.getvalue()) for f in files])
             except StoreError as exc:
                 st.error(f"Could not import: {exc}")

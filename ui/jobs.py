@@ -5,25 +5,57 @@ happens in worker processes, and its results land in the workspace."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import streamlit as st
 
 from recsys import viz
-from recsys.jobs import FAILED, Job, Jobs
+from recsys.jobs import FAILED, Job, Jobs, JobTableDamaged, ReadOnlyWorkspace
 from recsys.workflow import Request, Served, served_models, starter_requests
 from recsys.workspace import Workspace
+from ui import state as S
 from ui.cache import current_data, current_fingerprint, current_ref, workspace
 
 
 @st.cache_resource
 def _jobs(root: str) -> Jobs:
     jobs = Jobs(Workspace(root))
-    jobs.reap()  # a (re)started server: jobs whose worker is gone end as failed
+    # A (re)started server: jobs whose worker is gone end as failed, and raw uploads no
+    # running import needs are deleted.
+    jobs.reap()
     return jobs
 
 
 def jobs() -> Jobs:
     return _jobs(str(workspace().root))
+
+
+@contextmanager
+def job_table_guard() -> Iterator[None]:
+    """A damaged job table or a read-only workspace stops the page with what to do (and a
+    button that rebuilds the table), never with a traceback."""
+    try:
+        yield
+    except JobTableDamaged as exc:
+        st.error(str(exc))
+        st.button("Rebuild the job table", type="primary", on_click=_rebuild)
+        st.stop()
+    except ReadOnlyWorkspace as exc:
+        st.error(str(exc))
+        st.stop()
+
+
+def _rebuild() -> None:
+    aside, n = Jobs.rebuild(workspace())
+    _jobs.clear()
+    st.session_state[S.NOTICE] = (f"The job table was made again: {n} finished jobs listed "
+                                  "from the models, results and datasets on disk"
+                                  + ("; the damaged file was kept beside it." if aside else "."))
+
+
+def read_only() -> bool:
+    return jobs().store.readonly
 
 
 def submit(request: Request, priority: int = 0, reuse: bool = True) -> Job:
@@ -43,7 +75,7 @@ def warm_up() -> None:
     """A dataset seen for the first time gets its starter models and campaign backtests as
     background jobs, so every page fills without anyone pressing Train."""
     fp = current_fingerprint()
-    if jobs().list(dataset=fp, limit=1):
+    if read_only() or jobs().list(dataset=fp, limit=1):
         return
     for request in starter_requests(current_ref(), fp, current_data()):
         submit(request, priority=1)
@@ -69,12 +101,22 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
+def _queued(job: Job) -> str:
+    """Where a waiting job stands: 'queued · next for a free worker', '… · 3rd in line'."""
+    place = jobs().store.queue_position(job.id)
+    if place is None or place == 1:
+        return "queued · next for a free worker"
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(place % 10 if place % 100 not in (11, 12, 13)
+                                             else 0, "th")
+    return f"queued · {place}{suffix} in line for a free worker"
+
+
 def job_line(job: Job, stop: bool = False, curve: bool = False) -> None:
     """One job: a progress bar with its step, elapsed time and ETA (or how it ended), and
     with ``curve`` its loss / validation NDCG by epoch so far."""
     name = job.label or job.kind
     if job.active:
-        wait = "waiting for a free worker" if job.state == "queued" else job.step or "starting"
+        wait = _queued(job) if job.state == "queued" else job.step or "starting"
         text = (f"**{name}** · {wait} · {_duration(job.elapsed)} elapsed"
                 + (f" · about {_duration(job.eta)} left" if job.eta else ""))
         cols = st.columns([6, 1]) if stop else [st]
@@ -99,12 +141,13 @@ def job_line(job: Job, stop: bool = False, curve: bool = False) -> None:
 
 
 def _watch(ids: tuple[str, ...], stop: bool, curve: bool) -> None:
-    jobs().reap()  # a worker that died ends its job as failed, and queued jobs get a worker
-    now = []
-    for job_id in ids:
-        job = jobs().get(job_id)
-        now.append(job)
-        job_line(job, stop, curve)
+    with job_table_guard():
+        jobs().reap()  # a worker that died ends its job as failed; queued jobs get a worker
+        now = []
+        for job_id in ids:
+            job = jobs().get(job_id)
+            now.append(job)
+            job_line(job, stop, curve)
     if any(not j.active for j in now):
         time.sleep(0.2)  # let the worker's last write land before the page reads results
         st.rerun()
