@@ -6,6 +6,8 @@ from recsys.models import registry
 from recsys.settings import problems
 from ui import access, state
 from ui.jobs import job_table_guard, read_only, warm_up
+from ui.routing import router
+from ui.timing import page_run
 from ui.widgets import sidebar
 
 st.set_page_config(page_title="recsys · recommendation analyst", layout="wide")
@@ -31,6 +33,7 @@ pages = [
     st.Page("pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
 ]
 nav = st.navigation(pages)
-with job_table_guard():
+with page_run(getattr(nav, "title", "?")), job_table_guard():
     sidebar()
-    nav.run()
+    with router():
+        nav.run()

@@ -16,8 +16,10 @@ from ui.cache import (
     product_backtest,
 )
 from ui.jobs import ensure, job_line, served, watch
+from ui.routing import routed
 from ui.widgets import download, intro
 
+routed()  # a deep link as a fresh server's first request skips the router
 st.header("Campaigns")
 intro("campaigns")
 data, ref, fp = current_data(), current_ref(), current_fingerprint()

@@ -3,10 +3,12 @@
 import streamlit as st
 
 from recsys import insights, viz
-from ui.cache import currency, current_data, model, workspace
+from ui.cache import currency, current_data, figure, model, workspace
 from ui.jobs import available
+from ui.routing import routed
 from ui.widgets import download, intro
 
+routed()  # a deep link as a fresh server's first request skips the router
 st.header("Customer")
 intro("customer")
 data = current_data()
@@ -31,7 +33,8 @@ cols[3].metric("Customer since", profile["first_order"])
 st.caption(f"Country: {profile['country'] or 'not given'} · customer {cid}")
 
 history = insights.customer_history(data, cid)
-st.plotly_chart(viz.purchase_timeline(history), width="stretch")
+st.plotly_chart(figure("timeline", (cid,), lambda: viz.purchase_timeline(history)),
+                width="stretch")
 with st.expander(f"Purchase history ({len(history):,} lines)"):
     st.dataframe(history, hide_index=True, width="stretch")
 

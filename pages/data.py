@@ -6,10 +6,12 @@ from recsys import insights, viz
 from recsys.workspace import DatasetRef
 from ui import access
 from ui import state as S
-from ui.cache import currency, current_data, current_ref, workspace
+from ui.cache import currency, current_data, current_ref, figure, workspace
 from ui.importer import upload_panel
+from ui.routing import routed
 from ui.widgets import currency_setter, intro, show_notice, welcome
 
+routed()  # a deep link as a fresh server's first request skips the router
 st.header("Data")
 intro("data")
 welcome()
@@ -30,12 +32,10 @@ st.caption(insights.dataset_facts(rep, currency())
            + f" Pseudonyms are keyed with {workspace().key_note()}.")
 currency_setter(currency())
 
-frames = insights.summary_frames(data)
 left, right = st.columns(2)
-left.plotly_chart(viz.orders_over_time(frames["weekly"]), width="stretch")
-right.plotly_chart(viz.per_customer(frames["per_customer"]), width="stretch")
-left.plotly_chart(viz.top_products(frames["top_items"]), width="stretch")
-right.plotly_chart(viz.countries(frames["countries"]), width="stretch")
+charts = figure("summary", (), lambda: viz.summary_charts(insights.summary_frames(data)))
+for col, chart in zip((left, right, left, right), charts, strict=True):
+    col.plotly_chart(chart, width="stretch")
 
 with st.expander("Column mapping and cleaning report", expanded=False):
     st.json(rep.get("mapping", {}))

@@ -6,11 +6,13 @@ import streamlit as st
 from recsys import insights, segments, viz
 from recsys.models import registry
 from recsys.workflow import segments_request
-from ui.cache import currency, current_fingerprint, current_ref, result
+from ui.cache import currency, current_fingerprint, current_ref, figure, result
 from ui.cache import model as stored_model
 from ui.jobs import available, ensure, job_line, watch
+from ui.routing import routed
 from ui.widgets import download, intro
 
+routed()  # a deep link as a fresh server's first request skips the router
 st.header("Embeddings and segments")
 intro("embeddings")
 models = available("item_vectors")
@@ -42,8 +44,9 @@ options = ["cluster", "rfm segment", "country", "orders"] if what == "customers"
 colour = st.selectbox("Colour by", options)
 title = f"{len(points):,} {what} · {method.upper()}" + (" (stratified sample)" if res["sampled"]
                                                          else "")
-event = st.plotly_chart(viz.embedding_scatter(points, colour, title), on_select="rerun",
-                        selection_mode="points", key="scatter")
+event = st.plotly_chart(figure("scatter", (job.result["result"], colour),
+                               lambda: viz.embedding_scatter(points, colour, title)),
+                        on_select="rerun", selection_mode="points", key="scatter")
 picked = event.selection.points if event and event.selection else []
 if picked:
     focus = points.iloc[int(picked[0].get("point_index", 0))]

@@ -17,8 +17,10 @@ from recsys.workflow import (
 )
 from ui.cache import current_data, current_fingerprint, current_ref, workspace
 from ui.jobs import active, job_line, jobs, served, submit, watch
+from ui.routing import routed
 from ui.widgets import intro, param_inputs, show_notice
 
+routed()  # a deep link as a fresh server's first request skips the router
 st.header("Models")
 intro("models")
 show_notice()

@@ -3,11 +3,13 @@
 import streamlit as st
 
 from recsys import insights, viz
-from ui.cache import currency, current_data
+from ui.cache import currency, current_data, figure
 from ui.cache import model as stored_model
 from ui.jobs import available
+from ui.routing import routed
 from ui.widgets import download, intro
 
+routed()  # a deep link as a fresh server's first request skips the router
 st.header("Products")
 intro("products")
 data = current_data()
@@ -22,7 +24,8 @@ cols[1].metric("Buyers", f"{p['buyers']:,}")
 cols[2].metric("Orders", f"{p['orders']:,}")
 cols[3].metric("First sold", p["first_seen"])
 st.caption(f"Category: {p['category'] or 'none'} · product {item}")
-st.plotly_chart(viz.sales_over_time(insights.product_sales(data, item)), width="stretch")
+st.plotly_chart(figure("sales", (item,), lambda: viz.sales_over_time(
+    insights.product_sales(data, item))), width="stretch")
 with st.expander("Who bought it"):
     st.dataframe(insights.product_buyers(data, item), hide_index=True, width="stretch")
 

@@ -35,6 +35,8 @@ SETTINGS: dict[str, Setting] = {
     "RECSYS_WORKERS": Setting(2, high=64, what="worker processes that run the jobs"),
     "RECSYS_WORKER_THREADS": Setting(0, low=0, high=1024,
                                      what="math threads per worker (0: automatic)"),
+    "RECSYS_WORKER_NICE": Setting(10, low=0, high=19,
+                                  what="how far below the app the workers' CPU priority is"),
     "RECSYS_RAY_TRAIN_WORKERS": Setting(2, high=4096, what="Ray Train workers per fit"),
 }
 

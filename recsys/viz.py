@@ -29,6 +29,12 @@ def countries(df: pd.DataFrame) -> go.Figure:
     return fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10))
 
 
+def summary_charts(frames: dict[str, pd.DataFrame]) -> list[go.Figure]:
+    """The Data page's four charts, in reading order, from ``insights.summary_frames``."""
+    return [orders_over_time(frames["weekly"]), per_customer(frames["per_customer"]),
+            top_products(frames["top_items"]), countries(frames["countries"])]
+
+
 def leaderboard(board: pd.DataFrame, metric: str = "ndcg") -> go.Figure:
     """Bars with 95% bootstrap CIs, best first."""
     b = board.sort_values(metric, ascending=True)

@@ -32,6 +32,18 @@ def make_data(rows: list[tuple]) -> OrderData:
 
 
 @pytest.fixture(autouse=True)
+def _keep_main_module():
+    """Streamlit's AppTest installs the app as ``__main__`` and leaves it there: a process
+    spawned later (torch's data-parallel ranks) would then run the app in bare mode."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+
+
+@pytest.fixture(autouse=True)
 def _workspace(tmp_path_factory, monkeypatch):
     """Every test writes its workspace (and PII secret) into a temporary folder; worker
     processes it started are stopped afterwards."""

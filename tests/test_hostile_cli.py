@@ -174,6 +174,26 @@ def test_import_asks_before_replacing_and_refuses_confusable_names(files, capsys
     assert [d["name"] for d in Workspace().list_datasets()] == ["shop-a"]
 
 
+REFUSED = [c for c, (_, _, expect) in hostile.FILES.items() if expect[0] == "error"]
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_every_refused_file_is_one_line_and_exit_2_on_the_command_line(case, tmp_path, capsys,
+                                                                       monkeypatch):
+    """The hostile corpus through `python -m recsys import` (an import job, as in the app):
+    the same message as the library's, on one line, exit status 2, never 'unexpected'."""
+    for key, value in hostile.LIMITS.items():
+        monkeypatch.setenv(key, value)
+    name, build, (_, _, pattern) = hostile.FILES[case]
+    path = tmp_path / name
+    path.write_bytes(build())
+    rc = main(["import", str(path), "--name", "case"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2, err
+    assert err.startswith("error:") and "\n" not in err and "unexpected" not in err, err
+    assert re.search(pattern, err), err
+
+
 def test_one_line_from_a_real_process(files):
     """The same through `python -m recsys`, as a shell script sees it."""
     for argv in (["bench", files["png"]], ["bench", "--demo", "--k", "0"],

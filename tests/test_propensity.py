@@ -14,6 +14,24 @@ from recsys.models.pair_features import FEATURES, PairFeatures, reference_time
 from tests.conftest import make_data
 
 
+@pytest.mark.parametrize("learned", [None, [0, 2, 3, 5, 7, 11, 13, 17, 19, 23]])
+def test_basket_fit_is_the_histories_through_B(clustered_data, learned):
+    """EASE's basket fit of any products for any customers equals the dense product of
+    their histories with B's columns (zero for products EASE never learned)."""
+    n = clustered_data.n_items
+    items = np.arange(n) if learned is None else np.array(learned)
+    rng = np.random.default_rng(0)
+    B = rng.normal(size=(len(items), len(items))).astype(np.float32)
+    pf = PairFeatures.build(clustered_data, pd.Timestamp("2024-05-01"), B, learned)
+    rows, cols = np.array([0, 3, 7]), np.array([1, 2, 0, 5, 39, 17])
+    hist = pf.count[rows].toarray()[:, items]
+    full = np.zeros((len(items), n), np.float32)
+    full[:, items] = B
+    ease, ease_count = pf.basket_fit(pf.count[rows], cols)
+    np.testing.assert_allclose(ease, (hist > 0) @ full[:, cols], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ease_count, hist @ full[:, cols], rtol=1e-6, atol=1e-5)
+
+
 def test_pair_features_by_hand():
     data = make_data([
         ("a", "x", "o1", "2024-01-01", "A"), ("a", "x", "o2", "2024-01-11", "A"),

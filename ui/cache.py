@@ -5,6 +5,9 @@ workspace, which the background jobs write to, so a reload loses nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import streamlit as st
 
 from recsys.data import OrderData
@@ -47,6 +50,18 @@ def current_fingerprint() -> str:
     except StoreError:
         S.set_dataset(DatasetRef.demo())
         return ws.fingerprint(DatasetRef.demo())
+
+
+@st.cache_resource(max_entries=512, show_spinner=False)
+def _figure(kind: str, key: tuple, _build: Callable[[], Any]):
+    return _build()
+
+
+def figure(kind: str, key: tuple, build: Callable[[], Any]):
+    """A figure of the dataset in view, drawn once per (kind, key) -- the key names what it
+    shows: a customer, a product -- and shared by every session. Building plotly figures
+    was most of a page's server time, and a page reruns on every click and switch."""
+    return _figure(kind, (current_fingerprint(), *key), build)
 
 
 def currency() -> str | None:

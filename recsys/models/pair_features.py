@@ -143,15 +143,24 @@ class PairFeatures:
     def _everything(self) -> bool:
         return np.array_equal(self.B_items, np.arange(self.count.shape[1]))
 
-    def ease_columns(self, cols: np.ndarray) -> np.ndarray:
-        """B's columns for products ``cols`` [k, len(cols)] (zero for products EASE never
-        learned: they fit no basket)."""
+    def basket_fit(self, hist: sp.csr_matrix, cols: np.ndarray) -> tuple[np.ndarray, ...]:
+        """EASE's score of products ``cols`` for these customers' histories, bought-or-not
+        and by count [len(rows), len(cols)] each (zero for products EASE never learned:
+        they fit no basket). Whichever order costs less: B's columns copied first (many
+        customers, few products: a campaign's audience) or the histories through B whole
+        and the columns picked after (few customers, every product: one customer's page,
+        where copying B's n x n columns took most of the time)."""
+        hk = hist if self._everything() else hist[:, self.B_items]
         pos = self._pos()[cols]
-        if (pos >= 0).all():
-            return self.B[:, pos]
-        out = np.zeros((len(self.B_items), len(cols)), np.float32)
-        out[:, pos >= 0] = self.B[:, pos[pos >= 0]]
-        return out
+        m, nnz = len(self.B_items), max(hk.nnz, 1)
+        if len(cols) * (m + nnz) <= nnz * m:
+            Bc = self.B[:, np.maximum(pos, 0)] * (pos >= 0).astype(np.float32)
+            return np.asarray((hk > 0).astype(np.float32) @ Bc), np.asarray(hk @ Bc)
+        out = []
+        for h in ((hk > 0).astype(np.float32), hk):
+            full = np.asarray(h @ self.B)
+            out.append(np.where(pos >= 0, full[:, np.maximum(pos, 0)], np.float32(0)))
+        return tuple(out)
 
     def similarity(self, q: np.ndarray) -> np.ndarray:
         """EASE's B[i, j] for products ``q`` against every product, [len(q), n_items]."""
@@ -168,10 +177,7 @@ class PairFeatures:
         last = np.where(bought, self.last[rows][:, cols].toarray() - 1, np.nan)
         first = np.where(bought, self.first[rows][:, cols].toarray() - 1, np.nan)
         c = self.customer[rows]
-        Bc = self.ease_columns(cols)
-        hk = hist if self._everything() else hist[:, self.B_items]
-        ease = np.asarray((hk > 0).astype(np.float32) @ Bc)
-        ease_count = np.asarray(hk @ Bc)
+        ease, ease_count = self.basket_fit(hist, cols)
         cat_n = self.cat_lines[rows].toarray()[:, self.item_cat[cols]]
         k = len(cols)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -1,0 +1,39 @@
+"""Every page runs inside the router (``app.py``): sign-in gate, settings check, the job
+table's guard, the sidebar.
+
+Streamlit still honours its legacy ``pages/`` discovery until some session of a server has
+run ``st.navigation``: a deep link (``/models``) as the first request after a start ran the
+page file alone, skipping the router and its sign-in gate. Each page therefore calls
+``routed()`` first; outside the router it runs the router instead (which shows the page)
+and stops."""
+
+from __future__ import annotations
+
+import contextvars
+import runpy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import streamlit as st
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+_INSIDE = contextvars.ContextVar("recsys_inside_router", default=False)
+
+
+@contextmanager
+def router() -> Iterator[None]:
+    """The router's run of the chosen page (app.py wraps ``nav.run()`` in it)."""
+    token = _INSIDE.set(True)
+    try:
+        yield
+    finally:
+        _INSIDE.reset(token)
+
+
+def routed() -> None:
+    """Called first by every page: outside the router, run the router and stop here."""
+    if _INSIDE.get():
+        return
+    runpy.run_path(str(APP), run_name="__main__")
+    st.stop()
