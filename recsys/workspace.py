@@ -228,12 +228,19 @@ class Workspace:
     def _dir(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
 
-    def _safe(self, folder: Path) -> Path:
-        """A stored folder that is what it says: no links anywhere in it, and inside the
-        workspace (a link to elsewhere would read files nobody meant to share)."""
+    def _safe(self, folder: Path, only: str | None = None) -> Path:
+        """A stored folder that is what it says: no links anywhere in it (or in the one file
+        ``only`` that is about to be read: pages ask for a dataset's meta on every run, and
+        its partitions are many files), and inside the workspace (a link to elsewhere would
+        read files nobody meant to share)."""
         root = self.root.resolve()
         if folder.is_symlink() or not folder.resolve().is_relative_to(root):
             raise StoreError(f"{folder.name} points outside the workspace; refusing to read it.")
+        if only is not None:
+            if (folder / only).is_symlink():
+                raise StoreError(f"{folder.name} holds links to files elsewhere; refusing to "
+                                 "read it.")
+            return folder
         if any(p.is_symlink() for p in folder.rglob("*")):
             raise StoreError(f"{folder.name} holds links to files elsewhere; refusing to read "
                              "it.")
@@ -316,7 +323,7 @@ class Workspace:
             self._write_dataset(load_demo(), folder, "demo")
         if not (folder / "meta.json").exists():
             raise StoreError(f"No dataset named {ref.name!r} in this workspace.")
-        return _meta(self._safe(folder) / "meta.json")
+        return _meta(self._safe(folder, only="meta.json") / "meta.json")
 
     def set_currency(self, ref: DatasetRef, code: str | None) -> None:
         """The analyst's word on a dataset's currency (kept beside its data, not in it)."""
@@ -455,6 +462,13 @@ class Workspace:
 
     def delete_result(self, key: str) -> None:
         shutil.rmtree(self._dir("results", check_name(key)), ignore_errors=True)
+
+    def result_stamp(self, key: str) -> float:
+        """When a stored result was written (a result is replaced whole, its summary last)."""
+        try:
+            return (self._dir("results", check_name(key)) / "result.json").stat().st_mtime
+        except FileNotFoundError:
+            raise StoreError(f"No stored result {key!r}") from None
 
     def has_result(self, key: str) -> bool:
         return (self._dir("results", check_name(key)) / "result.json").exists()

@@ -27,8 +27,10 @@ def workspace() -> Workspace:
     return access.home()
 
 
-@st.cache_data(show_spinner="Opening the dataset…", max_entries=4)
+@st.cache_resource(show_spinner="Opening the dataset…", max_entries=4)
 def _stored_data(root: str, kind: str, name: str, fingerprint: str) -> OrderData:
+    # One shared, read-only copy: st.cache_data would unpickle a fresh copy of every table
+    # on each call, several times per page run (most of a page's time under load).
     return Workspace(root).load_dataset(DatasetRef(kind, name))
 
 
@@ -100,10 +102,17 @@ def model(model_id: str):
         st.stop()
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _stored_result(root: str, key: str, stamp: float):
+    return Workspace(root).load_result(key)
+
+
 def result(key: str):
-    """A stored job result (summary, tables, arrays); a damaged one stops the page."""
+    """A stored job result (summary, tables, arrays), read once while its files are
+    unchanged; a damaged one stops the page."""
+    ws = workspace()
     try:
-        return workspace().load_result(key)
+        return _stored_result(str(ws.root), key, ws.result_stamp(key))
     except (StoreError, OSError, ValueError) as exc:
         workspace().delete_result(key)  # so that the next visit computes it again
         st.error(f"A stored result could not be read ({exc}); reload to compute it again.")

@@ -147,8 +147,13 @@ class OrderData:
         return self.subset(self.interactions["timestamp"].to_numpy() < np.datetime64(cutoff))
 
     def summary(self) -> dict[str, Any]:
+        """Lines, customers, products, orders and the first and last day (worked out once
+        per interactions table: the app's sidebar asks on every page run)."""
+        memo = self.__dict__.get("_summary")
+        if memo is not None and memo[0] is self.interactions:
+            return dict(memo[1])
         t = self.interactions["timestamp"]
-        return {
+        out = {
             "lines": int(len(self.interactions)),
             "customers": self.n_customers,
             "items": self.n_items,
@@ -156,6 +161,8 @@ class OrderData:
             "first": str(t.min()) if len(t) else None,
             "last": str(t.max()) if len(t) else None,
         }
+        self.__dict__["_summary"] = (self.interactions, out)
+        return dict(out)
 
 
 def _max_per_pair(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
