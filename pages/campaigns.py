@@ -6,12 +6,12 @@ from recsys import campaign as cp
 from recsys import insights, viz
 from recsys.errors import safe_message
 from recsys.models import NewProduct, registry
-from recsys.workflow import CAMPAIGN_WINDOW_DAYS, campaign_request, serve_request
+from recsys.requests import CampaignRequest, ServeRequest
+from recsys.workflow import CAMPAIGN_WINDOW_DAYS
 from ui.cache import (
     currency,
     current_data,
-    current_fingerprint,
-    current_ref,
+    data_key,
     model,
     product_backtest,
 )
@@ -22,7 +22,7 @@ from ui.widgets import download, intro
 routed()  # a deep link as a fresh server's first request skips the router
 st.header("Campaigns")
 intro("campaigns")
-data, ref, fp = current_data(), current_ref(), current_fingerprint()
+data = current_data()
 
 choices = insights.product_choices(data)
 c1, c2 = st.columns([2, 1])
@@ -45,7 +45,8 @@ if not compare:
 
 # Stage 1 (the model before the cutoff) is a job; stage 2 is cached per product; pricing is
 # recomputed on every change, in milliseconds.
-fits = {m: ensure(campaign_request(ref, fp, m, str(cutoff), int(window))) for m in compare}
+fits = {m: ensure(CampaignRequest.of(data_key(), m, str(cutoff), int(window)))
+        for m in compare}
 if any(j.active for j in fits.values()):
     st.info("Fitting the models on the orders before the cutoff (in the background)…")
     watch([j for j in fits.values() if j.active])
@@ -75,7 +76,8 @@ for col, key in zip(cols, ("recall", "lift", "expected_profit")):
     col.plotly_chart(figs[key], width="stretch")
 
 st.subheader("Target list (models fitted on all data)")
-live = ensure(serve_request(ref, fp, compare[0], registry.spec(compare[0]).campaign_params))
+live = ensure(ServeRequest.of(data_key(), compare[0],
+                              dict(registry.spec(compare[0]).campaign_params)))
 if live.active:
     watch([live])
 elif live.result:

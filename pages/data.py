@@ -24,9 +24,9 @@ rep = data.report
 cols = st.columns(5)
 for col, (label, value) in zip(cols, [("Customers", s["customers"]), ("Products", s["items"]),
                                       ("Orders", s["orders"]), ("Lines kept", s["lines"]),
-                                      ("Lines read", rep.get("rows_read", s["lines"]))]):
+                                      ("Lines read", rep.rows_read or s["lines"])]):
     col.metric(label, f"{value:,}")
-for warning in rep.get("warnings", []):
+for warning in rep.warnings:
     st.warning(warning)
 st.caption(insights.dataset_facts(rep, currency())
            + f" Pseudonyms are keyed with {workspace().key_note()}.")
@@ -38,7 +38,7 @@ for col, chart in zip((left, right, left, right), charts, strict=True):
     col.plotly_chart(chart, width="stretch")
 
 with st.expander("Column mapping and cleaning report", expanded=False):
-    st.json(rep.get("mapping", {}))
+    st.json(rep.mapping)
     st.dataframe(insights.cleaning_table(data), hide_index=True, width="stretch")
 
 if access.sign_in_required():

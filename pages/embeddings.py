@@ -5,8 +5,8 @@ import streamlit as st
 
 from recsys import insights, segments, viz
 from recsys.models import registry
-from recsys.workflow import segments_request
-from ui.cache import currency, current_fingerprint, current_ref, figure, result
+from recsys.requests import SegmentsRequest
+from ui.cache import currency, data_key, figure, result
 from ui.cache import model as stored_model
 from ui.jobs import available, ensure, job_line, watch
 from ui.routing import routed
@@ -29,8 +29,8 @@ what = c2.radio("Show", ["customers", "items"] if has_customers else ["items"],
 method = c3.selectbox("Projection", ["pca", "umap", "tsne"],
                       help="PCA is ready as soon as a model is trained. UMAP (cosine) shows "
                            "local structure best; it and t-SNE run as background jobs.")
-job = ensure(segments_request(current_ref(), current_fingerprint(), models[label].serving_id,
-                              what, method, models[label].holdout_id))
+job = ensure(SegmentsRequest(data_key(), models[label].serving_id, what, method,
+                             models[label].holdout_id))
 if job.active:
     watch([job])
     st.stop()

@@ -5,17 +5,11 @@ import streamlit as st
 from recsys import viz
 from recsys.errors import safe_message
 from recsys.models import registry
-from recsys.workflow import (
-    COLUMN_HELP,
-    default_cutoff,
-    fit_request,
-    leaderboard_frame,
-    leaderboard_rows,
-    tune_request,
-    tuning_summaries,
-    tuning_table,
-)
-from ui.cache import current_data, current_fingerprint, current_ref, workspace
+from recsys.presentation import COLUMN_HELP, leaderboard_frame, tuning_table
+from recsys.requests import FitRequest, TuneRequest
+from recsys.tuning import too_little_history
+from recsys.workflow import default_cutoff, leaderboard_rows, tuning_summaries
+from ui.cache import current_data, current_fingerprint, data_key, workspace
 from ui.jobs import active, job_line, jobs, served, submit, watch
 from ui.routing import routed
 from ui.widgets import intro, param_inputs, show_notice
@@ -24,9 +18,10 @@ routed()  # a deep link as a fresh server's first request skips the router
 st.header("Models")
 intro("models")
 show_notice()
-data, ref, fp = current_data(), current_ref(), current_fingerprint()
+data, fp = current_data(), current_fingerprint()
 
-names = st.multiselect("Models to train", registry.names(), default=["popularity", "ease"],
+names = st.multiselect("Models to train", registry.names(),
+                       default=registry.names(train_default=True),
                        format_func=lambda n: n + (" (slow)" if registry.spec(n).slow else ""),
                        help="Neural models (" + ", ".join(registry.names(slow=True))
                        + ") take minutes on a CPU. Training runs in the background: the other "
@@ -40,7 +35,7 @@ with st.form("train"):
 if go:
     for name in names:
         try:
-            job = submit(fit_request(ref, fp, name, params[name], str(cutoff)))
+            job = submit(FitRequest.of(data_key(), name, params[name], str(cutoff)))
         except ValueError as exc:
             st.error(f"{name} could not be trained: {safe_message(exc)}")
         else:
@@ -52,10 +47,14 @@ with st.expander("Tune settings automatically"):
                "the holdout itself), then trains the tuned models and a blend of the best "
                "one with best sellers, and scores them on the holdout like any other.")
     tune_names = st.multiselect("Models to tune", registry.names(tunable=True),
-                                default=["ease", "als"], key="tune_models")
+                                default=registry.names(tune_default=True, starter=True),
+                                key="tune_models")
     minutes = st.slider("Minutes per model", 1, 30, 5, key="tune_minutes")
     if st.button("Tune", disabled=not tune_names):
-        submit(tune_request(ref, fp, tune_names, str(cutoff), minutes))
+        if why := too_little_history(data, str(cutoff)):
+            st.error(why)  # at once: no job waits its turn only to say so
+        else:
+            submit(TuneRequest(data_key(), tuple(tune_names), str(cutoff), float(minutes)))
     recent = jobs().list(dataset=fp, limit=30)
     last = next((j for j in recent if j.kind == "tune"), None)
     if last is not None and not last.active and last.state != "done":
@@ -91,17 +90,17 @@ if ended:
 
 with st.expander("Models of this dataset"):
     models = served()
-    st.dataframe([{"model": s.label, "serving": s.note, "ndcg": s.metrics.get("ndcg"),
-                   "holdout from": s.metrics.get("cutoff")} for s in models.values()],
+    st.dataframe([{"model": s.label, "serving": s.note, "ndcg": s.ndcg,
+                   "holdout from": s.cutoff} for s in models.values()],
                  hide_index=True, width="stretch")
     c1, c2, c3 = st.columns([2, 2, 1])
     pick = c1.selectbox("Rename or delete", [""] + list(models))
     new_name = c2.text_input("New name", value=pick)
     if pick and c3.button("Rename") and new_name.strip():
-        for m in workspace().list_models(group=models[pick].group, fingerprint=fp):
-            workspace().update_model_meta(m["name"], label=new_name.strip()[:60])
+        for r in workspace().model_records(group=models[pick].group, fingerprint=fp):
+            workspace().update_model(r.name, label=new_name.strip()[:60])
         st.rerun()
     if pick and c3.button("Delete"):
-        for m in workspace().list_models(group=models[pick].group, fingerprint=fp):
-            workspace().delete_model(m["name"])
+        for r in workspace().model_records(group=models[pick].group, fingerprint=fp):
+            workspace().delete_model(r.name)
         st.rerun()

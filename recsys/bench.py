@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any
 
 from recsys.data import OrderData
-from recsys.evaluate import build_truth, evaluate, paired_difference, temporal_split
+from recsys.evaluate import build_truth, paired_difference, temporal_split
 from recsys.memory import PeakRSS, peak_bytes
-from recsys.models import make_model
-from recsys.models.blend import Blend
+from recsys.models import model_settings, registry
+from recsys.pipelines import fit_and_score
+from recsys.tuning import tune_many
+from recsys.tuning_ray import searcher
 
 
 def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, Any]] | None = None,
@@ -18,7 +22,9 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
               tune_minutes: float | None = None, tune_trials: int | None = None,
               tune_total_minutes: float | None = None,
               log: Callable[[str], Any] | None = None) -> dict[str, Any]:
-    """Fit and evaluate each model on one temporal split; returns the JSON-ready result.
+    """Fit and evaluate each model on one temporal split (``pipelines.fit_and_score``, as a
+    fit job does); returns the JSON-ready result, each model's entry a ``ScoreRow`` with the
+    bench's own figures (memory, evaluation time) beside it.
     With ``tune_minutes`` each model's settings are first searched on the validation window
     at the end of the training period (``recsys.tuning``; ``params`` stay fixed), the blend
     of the best with best sellers joins, and the test window scores the chosen settings.
@@ -39,43 +45,32 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
                           task=task, k=k)
         steps["tune"] = _step(tune_mem)
         params = {name: r.params for name, r in tuned.items()}
-        models = [*models, *(["blend"] if "blend" in tuned else [])]
-    keep = tuned["blend"].params["base"] if "blend" in tuned else None
-    results, out_models, kept = {}, {}, None
+        models = [*models, *(n for n in tuned if n not in models)]
+    bases = _bases(models, params)  # fitted models a mix later in the list wraps
+    fitted: dict[str, Any] = {}
+    results, out_models = {}, {}
     for name in models:
-        model = make_model(name, **params.get(name, {}))
-        with PeakRSS() as fit_mem:
-            if name == "blend" and kept is not None:  # around the base fitted above
-                p = params[name]
-                model = Blend.wrap(kept, split.train, popularity=p["popularity"],
-                                   recent=p["recent"], recent_days=p["recent_days"])
-            else:
-                model.fit(split.train)
-        if name == keep:
-            kept = model
-        with PeakRSS() as eval_mem:
-            res = evaluate(model, split, k=k, task=task, n_boot=n_boot, seed=seed, truth=truth)
-        results[name] = res
-        d = res.to_dict()
-        fit_s = fit_mem.seconds
-        out_models[name] = {**d, "fit_seconds": round(fit_s, 3),
-                            "fit_peak_gb": fit_mem.peak_gb,
-                            "evaluate_seconds": round(eval_mem.seconds, 3),
-                            "evaluate_peak_gb": eval_mem.peak_gb, "params": model.params()}
-        if model.notes():
-            out_models[name]["notes"] = model.notes()
-        if name in tuned:
-            r = tuned[name]
-            out_models[name].update(
-                validation_ndcg=round(r.score, 5), tuned={
-                    "trials": len(r.trials), "seconds": round(r.seconds, 1),
-                    "start_validation_ndcg": _round(r.start_score),
-                    "default_validation_ndcg": _round(r.default_score),
-                    "kept_start": r.kept_start})
+        meters: dict[str, PeakRSS] = {}
+
+        @contextmanager
+        def step(what: str, meters=meters):
+            with PeakRSS() as m:
+                yield
+            meters[what] = m
+
+        r = tuned.get(name)
+        scored = fit_and_score(name, params.get(name, {}), split, label=name, k=k, task=task,
+                               n_boot=n_boot, seed=seed, truth=truth, step=step,
+                               fit=_reuse_base(fitted), tuned=r is not None,
+                               validation_ndcg=None if r is None else round(r.score, 5))
+        if bases.get(name) == scored.model.params():
+            fitted[name] = scored.model
+        results[name] = scored.result
+        out_models[name] = _entry(scored, meters, r)
         if log:
-            log(f"{name:<18} ndcg@{k}={d['ndcg']:.4f}  fit {fit_s:.2f}s "
-                f"(peak {fit_mem.peak_gb:.2f} GB)  evaluate {eval_mem.seconds:.2f}s")
-        del model
+            fit, ev = meters["fit"], meters["evaluate"]
+            log(f"{name:<18} ndcg@{k}={scored.row.metrics['ndcg']:.4f}  fit {fit.seconds:.2f}s "
+                f"(peak {fit.peak_gb:.2f} GB)  evaluate {ev.seconds:.2f}s")
     best = max(results, key=lambda m: results[m].metrics["ndcg"]) if results else None
     for name, res in results.items():
         if name != best:
@@ -83,7 +78,7 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
                                      n_boot, seed)
             out_models[name]["ndcg_diff_vs_best"] = {k2: round(v, 5) for k2, v in diff.items()}
     return {
-        "dataset": {"format": report.get("format"), "raw_rows": report.get("rows_read"),
+        "dataset": {"format": report.format, "raw_rows": report.rows_read,
                     "clean_rows": summary["lines"], "customers": summary["customers"],
                     "items": summary["items"], "orders": summary["orders"]},
         "split": {**split.summary(), "train_customers": split.train.n_customers,
@@ -94,12 +89,47 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
     }
 
 
+def _bases(models: list[str], params: dict[str, dict[str, Any]]) -> dict[str, dict]:
+    """The base models (name: settings) that mixes in the list wrap."""
+    out = {}
+    for name in models:
+        if registry.spec(name).wraps_base:
+            c = model_settings(name, params.get(name))
+            out[c["base"]] = model_settings(c["base"], json.loads(c["base_params"]))
+    return out
+
+
+def _reuse_base(fitted: dict[str, Any]):
+    """A mix around a base model (the blend) wraps the same base fitted before it in the
+    list, rather than fitting it again."""
+    def fit(model, train, callback):
+        if registry.spec(model.name).wraps_base and model.config.base in fitted:
+            c = model.config
+            return type(model).wrap(fitted[c.base], train, popularity=c.popularity,
+                                    recent=c.recent, recent_days=c.recent_days)
+        return model.fit(train, callback=callback)
+    return fit
+
+
+def _entry(scored, meters: dict[str, PeakRSS], tuned) -> dict[str, Any]:
+    """A model's bench entry: its score row, with the bench's own measurements."""
+    fit, ev = meters["fit"], meters["evaluate"]
+    out = {**scored.row.to_dict(), "fit_seconds": round(fit.seconds, 3),
+           "fit_peak_gb": fit.peak_gb, "evaluate_seconds": round(ev.seconds, 3),
+           "evaluate_peak_gb": ev.peak_gb, "params": scored.model.params()}
+    if tuned is not None:
+        out["tuning"] = {"trials": len(tuned.trials), "seconds": round(tuned.seconds, 1),
+                         "start_validation_ndcg": _round(tuned.start_score),
+                         "default_validation_ndcg": _round(tuned.default_score),
+                         "kept_start": tuned.kept_start}
+    return out
+
+
 def _tune(models, train, params, log, **how: Any) -> dict[str, Any]:
-    from recsys.tuning import tune_many
-    from recsys.tuning_ray import searcher
 
     def show(n: int, e: dict[str, Any]) -> None:
-        if log and e["model"] != "blend" and (n % 10 == 0 or e["val_ndcg"] == e["best"]):
+        if log and not registry.spec(e["model"]).wraps_base \
+                and (n % 10 == 0 or e["val_ndcg"] == e["best"]):
             log(f"  tuning {e['model']}: trial {e['trial']} validation ndcg "
                 f"{(e['val_ndcg'] or 0):.4f} (best {(e['best'] or 0):.4f}, {e['seconds']:.0f}s)")
 
@@ -122,7 +152,7 @@ def _step(m: PeakRSS) -> dict[str, float]:
 def format_leaderboard(result: dict[str, Any]) -> str:
     """A plain-text table, best NDCG first."""
     k = result["k"]
-    tuned = any("validation_ndcg" in m for m in result["models"].values())
+    tuned = any(m.get("validation_ndcg") is not None for m in result["models"].values())
     head = (f"{'model':<18}{'ndcg':>8}{'recall':>8}{'hr':>8}{'prec':>8}{'map':>8}{'cover':>8}"
             f"{'ndcg 95% CI':>18}{'fit s':>8}{'ms/cust':>9}{'eval s':>8}{'peak GB':>8}"
             + (f"{'val ndcg':>9}" if tuned else ""))
@@ -132,19 +162,19 @@ def format_leaderboard(result: dict[str, Any]) -> str:
              f"train: {result['split']['train_customers']:,} customers, "
              f"{result['split']['train_items']:,} items", head, "-" * len(head)]
     for name, m in rows:
-        ci = f"[{m['ndcg_ci'][0]:.4f}, {m['ndcg_ci'][1]:.4f}]"
+        ci = f"[{m['ndcg_lo']:.4f}, {m['ndcg_hi']:.4f}]"
         lines.append(f"{name:<18}{m['ndcg']:>8.4f}{m['recall']:>8.4f}{m['hr']:>8.4f}"
                      f"{m['precision']:>8.4f}{m['map']:>8.4f}{m['coverage']:>8.3f}{ci:>18}"
                      f"{m['fit_seconds']:>8.2f}{m['recommend_ms_per_customer']:>9.3f}"
                      f"{m.get('evaluate_seconds', 0):>8.2f}"
                      f"{max(m.get('fit_peak_gb', 0), m.get('evaluate_peak_gb', 0)):>8.2f}"
-                     + (f"{m.get('validation_ndcg', float('nan')):>9.4f}" if tuned else ""))
+                     + (f"{m.get('validation_ndcg') or float('nan'):>9.4f}" if tuned else ""))
     steps = result.get("steps", {})
     if steps:
         lines.append("steps: " + ", ".join(f"{k} {v['seconds']:.1f}s (peak {v['peak_gb']:.2f} GB)"
                                            for k, v in steps.items())
                      + f"; whole run peak {result.get('peak_gb', 0):.2f} GB")
     for name, m in rows:
-        for note in m.get("notes", []):
+        for note in m.get("notes") or []:
             lines.append(f"note: {name}: {note}")
     return "\n".join(lines)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.data import OrderData
+from recsys.evaluate import as_cutoff
 from recsys.models import NewProduct, make_model, registry
 from recsys.models.base import Callback
 
@@ -173,7 +174,6 @@ class CampaignWindow:
     @classmethod
     def of(cls, data: OrderData, cutoff: str | None, days: int) -> CampaignWindow:
         t = data.interactions["timestamp"]
-        from recsys.evaluate import as_cutoff
 
         cut = as_cutoff(cutoff) if cutoff else t.max() - pd.Timedelta(days=days)
         after = ((t >= cut) & (t < cut + pd.Timedelta(days=days))).to_numpy()

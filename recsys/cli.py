@@ -6,15 +6,32 @@ Errors in the input end the program with exit status 2 and one line naming the p
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import errno
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from recsys.models import registry
+from recsys import campaign as cp
+from recsys.bench import format_leaderboard, run_bench
+from recsys.data import FORMATS, ColumnMapping, FormatError, ImportOptions, ReadError, load_orders
+from recsys.errors import safe_message
+from recsys.evaluate import as_cutoff
+from recsys.insights import currency_prefix
+from recsys.jobs import InlineExecutor, Jobs
+from recsys.jobs.executor import Heartbeat
+from recsys.memory import PeakRSS
+from recsys.models import ModelFileError, make_model, registry
+from recsys.pipelines import segment_model
+from recsys.requests import DatasetKey, FitRequest, ImportRequest, TuneRequest
+from recsys.settings import problems
+from recsys.synthetic import Shape, generate
+from recsys.workspace import DatasetRef, StoreError, Workspace, check_label, check_name
 
 
 class CliError(Exception):
@@ -29,8 +46,6 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def _date(text: str) -> str:
-    from recsys.evaluate import as_cutoff
-
     try:
         as_cutoff(text)
     except ValueError as exc:
@@ -50,9 +65,7 @@ def _parse_value(text: str) -> Any:
 def parse_params(items: Sequence[str], models: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``--set ease.l2=250`` entries into {model: {param: value}}, each checked against the
     model's settings (name, type, allowed range) before anything runs."""
-    import dataclasses
 
-    from recsys.models import make_model
 
     out: dict[str, dict[str, Any]] = {m: {} for m in models}
     for item in items:
@@ -123,8 +136,6 @@ def _progress(message: str) -> None:
 
 def load_input(args: argparse.Namespace):
     """The OrderData the command works on: --demo or the DATA files."""
-    from recsys.data import ColumnMapping, ImportOptions, load_orders
-    from recsys.workspace import DatasetRef, Workspace
 
     if args.demo or not args.data:
         if not args.demo:
@@ -139,7 +150,7 @@ def load_input(args: argparse.Namespace):
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", nargs="*", help="order export files, folders or zips")
     p.add_argument("--format", default="auto",
-                   choices=["auto", "online_retail", "shopify", "instacart", "rees46", "generic"])
+                   choices=["auto", *FORMATS])
     p.add_argument("--map", help="customer=COL,item=COL,time=COL[,order=COL,quantity=COL,...]")
     p.add_argument("--demo", action="store_true", help="use the generated demo shop")
 
@@ -228,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(tune)
     tune.add_argument("--dataset", help="a dataset already in the workspace (or import DATA "
                       "under this name)")
-    tune.add_argument("--models", default="recent_popularity,itemknn,ease,als",
+    tune.add_argument("--models", default=",".join(registry.names(tune_default=True)),
                       help="comma-separated registry names")
     tune.add_argument("--replace", action="store_true",
                       help="with DATA: replace the dataset of that name")
@@ -248,18 +259,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
-    from recsys.bench import run_bench
-
     models = model_list(args.models)
     params = parse_params(args.set, models)
-    from recsys.memory import PeakRSS
 
     with PeakRSS() as mem:
         held = [load_input(args)]  # handed over below: the bench frees it once split
     import_s = mem.seconds
     rep, n = held[0].report, len(held[0].interactions)
-    _progress(f"imported {rep['rows_read']:,} lines -> {n:,} "
-              f"clean in {import_s:.2f}s ({rep['format']}, peak {mem.peak_gb:.2f} GB)")
+    _progress(f"imported {rep.rows_read:,} lines -> {n:,} "
+              f"clean in {import_s:.2f}s ({rep.format}, peak {mem.peak_gb:.2f} GB)")
     result = run_bench(held.pop(), models, params, cutoff=args.cutoff, test_days=args.test_days,
                        task=args.task, k=args.k, n_boot=args.bootstrap,
                        tune_minutes=args.tune_minutes, tune_trials=args.tune_trials,
@@ -267,7 +275,6 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     result["dataset"]["import_seconds"] = round(import_s, 3)
     result["steps"] = {"import": {"seconds": round(import_s, 3), "peak_gb": mem.peak_gb},
                        **result.get("steps", {})}
-    from recsys.bench import format_leaderboard
 
     print(format_leaderboard(result))
     if args.json:
@@ -276,8 +283,6 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_generate(args: argparse.Namespace) -> dict[str, Any]:
-    from recsys.synthetic import Shape, generate
-
     if args.out.suffix not in (".parquet", ".csv", ".gz"):
         raise CliError("--out must end in .parquet, .csv or .csv.gz")
     shape = Shape(lines=args.lines, customers=args.customers, products=args.products,
@@ -289,9 +294,6 @@ def cmd_generate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_segments(args: argparse.Namespace) -> dict[str, Any]:
-    from recsys import segments
-    from recsys.models import make_model
-
     if args.k != "auto" and not (args.k.isdigit() and 2 <= int(args.k) <= 100):
         raise CliError(f"--k is 'auto' or a number of clusters from 2 to 100, not {args.k!r}")
     k: int | str = args.k if args.k == "auto" else int(args.k)
@@ -299,9 +301,8 @@ def cmd_segments(args: argparse.Namespace) -> dict[str, Any]:
     params = parse_params(args.set, [args.model])[args.model]
     data = load_input(args)
     model = make_model(args.model, **params).fit(data)
-    ids, vectors = segments.model_vectors(model, args.what)
-    res = segments.segment(data, vectors, ids, args.what, k, args.projection)
-    proj = segments.project(vectors, args.projection, strata=res["labels"])
+    seg = segment_model(data, model, args.what, k, args.projection)  # as the segments job
+    ids, vectors, res, proj = seg.ids, seg.vectors, seg.segments, seg.projection
     print(f"{args.model} {args.what}: {len(ids):,} vectors of {vectors.shape[1]} dims; "
           f"{args.projection} projection of {len(proj.index):,} points in {proj.seconds:.1f}s")
     print("silhouette by K: " + ", ".join(f"{c}={v:.3f}" for c, v in res["silhouette"].items()))
@@ -323,14 +324,11 @@ def cmd_segments(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_campaign(args: argparse.Namespace) -> dict[str, Any]:
-    from recsys import campaign as cp
-    from recsys.insights import currency_prefix
-
     registry.spec(args.model)
     params = parse_params(args.set, [args.model])[args.model] or None  # None: campaign defaults
     data = load_input(args)
     econ = cp.Economics(cost_per_contact=args.cost_per_contact, fixed_cost=args.fixed_cost,
-                        currency=currency_prefix(data.report.get("currency")),
+                        currency=currency_prefix(data.report.currency),
                         margin_pct=args.margin_pct / 100)
     if args.new_product:
         parts = [p.strip() for p in args.new_product.split(",")]
@@ -355,14 +353,11 @@ def cmd_campaign(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _inline_jobs():
-    from recsys.jobs import InlineExecutor, Jobs
-
     return Jobs(executor=InlineExecutor())
 
 
-def _run_job(jobs, kind: str, params: dict[str, Any], reuse: bool = True):
+def _run_job(jobs, request, reuse: bool = True):
     """Run a job here, printing its progress (and that of its follow-ups) on stderr."""
-    import threading
 
     done = threading.Event()
     since = time.time()
@@ -384,7 +379,7 @@ def _run_job(jobs, kind: str, params: dict[str, Any], reuse: bool = True):
     if sys.stderr.isatty():  # progress is for people watching, not for scripts and logs
         printer.start()
     try:
-        job = _run_or_join(jobs, kind, params, reuse)
+        job = _run_or_join(jobs, request, reuse)
     finally:
         done.set()
         if printer.is_alive():
@@ -396,15 +391,14 @@ def _run_job(jobs, kind: str, params: dict[str, Any], reuse: bool = True):
     return job
 
 
-def _run_or_join(jobs, kind: str, params: dict[str, Any], reuse: bool):
+def _run_or_join(jobs, request, reuse: bool):
     """Run the job here; when the same request is already running elsewhere (another
     command, the app's workers), wait for it and take its result instead of running it
     twice. A queued one is taken over and run here."""
-    job = jobs.submit(kind, params, reuse=reuse)
+    job = jobs.submit(request, reuse=reuse)
     for _ in range(3):  # a job whose runner dies while we wait is asked for again
         claimed = jobs.store.claim(job.id) if job.state == "queued" else None
         if claimed is not None:
-            from recsys.jobs.executor import Heartbeat
 
             with Heartbeat(jobs, claimed.id, kill=False):
                 return jobs.run(claimed)
@@ -418,45 +412,44 @@ def _run_or_join(jobs, kind: str, params: dict[str, Any], reuse: bool):
             job = jobs.get(job.id)
         if job.state in ("done", "stopped"):
             return job
-        job = jobs.submit(kind, params, reuse=reuse)
+        job = jobs.submit(request, reuse=reuse)
     return job
 
 
 def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
-    from recsys.workspace import DatasetRef, check_name
-
     check_name(args.name)
     if args.demo or not args.data:
         raise CliError("Give the export files to import.")
     jobs = _inline_jobs()
     jobs.ws.check_new_dataset(args.name, replace=args.replace)
-    job = _run_job(jobs, "import", {
-        "paths": [str(Path(p).resolve()) for p in args.data], "format": args.format,
-        "mapping": args.map, "cleaning": {}, "name": args.name,
-        "replace": args.replace}, reuse=False)
+    job = _run_job(jobs, _import_request(args, args.name), reuse=False)
     ref = DatasetRef.saved(args.name)
     data = jobs.ws.load_dataset(ref)
     rep = data.report
-    print(f"{args.name}: {rep['format']}, {rep['rows_read']:,} lines read, "
-          f"{rep['rows_kept']:,} kept -> {jobs.ws.location(ref)} (job {job.id})")
-    for r in rep["cleaning"]:
+    print(f"{args.name}: {rep.format}, {rep.rows_read:,} lines read, "
+          f"{rep.rows_kept:,} kept -> {jobs.ws.location(ref)} (job {job.id})")
+    for r in rep.cleaning:
         if r["removed"]:
             print(f"  removed {r['removed']:>9,}  {r['description']}")
     return data.summary()
 
 
+def _import_request(args: argparse.Namespace, name: str):
+    """The files named on the command line into dataset ``name``."""
+
+    return ImportRequest(name, paths=tuple(str(Path(p).resolve()) for p in args.data),
+                         format=args.format, mapping=args.map, replace=args.replace)
+
+
 def _train_dataset(args: argparse.Namespace, jobs):
     """The dataset to train on: --demo, a workspace dataset, or DATA imported first."""
-    from recsys.workspace import DatasetRef, StoreError, check_name
 
     if args.demo:
         return DatasetRef.demo()
     if args.data:
         name = check_name(args.dataset or Path(args.data[0]).name.split(".")[0][:60])
         jobs.ws.check_new_dataset(name, replace=args.replace)
-        _run_job(jobs, "import", {"paths": [str(Path(p).resolve()) for p in args.data],
-                                  "format": args.format, "mapping": args.map, "cleaning": {},
-                                  "name": name, "replace": args.replace}, reuse=False)
+        _run_job(jobs, _import_request(args, name), reuse=False)
         return DatasetRef.saved(name)
     if args.dataset:
         ref = DatasetRef.saved(check_name(args.dataset))
@@ -468,9 +461,6 @@ def _train_dataset(args: argparse.Namespace, jobs):
 
 
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
-    from recsys.workflow import fit_request
-    from recsys.workspace import check_label
-
     registry.spec(args.model)
     params = parse_params(args.set, [args.model])[args.model]
     if args.name is not None:
@@ -478,14 +468,14 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     jobs = _inline_jobs()
     ref = _train_dataset(args, jobs)
     fp = jobs.ws.fingerprint(ref)
-    kind, req = fit_request(ref, fp, args.model, params, args.cutoff)
-    job = _run_job(jobs, kind, {**req, "refit": not args.no_refit})
+    job = _run_job(jobs, FitRequest.of(DatasetKey(ref, fp), args.model, params, args.cutoff,
+                                       refit=not args.no_refit))
     row = job.result["metrics"]
-    ids = [m["name"] for m in jobs.ws.list_models(fingerprint=fp)
-           if m.get("group") == jobs.ws.model_meta(job.result["model_id"])["group"]]
+    group = jobs.ws.model_record(job.result["model_id"]).group
+    ids = [r.name for r in jobs.ws.model_records(fingerprint=fp, group=group)]
     if args.name:
         for i in ids:
-            jobs.ws.update_model_meta(i, label=args.name)
+            jobs.ws.update_model(i, label=args.name)
     print(f"{row['model']} on {ref.label}: ndcg@{row['k']}={row['ndcg']:.4f} "
           f"[{row['ndcg_lo']:.4f}, {row['ndcg_hi']:.4f}] recall={row['recall']:.4f} "
           f"hr={row['hr']:.4f} · holdout from {row['cutoff']} · {row['customers']:,} customers"
@@ -495,14 +485,12 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
-    from recsys.workflow import tune_request
-
     jobs = _inline_jobs()
     models = model_list(args.models)
     ref = _train_dataset(args, jobs)
-    kind, req = tune_request(ref, jobs.ws.fingerprint(ref), models, args.cutoff,
-                             args.tune_minutes, args.tune_trials, args.tune_total_minutes)
-    job = _run_job(jobs, kind, req)
+    job = _run_job(jobs, TuneRequest(DatasetKey.of(jobs.ws, ref), tuple(models),
+                                     args.cutoff, float(args.tune_minutes), args.tune_trials,
+                                     total_minutes=args.tune_total_minutes))
     summary, _, _ = jobs.ws.load_result(job.result["result"])
     print(f"tuned on the validation window {summary['validation']['from']} to "
           f"{summary['validation']['to']} (holdout from {summary['cutoff']} never seen)")
@@ -524,9 +512,6 @@ def _num(x: float | None) -> str:
 
 
 def cmd_jobs(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from recsys.jobs import Jobs
-    from recsys.workspace import Workspace
-
     ws = Workspace()
     if args.rebuild:
         aside, n = Jobs.rebuild(ws)
@@ -561,14 +546,8 @@ def _when(t: float | None) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from recsys.errors import safe_message
-    from recsys.settings import problems
-
     registry.load_plugins()
     args = build_parser().parse_args(argv)
-    from recsys.data import FormatError, ReadError
-    from recsys.models import ModelFileError
-    from recsys.workspace import StoreError
 
     wrong = problems()  # a mistyped limit is refused before any work, never ignored
     if wrong:
@@ -601,9 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _os_error(exc: OSError) -> str:
     """A file-system error in one line; a workspace that cannot be written says so."""
-    import errno
 
-    from recsys.workspace import Workspace
 
     root = Workspace().root.resolve()
     where = Path(exc.filename).resolve() if exc.filename else None

@@ -14,6 +14,9 @@ import io
 import numpy as np
 import pandas as pd
 
+from recsys.data import load_orders
+from recsys.data.readers import RawSource
+
 CATEGORIES = {
     "Candles": (["CANDLE", "TEALIGHT HOLDER", "LANTERN", "CANDLE POT"], 2.5),
     "Kitchen": (["MUG", "TEA TOWEL", "CAKE TIN", "JAM JAR", "LUNCH BOX"], 3.0),
@@ -180,10 +183,8 @@ def demo_tag() -> str:
 def load_demo(n_customers: int = 2000, n_products: int = 500, seed: int = 0):
     """The demo shop imported and cleaned by the real importer (an OrderData). The
     workspace keeps a copy (``Workspace.load_dataset(DatasetRef.demo())``)."""
-    from recsys.data import load_orders
-    from recsys.data.readers import RawSource
 
     raw = demo_csv_bytes(n_customers, n_products, seed)
     data = load_orders(RawSource(name="demo_online_retail.csv", data=raw))
-    data.report["currency"] = "GBP"  # the generated shop's prices are pounds
+    data.report.currency = "GBP"  # the generated shop's prices are pounds
     return data

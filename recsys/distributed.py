@@ -27,9 +27,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import recsys
 from recsys.data import OrderData
-from recsys.models import make_model, registry
+from recsys.models import load_model, make_model, registry
 from recsys.models.base import Callback
+from recsys.models.examples import prepare_fit
+from recsys.models.trainer import Shard, StopTraining
+from recsys.settings import env_int
 
 ADDRESS_ENV = "RECSYS_RAY_ADDRESS"
 WORKERS_ENV = "RECSYS_RAY_TRAIN_WORKERS"
@@ -44,7 +48,6 @@ def address() -> str | None:
 
 def train_workers() -> int:
     """How many Ray Train workers a fit uses when Ray is configured (default 2)."""
-    from recsys.settings import env_int
 
     return env_int(WORKERS_ENV)
 
@@ -56,7 +59,6 @@ def connect(where: str | None = None, num_cpus: int | None = None) -> None:
 
     if ray.is_initialized():
         return
-    import recsys
 
     where = where or address()
     runtime = {"py_modules": [str(Path(recsys.__file__).parent)],
@@ -157,7 +159,6 @@ def fit_data_parallel(model: str, params: dict[str, Any], data: OrderData, *,
         if "r" not in result or result["r"].error is not None:
             error = result["r"].error if "r" in result else "Ray Train did not finish"
             raise RuntimeError(f"data-parallel training failed: {error}")
-        from recsys.models import load_model
 
         # Rank 0's model, as a Ray Train checkpoint in the run's storage.
         with result["r"].checkpoint.as_directory() as folder:
@@ -177,7 +178,6 @@ def prepare(model: str, params: dict[str, Any], data: OrderData, workers: int):
     import numpy as np
     import ray
 
-    from recsys.models.examples import prepare_fit
 
     m = make_model(model, **params)
     datasets: dict[str, Any] = {}
@@ -212,7 +212,6 @@ def _drain(relay, callback: Callback | None, should_stop, stopped: list[bool]) -
     callback raised StopTraining, or ``should_stop()`` says so)."""
     from ray.util.queue import Empty
 
-    from recsys.models.trainer import StopTraining
 
     while True:
         try:
@@ -233,7 +232,6 @@ def _train_loop(cfg: dict[str, Any]) -> None:
     import ray
     import ray.train
 
-    from recsys.models.trainer import Shard, StopTraining
 
     ctx = ray.train.get_context()
     shard = Shard(ctx.get_world_rank(), ctx.get_world_size())

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.data import OrderData
+from recsys.data import ImportReport, OrderData
+from recsys.data.loader import pseudonymise
 from recsys.models import registry
 
 SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "JPY": "¥", "INR": "₹", "AUD": "A$",
@@ -51,20 +52,20 @@ KEY_WORDS = {"email": "e-mail", "phone": "phone number", "name+postcode": "name 
              "customer id": "customer ID", "none": "no identity (guests)"}
 
 
-def dataset_facts(report: dict[str, Any], currency: str | None) -> str:
+def dataset_facts(report: ImportReport, currency: str | None) -> str:
     """What the import found out, in a sentence an analyst can check: format, dates,
     categories, how customers were identified, and the currency."""
-    key = report.get("customer_key", {})
+    key = report.customer_key
     sources = key.get("sources") or {}
     by = ", ".join(f"{KEY_WORDS.get(k, k)} ({v:,} lines)" for k, v in sources.items())
-    parts = [f"Format **{report.get('format', '?')}**",
-             f"dates read as {report.get('time_style', '?')}"
-             + (f" ({report['dates_out_of_range']:,} out of range, dropped)"
-                if report.get("dates_out_of_range") else ""),
-             "categories " + ("from the export" if report.get("category_source", "export")
-                              == "export" else report["category_source"]),
+    parts = [f"Format **{report.format}**",
+             f"dates read as {report.time_style}"
+             + (f" ({report.dates_out_of_range:,} out of range, dropped)"
+                if report.dates_out_of_range else ""),
+             "categories " + ("from the export" if report.category_source == "export"
+                              else report.category_source),
              f"customers identified by {by or 'their ID'}"
-             + ("; keys pseudonymised" if report.get("pseudonymised") else "; IDs kept as "
+             + ("; keys pseudonymised" if report.pseudonymised else "; IDs kept as "
                 "exported: " + key.get("why", "")),
              f"currency {currency}" if currency else "currency not stated in the export"]
     return " · ".join(parts)
@@ -106,7 +107,7 @@ def promote_table(promote: pd.DataFrame, segment: int) -> pd.DataFrame:
 
 
 def cleaning_table(data: OrderData) -> pd.DataFrame:
-    rep = pd.DataFrame(data.report.get("cleaning", []))
+    rep = pd.DataFrame(data.report.cleaning)
     if rep.empty:
         return rep
     return rep[["rule", "description", "removed", "enabled"]]
@@ -127,7 +128,6 @@ def product_choices(data: OrderData, limit: int = 1000) -> dict[str, str]:
 def find_customer(data: OrderData, typed: str, key) -> str | None:
     """The customer an analyst typed: their ID as stored, or the e-mail, phone or customer
     number they know, pseudonymised with the workspace's key (``key()``) as at import."""
-    from recsys.data.loader import pseudonymise
 
     typed = typed.strip()
     known = set(data.customer_ids)

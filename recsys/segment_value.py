@@ -19,6 +19,7 @@ import pandas as pd
 from recsys.data import OrderData
 from recsys.evaluate import Split, build_truth, hit_matrix, metrics_from_hits, temporal_split
 from recsys.models.base import topn
+from recsys.segments import customer_baseline, unit
 
 RFM_STATUS = ("active", "warm", "cooling", "lapsed")
 RFM_DAYS = (30, 90, 180)
@@ -91,7 +92,6 @@ def usefulness(data: OrderData, cutoff: str, ids: np.ndarray, vectors: np.ndarra
                seed: int = 0) -> dict[str, Any]:
     """Holdout NDCG@10 and distinctness of k embedding segments (from ``vectors``: a model
     fitted before ``cutoff``) beside k RFM segments, k category-mix segments and one segment."""
-    from recsys.segments import customer_baseline, unit
 
     split = temporal_split(data, cutoff=cutoff)
     train = split.train

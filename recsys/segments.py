@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.data import OrderData
+from recsys.models import registry
 
 PROJECTIONS = ("umap", "tsne", "pca")
 MAX_POINTS = 50_000
@@ -223,7 +224,6 @@ def model_vectors(model, what: str) -> tuple[np.ndarray, np.ndarray]:
     vec, ids = (emb.customers, emb.customer_ids) if what == "customers" else (emb.items,
                                                                              emb.item_ids)
     if vec is None:
-        from recsys.models import registry
 
         able = registry.names(**{f"{what[:-1]}_vectors": True})
         raise ValueError(f"{model.name} has no {what[:-1]} embeddings; use {', '.join(able)}"

@@ -23,9 +23,21 @@ from typing import Any
 import numpy as np
 
 from recsys.data import OrderData
-from recsys.evaluate import Split, Truth, build_truth, evaluate, validation_split
+from recsys.evaluate import (
+    Split,
+    Truth,
+    build_truth,
+    evaluate,
+    hit_matrix,
+    metrics_from_hits,
+    temporal_split,
+    validation_split,
+)
 from recsys.models import BaseRecommender, make_model, registry
+from recsys.models.base import BATCH, topn
+from recsys.models.blend import Blend
 from recsys.models.search import ShopShape
+from recsys.models.torch_base import TorchRecommender, Trainer
 from recsys.models.trainer import StopTraining
 
 MAX_VAL_CUSTOMERS = 20_000  # validation customers scored per trial (a seeded sample above)
@@ -37,6 +49,27 @@ SE_RULE = 2.0  # the chosen trial must beat the start by this many standard erro
 # callback(trial number, {"model", "trial", "val_ndcg", "best", "state", "share", ...}); it
 # may raise StopTraining to end the search (the best trial so far is kept).
 TrialCallback = Callable[[int, dict[str, Any]], Any]
+
+
+_TOO_LITTLE = ("Too little history to tune: nobody bought products new to them in the last "
+               "weeks before the holdout (after {}). Move the holdout start later, or tune "
+               "once the shop has more history.")
+QUICK_CHECK_LINES = 1_000_000  # below this, the check before a tune job takes under a second
+
+
+def too_little_history(data: OrderData, cutoff: str | None, task: str = "novel") -> str | None:
+    """Why a search on this shop's validation window cannot run (None: it can, or the shop
+    is too big to tell quickly; the tune job checks again). Lets a page say it at once
+    instead of after the job has waited its turn."""
+    if data.n_lines > QUICK_CHECK_LINES:
+        return None
+    try:
+        split = validation_split(temporal_split(data, cutoff=cutoff).train)
+    except ValueError as exc:
+        return str(exc)
+    if build_truth(split, task).matrix.shape[0] == 0:
+        return _TOO_LITTLE.format(split.cutoff.date())
+    return None
 
 
 @dataclass
@@ -55,10 +88,7 @@ class Validation:
         truth = build_truth(split, task)
         n = len(truth.customer_ids)
         if n == 0:
-            raise ValueError("Too little history to tune: nobody bought products new to them "
-                             "in the last weeks before the holdout (after "
-                             f"{split.cutoff.date()}). Move the holdout start later, or tune "
-                             "once the shop has more history.")
+            raise ValueError(_TOO_LITTLE.format(split.cutoff.date()))
         if n > MAX_VAL_CUSTOMERS:
             keep = np.sort(np.random.default_rng(seed).choice(n, MAX_VAL_CUSTOMERS, False))
             truth = Truth(truth.customer_ids[keep], truth.matrix[keep], truth.task)
@@ -96,7 +126,6 @@ class TuneResult:
 
 
 def _is_torch(model: BaseRecommender) -> bool:
-    from recsys.models.torch_base import TorchRecommender
 
     return isinstance(model, TorchRecommender)
 
@@ -105,7 +134,6 @@ def _fit_epochs(model, val: Validation, report: Callable[[float, int], bool]
                 ) -> tuple[np.ndarray, int]:
     """Train epoch by epoch on the validation window's training part; ``report(score,
     epoch)`` says whether to stop. Returns the best epoch's per-customer NDCG and count."""
-    from recsys.models.torch_base import Trainer
 
     best = {"score": -1.0, "per": None, "epoch": 1, "bad": 0}
 
@@ -120,7 +148,8 @@ def _fit_epochs(model, val: Validation, report: Callable[[float, int], bool]
         stop = report(score, epoch) or best["bad"] >= EPOCH_PATIENCE
         return {"stop": stop, "improved": improved}
 
-    Trainer().train(model, val.train, model.config.epochs, on_epoch=watch)
+    model.record_training(Trainer().train(model, val.train, model.config.epochs,
+                                          on_epoch=watch))
     return best["per"], best["epoch"]
 
 
@@ -329,7 +358,7 @@ def _result(name, study, log, fixed, n_starts: int, per: dict[int, np.ndarray], 
                          f"window: {next((e['error'] for e in log if e['error']), 'no trial ran')}")
     best = max(done, key=lambda t: (t.value, -t.number))  # ties: the earlier trial
     start = next((t for t in done if t.number == 0), None)
-    kept = start is not None and best is not start and not _beats(per.get(best.number),
+    kept = start is not None and best is not start and not beats(per.get(best.number),
                                                                    per.get(0))
     best = start if kept else best
     scores = {t.number: t.value for t in done}
@@ -339,7 +368,7 @@ def _result(name, study, log, fixed, n_starts: int, per: dict[int, np.ndarray], 
                       trials=log, seconds=seconds, stopped=stopped, kept_start=kept)
 
 
-def _beats(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+def beats(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     """Whether per-customer scores ``a`` beat ``b`` by SE_RULE standard errors."""
     if a is None or b is None or len(a) < 2:
         return True
@@ -357,13 +386,10 @@ def blend_grid(step: float = BLEND_STEP) -> list[tuple[float, float]]:
 def blend_scores(base: BaseRecommender, val: Validation, grid: list[tuple[float, float]],
                  recent_days: int = 30) -> np.ndarray:
     """Validation NDCG@K of the blend at every grid point, scoring the base model once."""
-    from recsys.evaluate import hit_matrix, metrics_from_hits
-    from recsys.models.base import BATCH, topn
-    from recsys.models.blend import Blend
 
     blend = Blend.wrap(base, val.train, popularity=0.0, recent=0.0, recent_days=recent_days)
     truth, total = val.truth, np.zeros(len(grid))
-    rows_all = blend._rows(truth.customer_ids)
+    rows_all = blend.customer_rows(truth.customer_ids)
     for s in range(0, len(rows_all), BATCH):
         rows = rows_all[s:s + BATCH]
         z = blend.base_part(rows)
@@ -409,7 +435,7 @@ def tune_many(names: list[str], train: OrderData | Validation, *, minutes: float
     val = train if isinstance(train, Validation) else Validation.of(train, task=task, k=k,
                                                                     seed=seed)
     search = search or tune
-    todo = [n for n in names if n != "blend"]
+    todo = [n for n in names if not registry.spec(n).wraps_base]
     out: dict[str, TuneResult] = {}
     end = time.monotonic() + (total_minutes * 60 if total_minutes is not None else np.inf)
     for i, name in enumerate(todo):

@@ -14,6 +14,7 @@ import numpy as np
 
 from recsys import distributed, tuning
 from recsys.models import make_model
+from recsys.models.search import ShopShape
 
 
 def searcher():
@@ -34,7 +35,6 @@ def tune_on_ray(name: str, val, *, minutes: float = 5.0, trials: int | None = No
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
-    from recsys.models.search import ShopShape
 
     fixed = tuning.sized(name, val, fixed)
     if not tuning.space(name, fixed):  # nothing to spread out
@@ -66,7 +66,7 @@ def tune_on_ray(name: str, val, *, minutes: float = 5.0, trials: int | None = No
     key = [json.dumps(p, sort_keys=True) for p in points]
     by_point = {json.dumps(e["params"], sort_keys=True): e for e in done}
     first = by_point.get(key[0])
-    kept = first is not None and best is not first and not tuning._beats(
+    kept = first is not None and best is not first and not tuning.beats(
         per.get(best["trial"]), per.get(first["trial"]))
     best = first if kept else best
     score_of = [by_point[k]["val_ndcg"] if k in by_point else None for k in key]

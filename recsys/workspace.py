@@ -33,6 +33,13 @@ from typing import Any
 
 import pandas as pd
 
+from recsys import keys
+from recsys.data import ImportReport, OrderData, storage
+from recsys.data.readers import RawSource
+from recsys.datasets import demo_tag, load_demo
+from recsys.models import load_model
+from recsys.records import ModelRecord, TrainedOn
+
 WORKSPACE_ENV = "RECSYS_WORKSPACE"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.\-]{0,99}")
 _UPLOAD = re.compile(r"\.?[A-Za-z0-9][A-Za-z0-9_.\-]{0,120}")
@@ -215,15 +222,22 @@ class Workspace:
         src = self._dataset_dir(DatasetRef.saved(name))
         if not (src / "meta.json").exists():
             raise StoreError(f"No dataset named {name!r}")
-        with _AtomicDir(to._dataset_dir(DatasetRef.saved(name))) as tmp:
-            shutil.copytree(src, tmp, dirs_exist_ok=True, symlinks=True)
+        to.receive_dataset(src, name)
         fingerprint = self.fingerprint(DatasetRef.saved(name))
-        for meta in self.list_models(fingerprint=fingerprint):
-            if meta.get("trained_on") in ("holdout", "all"):
-                with _AtomicDir(to._dir("models", meta["name"])) as tmp:
-                    shutil.copytree(self._dir("models", meta["name"]), tmp, dirs_exist_ok=True,
-                                    symlinks=True)
+        for record in self.model_records(fingerprint=fingerprint):
+            if record.trained_on in (TrainedOn.HOLDOUT, TrainedOn.ALL):
+                to.receive_model(self._dir("models", record.name), record.name)
         return DatasetRef.saved(name, team=True)
+
+    def receive_model(self, folder: Path, name: str) -> None:
+        """A copy of another workspace's stored model folder, under ``name``."""
+        with _AtomicDir(self._dir("models", check_name(name))) as tmp:
+            shutil.copytree(folder, tmp, dirs_exist_ok=True, symlinks=True)
+
+    def receive_dataset(self, folder: Path, name: str) -> None:
+        """A copy of another workspace's stored dataset folder, under ``name``."""
+        with _AtomicDir(self._dataset_dir(DatasetRef.saved(name))) as tmp:
+            shutil.copytree(folder, tmp, dirs_exist_ok=True, symlinks=True)
 
     def _dir(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
@@ -250,14 +264,12 @@ class Workspace:
     def pii_key(self) -> bytes:
         """The key that pseudonymises customer identities: never stored in the workspace
         (see ``recsys.keys``); only a local workspace may create it on first use."""
-        from recsys import keys
 
         return keys.pii_key(create=self.create_key, legacy=self._dir(".secret"),
                             pin=self._dir(keys.PIN_FILE))
 
     def key_note(self) -> str:
         """Which key this workspace's pseudonyms use, in words (no path, no key)."""
-        from recsys import keys
 
         if self._dir(keys.PIN_FILE).exists():
             return ("this workspace's own key, kept from an earlier version so that its "
@@ -267,7 +279,6 @@ class Workspace:
     # ------------------------------------------------------------ datasets
     def _dataset_dir(self, ref: DatasetRef) -> Path:
         if ref.is_demo:
-            from recsys.datasets import demo_tag
 
             return self._dir("cache", demo_tag())
         return self._dir("datasets", check_name(ref.name))
@@ -305,12 +316,12 @@ class Workspace:
         return ref
 
     def _write_dataset(self, data, target: Path, name: str) -> None:
-        from recsys.data import storage
 
         with _AtomicDir(target) as tmp:
             files = storage.write_tables({t: getattr(data, t) for t in _TABLES}, tmp)
             write_json(tmp / "meta.json", {"name": name, "fingerprint": file_digest(files),
-                                           "report": data.report, "summary": data.summary(),
+                                           "report": data.report.to_dict(),
+                                           "summary": data.summary(),
                                            "saved_at": time.strftime("%Y-%m-%d %H:%M:%S")})
 
     def dataset_meta(self, ref: DatasetRef) -> dict[str, Any]:
@@ -318,7 +329,6 @@ class Workspace:
         and stored on first use."""
         folder = self._dataset_dir(ref)
         if ref.is_demo and not (folder / "meta.json").exists():
-            from recsys.datasets import load_demo
 
             self._write_dataset(load_demo(), folder, "demo")
         if not (folder / "meta.json").exists():
@@ -340,7 +350,6 @@ class Workspace:
 
     def load_dataset(self, ref: DatasetRef):
         """The stored OrderData (the demo shop is generated and stored on first use)."""
-        from recsys.data import OrderData, storage
 
         meta = self.dataset_meta(ref)
         folder = self._safe(self._dataset_dir(ref))
@@ -358,7 +367,7 @@ class Workspace:
                                  "import it again.") from None
         return OrderData(
             interactions=tables["interactions"], products=tables["products"],
-            customers=tables["customers"], report=meta.get("report", {}),
+            customers=tables["customers"], report=ImportReport.from_dict(meta.get("report")),
             signals=tables["signals"])
 
     def list_datasets(self) -> list[dict[str, Any]]:
@@ -368,22 +377,28 @@ class Workspace:
         self._delete("datasets", name)
 
     # ------------------------------------------------------------ models
-    def save_model(self, model, name: str, **meta: Any) -> Path:
-        """Store a fitted model with what it was trained on and how it scored (``meta``)."""
-        target = self._dir("models", check_name(name))
+    def save_model(self, model, record: ModelRecord | str) -> Path:
+        """Store a fitted model under ``record.name`` with what it was trained on and how it
+        scored (the record; the model's own name and settings are filled in). A bare name
+        stores it as fitted on all of its data, with nothing more said."""
+        if isinstance(record, str):
+            record = ModelRecord(record, model.name, {}, TrainedOn.ALL)
+        target = self._dir("models", check_name(record.name))
+        if record.label is not None:
+            record = record.but(label=check_label(record.label))
+        record = record.but(model=model.name, params=model.params(),
+                            created=record.created or time.time())
         with _AtomicDir(target) as tmp:
             model.save(tmp)
-            write_json(tmp / "meta.json", {"model": model.name, "params": model.params(),
-                                           "created": time.time(), **meta})
+            write_json(tmp / "meta.json", record.to_meta())
         return target
 
     def load_model(self, name: str):
-        from recsys.models import load_model
 
         folder = self._dir("models", check_name(name))
         if not folder.is_dir():
             raise StoreError(f"No model named {name!r}")
-        self.model_meta(name)  # a model the workspace cannot describe is not used either
+        self.model_record(name)  # a model the workspace cannot describe is not used either
         return load_model(self._safe(folder))
 
     def model_stamp(self, name: str) -> str:
@@ -405,25 +420,27 @@ class Workspace:
     def has_model(self, name: str) -> bool:
         return (self._dir("models", check_name(name)) / "meta.json").exists()
 
-    def model_meta(self, name: str) -> dict[str, Any]:
+    def model_record(self, name: str) -> ModelRecord:
+        """What the workspace knows about a stored model."""
         path = self._dir("models", check_name(name), "meta.json")
         if not path.exists():
             raise StoreError(f"No model named {name!r}")
-        return {**_meta(self._safe(path.parent) / "meta.json"), "name": name}
+        return ModelRecord.from_meta(_meta(self._safe(path.parent) / "meta.json"), name)
 
-    def update_model_meta(self, name: str, **changes: Any) -> None:
+    def update_model(self, name: str, **changes: Any) -> ModelRecord:
         """Change a stored model's description (its label, say); the model is untouched."""
-        if "label" in changes:
+        if changes.get("label") is not None:
             changes["label"] = check_label(changes["label"])
-        meta = self.model_meta(name)
-        meta.update(changes)
-        write_json(self._dir("models", name, "meta.json"), meta)
+        record = self.model_record(name).but(**changes)
+        write_json(self._dir("models", name, "meta.json"), record.to_meta())
+        return record
 
-    def list_models(self, **match: Any) -> list[dict[str, Any]]:
-        """Stored models' meta, newest first; ``match`` filters on meta fields."""
-        found = [m for m in self._list("models")
-                 if all(m.get(k) == v for k, v in match.items())]
-        return sorted(found, key=lambda m: -float(m.get("created") or 0))
+    def model_records(self, **match: Any) -> list[ModelRecord]:
+        """Stored models, newest first; ``match`` keeps those whose fields equal these
+        (``fingerprint=...``, ``trained_on=TrainedOn.HOLDOUT``, ``group=...``)."""
+        found = [ModelRecord.from_meta(m, m["name"]) for m in self._list("models")]
+        found = [r for r in found if all(getattr(r, k) == v for k, v in match.items())]
+        return sorted(found, key=lambda r: -float(r.created or 0))
 
     def delete_model(self, name: str) -> None:
         self._delete("models", name)
@@ -505,7 +522,6 @@ class Workspace:
 
     def upload_sources(self, digest: str) -> list:
         """The stashed files as RawSources (read from disk, under their original names)."""
-        from recsys.data.readers import RawSource
 
         folder = self._dir("uploads", check_name(digest))
         if not (folder / "names.json").exists():

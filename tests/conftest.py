@@ -1,4 +1,11 @@
-"""Shared fixtures: small order data sets the tests build themselves."""
+"""Shared fixtures: small order data sets the tests build themselves, the test tiers, and
+a fake executor for page tests.
+
+Tiers: a test marked ``full`` (or ``e2e``, ``slow``, ``ray``) needs worker processes, a
+browser, a Ray cluster, the shared data or minutes of training; every other test is marked
+``fast`` when collected, and a fast test that starts a worker process fails (so the gate
+``pytest -m fast`` stays fast and never depends on timing). ``pytest -m full`` runs the rest.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +36,84 @@ def make_lines(rows: list[tuple]) -> pd.DataFrame:
 
 def make_data(rows: list[tuple]) -> OrderData:
     return OrderData.from_lines(make_lines(rows), {"format": "test"})
+
+
+FULL_MARKERS = ("full", "e2e", "slow", "ray")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(item.get_closest_marker(m) for m in FULL_MARKERS):
+            item.add_marker(pytest.mark.full)
+        else:
+            item.add_marker(pytest.mark.fast)
+
+
+@pytest.fixture(autouse=True)
+def _no_workers_in_the_fast_tier(request, monkeypatch):
+    if request.node.get_closest_marker("fast") is None:
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a fast test started a job worker process: use the fake "
+                             "executor (fake_jobs) or mark the test full")
+    monkeypatch.setattr("recsys.jobs.executor._spawn", refuse)
+
+
+class FakeExecutor:
+    """Instead of worker processes: ``held`` leaves jobs queued (a page just after asking),
+    ``inline`` runs each at once in this process, as the command line does (only jobs of
+    ``kinds``, when given; the others wait)."""
+
+    def __init__(self, mode: str = "held", kinds: tuple[str, ...] | None = None) -> None:
+        self.mode, self.kinds = mode, kinds
+
+    def run(self, *kinds: str) -> FakeExecutor:
+        """Run jobs of these kinds (all, when none is named) as they are asked for."""
+        self.mode, self.kinds = "inline", kinds or None
+        return self
+
+    def hold(self) -> FakeExecutor:
+        self.mode, self.kinds = "held", None
+        return self
+
+    def start(self, jobs, job) -> None:
+        from recsys.jobs import InlineExecutor
+
+        if self.mode != "inline":
+            return
+        for j in [job] if job is not None else jobs.store.list(states=("queued",)):
+            if self.kinds is None or j.kind in self.kinds:
+                InlineExecutor().start(jobs, j)
+
+
+@pytest.fixture
+def fake_jobs(monkeypatch) -> FakeExecutor:
+    """Every ``Jobs`` made from here on runs its jobs with one FakeExecutor (held at first)."""
+    fake = FakeExecutor()
+    monkeypatch.setattr("recsys.jobs.default_executor", lambda: fake)
+    return fake
+
+
+@pytest.fixture(scope="session")
+def trained_demo(tmp_path_factory) -> Path:
+    """A workspace where the demo's starter jobs ran (in this process, once per session):
+    what the app shows once its first models are trained."""
+    from recsys.jobs import InlineExecutor, Jobs
+    from recsys.requests import DatasetKey
+    from recsys.workflow import starter_requests
+    from recsys.workspace import DatasetRef, Workspace
+
+    root = tmp_path_factory.mktemp("trained-demo")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RECSYS_WORKSPACE", str(root))
+        mp.setenv("RECSYS_PII_KEY_FILE", str(root.parent / "trained-demo.key"))
+        ws, ref = Workspace(root), DatasetRef.demo()
+        jobs = Jobs(ws, InlineExecutor())
+        for request in starter_requests(DatasetKey.of(ws, ref), ws.load_dataset(ref)):
+            jobs.submit(request, priority=1)
+        assert all(j.state == "done" for j in jobs.list()), jobs.list()
+    return root
 
 
 @pytest.fixture(autouse=True)
@@ -117,3 +202,25 @@ def retail_path() -> Path:
     if not SHARED_RETAIL.exists():
         pytest.skip("shared Online Retail data not present")
     return SHARED_RETAIL
+
+
+# ---------------------------------------------------------------- requests, briefly
+def fit_request(ref, fingerprint: str, model: str, params=None, cutoff=None, **kw):
+    """A FitRequest for the dataset ``ref`` with content ``fingerprint``."""
+    from recsys.requests import DatasetKey, FitRequest
+
+    return FitRequest.of(DatasetKey(ref, fingerprint), model, params, cutoff, **kw)
+
+
+def serve_request(ref, fingerprint: str, model: str, params=None):
+    from recsys.requests import DatasetKey, ServeRequest
+
+    return ServeRequest.of(DatasetKey(ref, fingerprint), model, params)
+
+
+def tune_request(ref, fingerprint: str, models, cutoff, minutes: float, trials=None,
+                 total_minutes=None, seed: int = 0):
+    from recsys.requests import DatasetKey, TuneRequest
+
+    return TuneRequest(DatasetKey(ref, fingerprint), tuple(models), cutoff, float(minutes),
+                       trials, seed, total_minutes)

@@ -139,7 +139,7 @@ FILES: dict[str, tuple[str, Callable[[], bytes], tuple]] = {
                               .replace(b"BOWL", b"BO\x00\x00WL"),
                               ok(lambda d: len(d.interactions) == 3
                                  and {"MUG", "BOWL"} <= set(d.products["name"])
-                                 and "3 NUL bytes" in " ".join(d.report["warnings"]))),
+                                 and "3 NUL bytes" in " ".join(d.report.warnings))),
     # ---- broken CSV
     "1 MB field": ("f.csv", lambda: (HDR + '1,A1,"' + "x" * 1_000_000 + '",1,2024-01-01,1,2,'
                                      'UK\n').encode(), ok(n_lines(1))),
@@ -191,12 +191,12 @@ FILES: dict[str, tuple[str, Callable[[], bytes], tuple]] = {
     "year 9999 and 0001": ("y.csv", lambda: (GOOD + "1004,A3,X,1,9999-12-31 10:00:00,1.0,1,UK\n"
                                              "1005,A3,X,1,0001-01-01 10:00:00,1.0,1,UK\n")
                            .encode(), ok(lambda d: len(d.interactions) == 3
-                                         and d.report["dates_out_of_range"] == 2)),
+                                         and d.report.dates_out_of_range == 2)),
     "mm/dd newest first": ("md.csv", lambda: (HDR + "".join(
         f"{100 + d},A{d},X,1,12/{d:02d}/2010 10:00,1.0,{17000 + d},UK\n"
         for d in range(12, 0, -1))).encode(),
         ok(lambda d: d.interactions["timestamp"].dt.month.eq(12).all()
-           and d.report["time_style"] == "month-first")),
+           and d.report.time_style == "month-first")),
     "iso mixed with dd/mm": ("mix.csv", lambda: (HDR + "1,A,X,1,2011-03-04 10:00,1,1,UK\n"
                                                   "2,A2,X,1,15/03/2011 10:00,1,2,UK\n").encode(),
                              ok(lambda d: sorted(d.interactions["timestamp"].dt.day) == [4, 15]

@@ -60,7 +60,7 @@ def server_key(monkeypatch):
     monkeypatch.setenv("RECSYS_PII_KEY", "team-server-key-" + "0" * 32)
 
 
-def test_without_sign_in_the_data_page_says_everything_is_shared():
+def test_without_sign_in_the_data_page_says_everything_is_shared(fake_jobs):
     at = session(None)
     assert any("visible to anyone using this server" in c.value for c in at.caption)
 
@@ -72,6 +72,7 @@ def test_sign_in_is_required_when_configured():
     assert [b.label for b in at.button] == ["Sign in"] and not at.metric
 
 
+@pytest.mark.full
 def test_same_dataset_name_two_analysts_no_leak_then_share(server_key):
     alice, bob = session("alice"), session("bob")
     import_shop(alice, shop_csv("a"))

@@ -1,6 +1,11 @@
 """Every page under Streamlit's AppTest: renders without exceptions, shows its key numbers and
 charts before and after the background jobs, survives a bad upload, trains a model as a job,
-and keeps what was trained across sessions (a reload)."""
+and keeps what was trained across sessions (a reload).
+
+The fast tests run the app with the fake executor (``fake_jobs``): jobs asked for stay
+queued, or run at once in this process where a test needs their result; the workspace
+whose starter jobs ran is built once per session (``trained_demo``). The ``full`` tests at
+the end run the same journeys with real worker processes."""
 
 from __future__ import annotations
 
@@ -27,28 +32,21 @@ def new_session() -> AppTest:
 
 
 @pytest.fixture
-def cold() -> AppTest:
+def cold(fake_jobs) -> AppTest:
     """The app just opened on the demo: its starter jobs have only been asked for."""
     return new_session()
 
 
-@pytest.fixture(scope="module")
-def trained_demo(tmp_path_factory) -> Path:
-    """A workspace where the demo's starter jobs ran (once for this module)."""
-    from recsys.jobs import LocalExecutor
-
-    root = tmp_path_factory.mktemp("trained-demo")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RECSYS_WORKSPACE", str(root))
-        new_session()
-        settle()
-        LocalExecutor.shutdown(Jobs())
-    return root
+@pytest.fixture
+def app(trained_demo, _workspace, fake_jobs) -> AppTest:
+    """The app opened on a workspace whose starter jobs have finished (a copy per test)."""
+    shutil.copytree(trained_demo, _workspace, dirs_exist_ok=True)
+    return new_session()
 
 
 @pytest.fixture
-def app(trained_demo, _workspace) -> AppTest:
-    """The app opened on a workspace whose starter jobs have finished (a copy per test)."""
+def app_with_workers(trained_demo, _workspace) -> AppTest:
+    """As ``app``, with real worker processes running what the page asks for."""
     shutil.copytree(trained_demo, _workspace, dirs_exist_ok=True)
     return new_session()
 
@@ -124,32 +122,30 @@ def test_products_page_similar_and_targets(app):
     assert len(app.dataframe[2].value) == 50  # default audience size
 
 
-def test_upload_good_then_bad_keeps_dataset(cold):
+def test_upload_good_then_bad_keeps_dataset(cold, fake_jobs):
     cold.file_uploader[0].upload("retail.csv", RETAIL.encode(), "text/csv").run()
     cold.text_input[0].set_value("tiny-shop")
-    button(cold, "Import").click().run()  # the import is a job: the page follows it
-    settle(kinds=("import",))
-    cold.run()
+    fake_jobs.run("import")  # the import runs as it is asked for; the new shop's starters wait
+    button(cold, "Import").click().run()  # a job: done at once here, the page follows it
     no_errors(cold)
     assert cold.success and "Imported 7 lines" in cold.success[0].value
     assert {m.label: m.value for m in cold.metric}["Customers"] == "3"
     cold.file_uploader[0].clear()
     cold.file_uploader[0].upload("bad.csv", b"a,b\n1,2\n", "text/csv").run()
     button(cold, "Import").click().run()
-    settle(kinds=("import",))
-    cold.run()
     assert not cold.exception
     assert cold.error and "Could not import" in cold.error[0].value
     assert {m.label: m.value for m in cold.metric}["Customers"] == "3"  # still loaded
 
 
-def test_models_page_trains_as_a_job_and_a_new_session_sees_it(app):
+def test_models_page_trains_as_a_job_and_a_new_session_sees_it(app, fake_jobs):
     app.switch_page("pages/models.py").run()
     app.multiselect[0].set_value(["itemknn"]).run()
     app.button[0].click().run()  # the form's submit button: the page does not wait
     no_errors(app)
-    assert any(j.kind == "fit" and "itemknn" in j.label for j in Jobs().list())
-    settle()
+    job = next(j for j in Jobs().list() if j.kind == "fit" and "itemknn" in j.label)
+    assert job.state == "queued"
+    fake_jobs.run().start(Jobs(), None)  # as a worker would, meanwhile
     app.run()
     no_errors(app)
     board = app.dataframe[0].value
@@ -161,7 +157,9 @@ def test_models_page_trains_as_a_job_and_a_new_session_sees_it(app):
     assert "itemknn" in other.multiselect[0].options
 
 
-def test_models_page_trains_a_neural_model_and_shows_its_progress(app):
+@pytest.mark.full
+def test_models_page_trains_a_neural_model_and_shows_its_progress(app_with_workers):
+    app = app_with_workers
     app.switch_page("pages/models.py").run()
     app.multiselect[0].set_value(["two_tower"]).run()
     app.number_input(key="p_two_tower_epochs").set_value(1)
@@ -176,7 +174,9 @@ def test_models_page_trains_a_neural_model_and_shows_its_progress(app):
     assert "two_tower (epochs=1, patience=0)" in set(app.dataframe[0].value["model"])
 
 
-def test_models_page_tunes_as_a_job_with_a_trial_chart(app):
+@pytest.mark.full
+def test_models_page_tunes_as_a_job_with_a_trial_chart(app_with_workers):
+    app = app_with_workers
     app.switch_page("pages/models.py").run()
     app.multiselect(key="tune_models").set_value(["recent_popularity"]).run()
     app.slider(key="tune_minutes").set_value(1).run()
@@ -191,7 +191,7 @@ def test_models_page_tunes_as_a_job_with_a_trial_chart(app):
     assert list(search["model"]) == ["recent_popularity"] and search["trials"][0] >= 1
     board = next(f for f in frames if "ndcg_lo" in f)
     row = board[board["model"] == "recent_popularity · tuned"].iloc[0]
-    assert row["tuned"] and row["val_ndcg"] > 0
+    assert row["tuned"] and row["validation_ndcg"] > 0
     assert row["settings"] == search["settings"][0].replace("defaults", "")  # the same words
     assert any("validation NDCG" in str(c.proto.spec) for c in app.get("plotly_chart"))
 
@@ -271,3 +271,20 @@ def test_a_damaged_model_stops_the_page_with_a_message(app):
     app.selectbox[1].set_value("ease").run()
     assert not app.exception
     assert any("cannot be used" in e.value and "damaged" in e.value for e in app.error)
+
+
+def test_tuning_a_shop_with_too_little_history_is_refused_at_once(cold, fake_jobs):
+    """Said where it was asked, before any job: a tune job would wait its turn behind the
+    shop's starter jobs only to say the same."""
+    from tests.test_e2e_browser import SHOP
+
+    cold.file_uploader[0].upload("shop.csv", SHOP.encode(), "text/csv").run()
+    cold.text_input[0].set_value("small-shop")
+    fake_jobs.run("import")
+    button(cold, "Import").click().run()
+    fake_jobs.hold()
+    cold.switch_page("pages/models.py").run()
+    no_errors(cold)
+    button(cold, "Tune").click().run()
+    assert any("Too little history to tune" in e.value for e in cold.error)
+    assert not any(j.kind == "tune" for j in Jobs().list())

@@ -32,12 +32,12 @@ def test_names_to_categories(name, category):
 def test_export_category_wins_and_a_vendor_is_not_a_category():
     data = load_orders(RawSource(name="orders_export.csv", data=shopify_orders()),
                        options=ImportOptions(pii_key=b"k"))
-    assert data.report["category_source"] == "derived from product names"
+    assert data.report.category_source == "derived from product names"
     assert "Maker Co" not in set(data.products["category"])
     assert data.products.set_index("name").loc["Canvas Tote Bag", "category"] == "Bags"
     text = ("customer_id,product_id,order_date,aisle\n"
             "u1,p1,2024-01-01,fresh fruits\nu2,p2,2024-01-02,yogurt\n")
     generic = load_orders(RawSource(name="orders.csv", data=text.encode()),
                           options=ImportOptions(pii_key=b"k"))
-    assert generic.report["category_source"] == "export"
+    assert generic.report.category_source == "export"
     assert set(generic.products["category"]) == {"fresh fruits", "yogurt"}

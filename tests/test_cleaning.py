@@ -34,14 +34,14 @@ def load(**cleaning):
 
 
 def counts(data):
-    return {r["rule"]: r["removed"] for r in data.report["cleaning"]}
+    return {r["rule"]: r["removed"] for r in data.report.cleaning}
 
 
 def test_every_rule_counted_and_nothing_lost_silently():
     data = load()
     assert counts(data) == EXPECTED
-    assert data.report["rows_kept"] == 2
-    assert data.report["rows_read"] == sum(EXPECTED.values()) + data.report["rows_kept"]
+    assert data.report.rows_kept == 2
+    assert data.report.rows_read == sum(EXPECTED.values()) + data.report.rows_kept
     assert sorted(data.item_ids) == ["A1", "A6"]
 
 
@@ -57,8 +57,8 @@ def test_rules_switch_off(switch, rule, extra):
     data = load(**{switch: False})
     c = counts(data)
     assert c[rule] == 0
-    assert not next(r for r in data.report["cleaning"] if r["rule"] == rule)["enabled"]
-    assert data.report["rows_kept"] == 2 + extra
+    assert not next(r for r in data.report.cleaning if r["rule"] == rule)["enabled"]
+    assert data.report.rows_kept == 2 + extra
 
 
 def test_guest_lines_kept_get_one_customer_per_order():

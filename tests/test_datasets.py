@@ -18,8 +18,8 @@ def test_demo_export_is_online_retail_and_deterministic():
 
 def test_demo_goes_through_the_importer_with_realistic_shape():
     data = load_demo(n_customers=400, n_products=120)
-    assert data.report["format"] == "online_retail"
-    removed = {r["rule"]: r["removed"] for r in data.report["cleaning"]}
+    assert data.report.format == "online_retail"
+    removed = {r["rule"]: r["removed"] for r in data.report.cleaning}
     assert removed["cancellations"] > 0 and removed["missing_customer"] > 0
     assert removed["non_products"] > 0 and removed["duplicates"] > 0
     orders = data.customers["orders"]

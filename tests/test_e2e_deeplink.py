@@ -6,37 +6,19 @@ sidebar, no dataset from the link. Each page now calls ``ui.routing.routed()`` f
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 
-from tests.test_e2e_browser import CHROMIUM, ROOT, free_port
+from tests.test_e2e_browser import needs_browser
+from tools.browser import CHROMIUM, app_server
 
 pytestmark = pytest.mark.e2e
 
 
 def test_a_deep_link_first_runs_the_router(_workspace, tmp_path):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-                             "--server.port", str(port), "--server.headless", "true",
-                             "--server.address", "127.0.0.1"], cwd=ROOT,
-                            env={**os.environ, "RECSYS_PAGE_LOG": str(tmp_path / "runs.log")},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
+    needs_browser()
+    from playwright import sync_api
+
+    with app_server({"RECSYS_PAGE_LOG": str(tmp_path / "runs.log")}) as url:
         with sync_api.sync_playwright() as pw:
             browser = pw.chromium.launch(
                 executable_path=CHROMIUM, headless=True,
@@ -52,6 +34,4 @@ def test_a_deep_link_first_runs_the_router(_workspace, tmp_path):
             browser.close()
         runs = (tmp_path / "runs.log").read_text().split("\n")
         assert runs[0].split("\t")[1] == "Customer"  # logged by the router's run of the page
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)  # its job workers are stopped with the test's workspace
+    # its job workers are stopped with the test's workspace

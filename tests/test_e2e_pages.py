@@ -7,19 +7,16 @@ segments' worth) in artifacts/journey_facts.json."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SHARED_RETAIL
 from tests.shops import shopify_orders
-from tests.test_e2e_browser import ARTIFACTS, CHROMIUM, ROOT, free_port, wait_idle
+from tests.test_e2e_browser import ARTIFACTS, needs_browser
+from tools.browser import CHROMIUM, app_server, wait_idle
 
 pytestmark = pytest.mark.e2e
 PAGES = [("Data", "Lines kept"), ("Models", "Leaderboard"), ("Customer", "Recommendations"),
@@ -29,31 +26,17 @@ PAGES = [("Data", "Lines kept"), ("Models", "Leaderboard"), ("Customer", "Recomm
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    pytest.importorskip("playwright.sync_api")
+    needs_browser()
     ws = tmp_path_factory.mktemp("e2e-pages-ws")
-    port = free_port()
-    env = {**os.environ, "RECSYS_WORKSPACE": str(ws),
-           "RECSYS_PII_KEY_FILE": str(ws.parent / "e2e.key")}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-                             "--server.port", str(port), "--server.headless", "true",
-                             "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    yield url, ws
-    proc.terminate()
-    proc.wait(timeout=20)
-    from recsys.jobs import Jobs, LocalExecutor
-    from recsys.workspace import Workspace
+    env = {"RECSYS_WORKSPACE": str(ws), "RECSYS_PII_KEY_FILE": str(ws.parent / "e2e.key")}
+    try:
+        with app_server(env) as url:
+            yield url, ws
+    finally:
+        from recsys.jobs import Jobs, LocalExecutor
+        from recsys.workspace import Workspace
 
-    LocalExecutor.shutdown(Jobs(Workspace(ws)))
+        LocalExecutor.shutdown(Jobs(Workspace(ws)))
 
 
 def jobs_idle(ws: Path, timeout: float = 600) -> None:

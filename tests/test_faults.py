@@ -19,9 +19,10 @@ import pandas as pd
 import pytest
 
 from recsys.jobs import DONE, FAILED, InlineExecutor, Jobs, JobTableDamaged, LocalExecutor
-from recsys.workflow import fit_request
+from recsys.requests import ImportRequest, Params
 from recsys.workspace import DatasetRef, Workspace
 from tests import hostile
+from tests.conftest import fit_request
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,7 +82,7 @@ def trained(tmp_path_factory) -> Path:
         ref = DatasetRef.demo()
         fp = jobs.ws.fingerprint(ref)
         for model in ("popularity", "ease"):
-            assert jobs.submit(*fit_request(ref, fp, model, None, None)).state == DONE
+            assert jobs.submit(fit_request(ref, fp, model, None, None)).state == DONE
     return root
 
 
@@ -91,7 +92,7 @@ def test_a_damaged_job_table_is_named_then_rebuilt_from_what_is_on_disk(how, tra
     root = tmp_path / "ws"
     shutil.copytree(trained, root)
     monkeypatch.setenv("RECSYS_WORKSPACE", str(root))
-    models = {m["name"] for m in Workspace(root).list_models()}
+    models = {r.name for r in Workspace(root).model_records()}
     assert len(models) >= 4  # holdout and serving models of two requests
     db = root / "jobs.sqlite"
     damage(db, how)
@@ -112,7 +113,7 @@ def test_a_damaged_job_table_is_named_then_rebuilt_from_what_is_on_disk(how, tra
     # The same request finds its stored model: nothing is trained again.
     jobs = Jobs(Workspace(root), InlineExecutor())
     ref = DatasetRef.demo()
-    again = jobs.submit(*fit_request(ref, jobs.ws.fingerprint(ref), "ease", None, None))
+    again = jobs.submit(fit_request(ref, jobs.ws.fingerprint(ref), "ease", None, None))
     assert again.state == DONE and again.result["model_id"] in models
 
 
@@ -179,6 +180,7 @@ def test_a_listing_never_makes_a_workspace(tmp_path):
 
 
 # ---------------------------------------------------------------- the same request, twice
+@pytest.mark.full
 def test_the_same_train_twice_at_once_runs_once_and_both_report_it(trained, tmp_path):
     root = tmp_path / "ws"
     shutil.copytree(trained, root)
@@ -199,6 +201,7 @@ def test_the_same_train_twice_at_once_runs_once_and_both_report_it(trained, tmp_
     assert len(fits) == 1
 
 
+@pytest.mark.full
 def test_a_killed_train_runs_again_without_a_listing_first(trained, tmp_path):
     root = tmp_path / "ws"
     shutil.copytree(trained, root)
@@ -242,6 +245,7 @@ def kill_when(jobs: Jobs, job_id: str, pred) -> None:
                or "zombie" in Path(f"/proc/{job.pid}/status").read_text(), timeout=30)
 
 
+@pytest.mark.full
 def test_a_worker_killed_mid_import_leaves_no_upload_and_the_import_runs_again(tmp_path):
     ws = Workspace(tmp_path / "ws")
     jobs = Jobs(ws, LocalExecutor(workers=1))
@@ -252,14 +256,14 @@ def test_a_worker_killed_mid_import_leaves_no_upload_and_the_import_runs_again(t
               "replace": True}
     try:
         digest = ws.stash_upload(files)
-        job = jobs.submit("import", {**params, "upload": digest}, reuse=False)
+        job = jobs.submit(ImportRequest(**params, upload=digest), reuse=False)
         kill_when(jobs, job.id, lambda j: True)
         assert (ws.root / "uploads" / digest).exists()  # killed before its own clean-up
         jobs.reap()  # what the app does every second while a job shows
         ended = jobs.get(job.id)
         assert ended.state == FAILED and "stopped unexpectedly" in ended.error
         assert not (ws.root / "uploads").exists() or not list((ws.root / "uploads").iterdir())
-        again = jobs.submit("import", {**params, "upload": ws.stash_upload(files)},
+        again = jobs.submit(ImportRequest(**params, upload=ws.stash_upload(files)),
                             reuse=False)
         done = jobs.wait(again.id, timeout=300)
         assert done.state == DONE, done.error
@@ -269,15 +273,16 @@ def test_a_worker_killed_mid_import_leaves_no_upload_and_the_import_runs_again(t
         LocalExecutor.shutdown(jobs)
 
 
+@pytest.mark.full
 def test_a_worker_killed_mid_fit_fails_its_job_and_the_same_request_runs_again(tmp_path):
     ws = Workspace(tmp_path / "ws")
     jobs = Jobs(ws, LocalExecutor(workers=1))
     ref = DatasetRef.demo()
     request = fit_request(ref, ws.fingerprint(ref), "ncf", {"epochs": 3}, None)
     try:
-        job = jobs.submit(*request)
+        job = jobs.submit(request)
         kill_when(jobs, job.id, lambda j: j.progress > 0.05)
-        again = jobs.submit(*request)  # no listing, no reap first: submit notices
+        again = jobs.submit(request)  # no listing, no reap first: submit notices
         assert again.id != job.id
         assert jobs.get(job.id).state == FAILED
         assert "stopped unexpectedly" in jobs.get(job.id).error
@@ -287,13 +292,14 @@ def test_a_worker_killed_mid_fit_fails_its_job_and_the_same_request_runs_again(t
         LocalExecutor.shutdown(jobs)
 
 
+@pytest.mark.full
 def test_ended_workers_are_reaped_not_left_as_zombies(tmp_path, monkeypatch):
     monkeypatch.setenv("RECSYS_PLUGINS", "tests.plugins.job_kinds")
     import tests.plugins.job_kinds  # noqa: F401
 
     jobs = Jobs(Workspace(tmp_path / "ws"), LocalExecutor(workers=1))
     try:
-        job = jobs.submit("crash", {"how": "exit"})
+        job = jobs.submit(Params("crash", {"how": "exit"}))
         pid = wait_until(lambda: jobs.get(job.id).pid, timeout=60)
 
         def gone() -> bool:
@@ -317,9 +323,9 @@ def test_uploads_no_running_import_needs_are_swept(tmp_path):
 
     jobs = Jobs(ws, Never())
     waiting = ws.stash_upload([("a.csv", b"a")])
-    jobs.submit("import", {"upload": waiting, "name": "a"})
+    jobs.submit(ImportRequest("a", upload=waiting))
     ended = ws.stash_upload([("b.csv", b"b")])
-    done = jobs.submit("import", {"upload": ended, "name": "b"})
+    done = jobs.submit(ImportRequest("b", upload=ended))
     jobs.store.finish(done.id, FAILED, error="x")
     fresh = ws.stash_upload([("c.csv", b"c")])  # stashed, its job not asked for yet
     half = ws.root / "uploads" / ".d.half"  # a stash killed halfway
@@ -337,9 +343,9 @@ def test_a_queued_job_says_where_it_stands(tmp_path):
             pass
 
     jobs = Jobs(Workspace(tmp_path / "ws"), Never())
-    a = jobs.submit("import", {"upload": "a", "name": "a"})
-    b = jobs.submit("import", {"upload": "b", "name": "b"})
-    c = jobs.submit("import", {"upload": "c", "name": "c"}, priority=-1)
+    a = jobs.submit(ImportRequest("a", upload="a"))
+    b = jobs.submit(ImportRequest("b", upload="b"))
+    c = jobs.submit(ImportRequest("c", upload="c"), priority=-1)
     assert [jobs.store.queue_position(j.id) for j in (c, a, b)] == [1, 2, 3]
     jobs.store.claim()
     assert jobs.store.queue_position(c.id) is None and jobs.store.queue_position(b.id) == 2
@@ -398,7 +404,7 @@ def test_an_old_workspace_keeps_the_key_its_pseudonyms_were_made_with(tmp_path, 
     assert "kept from an earlier version" in old.key_note()
     jobs = Jobs(old, InlineExecutor())
     digest = old.stash_upload([("orders_export.csv", export)])
-    assert jobs.submit("import", {"upload": digest, "name": "shop", "cleaning": {}}
+    assert jobs.submit(ImportRequest("shop", upload=digest)
                        ).state == DONE
     assert set(old.load_dataset(DatasetRef.saved("shop")).customer_ids) == set(before)
     assert Workspace(tmp_path / "new").pii_key() == b"a" * 64
@@ -499,7 +505,7 @@ def test_identity_rules_with_any_identity_columns_empty(empty):
             load_orders(src, options=ImportOptions(pii_key=b"k" * 32))
         return
     data = load_orders(src, options=ImportOptions(pii_key=b"k" * 32))
-    sources = set(data.report["customer_key"]["sources"]) - {"none"}
+    sources = set(data.report.customer_key["sources"]) - {"none"}
     assert sources and sources <= left, (sources, left)
     assert all(c.startswith("c_") for c in data.customer_ids)
 
@@ -519,9 +525,8 @@ def test_a_model_damaged_on_disk_is_not_served_from_memory(trained, _workspace):
     first = customer_page()
     assert not first.exception and not first.error, [e.value for e in first.error]
     assert any("Recommendations" in s.value for s in first.subheader)
-    for meta in Workspace(_workspace).list_models(trained_on="all"):
-        (Workspace(_workspace).location(DatasetRef.demo()).parent.parent / "models"
-         / meta["name"] / "state.npz").write_bytes(b"PK\x03\x04 not an array file")
+    for r in Workspace(_workspace).model_records(trained_on="all"):
+        (_workspace / "models" / r.name / "state.npz").write_bytes(b"PK\x03\x04 not an array")
     again = customer_page()
     assert not again.exception
     assert any("cannot be used" in e.value for e in again.error), [e.value for e in again.error]

@@ -61,6 +61,7 @@ def test_a_file_on_disk_is_held_to_the_same_limits(tmp_path):
         load_orders(path)
 
 
+@pytest.mark.full  # each in a memory-limited subprocess
 @pytest.mark.parametrize("bomb", list(hostile.BOMBS))
 def test_memory_bombs_under_a_memory_limit(bomb, tmp_path):
     """The CLI import of each bomb, in a subprocess allowed 2 GB of data segment and the

@@ -38,19 +38,19 @@ def upload(name: str, data: bytes) -> io.BytesIO:
 
 
 def rules(data) -> dict[str, int]:
-    return {r["rule"]: r["removed"] for r in data.report["cleaning"]}
+    return {r["rule"]: r["removed"] for r in data.report.cleaning}
 
 
 def test_online_retail_csv_float_ids_and_cleaning():
     data = load_orders(upload("retail.csv", RETAIL.encode()))
-    assert data.report["format"] == "online_retail"
-    assert data.report["mapping"]["customer"] == "CustomerID"
+    assert data.report.format == "online_retail"
+    assert data.report.mapping["customer"] == "CustomerID"
     assert set(data.customer_ids) == {"17850", "17851", "17852"}
     assert "00123" in set(data.item_ids)  # leading zeros survive
     r = rules(data)
     assert r["cancellations"] == 1 and r["non_products"] == 1 and r["missing_customer"] == 1
-    assert data.report["rows_read"] == 7 and data.report["rows_kept"] == 4
-    assert sum(r.values()) + data.report["rows_kept"] == data.report["rows_read"]
+    assert data.report.rows_read == 7 and data.report.rows_kept == 4
+    assert sum(r.values()) + data.report.rows_kept == data.report.rows_read
     assert data.products.set_index("item_id").loc["00123", "name"] == "DOORMAT, RED"
     c = data.customers.set_index("customer_id")
     assert c.loc["17850", "orders"] == 1 and c.loc["17850", "country"] == "United Kingdom"
@@ -61,7 +61,7 @@ def test_online_retail_csv_float_ids_and_cleaning():
 def test_delimiters_sniffed(delim):
     text = RETAIL.replace('"DOORMAT, RED"', "DOORMAT RED").replace(",", delim)
     data = load_orders(upload("retail.txt", text.encode()))
-    assert data.report["files"][0]["delimiter"] == delim
+    assert data.report.files[0]["delimiter"] == delim
     assert len(data.interactions) == 4
 
 
@@ -70,7 +70,7 @@ def test_encodings(encoding):
     text = RETAIL.replace("WHITE METAL LANTERN", "CAFÉ LANTERN ±")
     data = load_orders(upload("retail.csv", text.encode(encoding)))
     assert "CAFÉ LANTERN ±" in set(data.products["name"])
-    assert data.report["mapping"]["order"] == "InvoiceNo"  # BOM did not stick to the header
+    assert data.report.mapping["order"] == "InvoiceNo"  # BOM did not stick to the header
 
 
 def test_gzip_zip_and_folder(tmp_path):
@@ -97,7 +97,7 @@ def test_xlsx_two_sheets_concatenated_and_sheet_selectable(tmp_path):
         df.iloc[:3].to_excel(xl, sheet_name="Year 2009-2010", index=False)
         df.iloc[3:].to_excel(xl, sheet_name="Year 2010-2011", index=False)
     both = load_orders(path)
-    assert both.report["files"][0]["sheets"] == ["Year 2009-2010", "Year 2010-2011"]
+    assert both.report.files[0]["sheets"] == ["Year 2009-2010", "Year 2010-2011"]
     assert len(both.interactions) == 4
     first = load_orders(path, options=ImportOptions(sheet=0))
     assert len(first.interactions) == 3
@@ -110,8 +110,8 @@ def test_online_retail_ii_columns_and_parquet(tmp_path):
     path = tmp_path / "retail.parquet"
     df.to_parquet(path)
     data = load_orders(path)
-    assert data.report["format"] == "online_retail"
-    assert data.report["mapping"]["customer"] == "Customer ID"
+    assert data.report.format == "online_retail"
+    assert data.report.mapping["customer"] == "Customer ID"
     assert len(data.interactions) == 4
 
 
@@ -130,7 +130,7 @@ leave at the door",MugCo,
 def test_shopify_export():
     data = load_orders(upload("orders_export.csv", SHOPIFY.encode()),
                        options=ImportOptions(pii_key=b"test-key"))
-    assert data.report["format"] == "shopify"
+    assert data.report.format == "shopify"
     r = rules(data)
     assert r["cancellations"] == 2  # refunded #1002, voided #1005
     assert r["missing_customer"] == 1  # guest order #1003
@@ -139,13 +139,13 @@ def test_shopify_export():
     assert len(data.interactions) == 3
     ids = set(data.customer_ids)
     assert len(ids) == 1 and all(i.startswith("c_") and "@" not in i for i in ids)
-    assert data.report["pseudonymised"]
+    assert data.report.pseudonymised
     # Ann@Example.com and ann@example.com are one customer.
     assert data.customers["orders"].iloc[0] == 2
     assert set(data.item_ids) == {"MUG-B", "MUG-R", "Tea Towel"}  # sku, else the name
     first = data.interactions.sort_values("timestamp").iloc[0]
     assert first["timestamp"] == pd.Timestamp("2026-04-01 16:39:28")  # -0400 to UTC
-    dropped = data.report["files"][0]["pii_columns_dropped"]
+    dropped = data.report.files[0]["pii_columns_dropped"]
     assert {"Billing Name", "Phone", "Shipping Street"} <= set(dropped)
     assert "Ann Smith" not in data.interactions.to_string() + data.customers.to_string()
 
@@ -162,7 +162,7 @@ def test_shopify_older_export_with_fewer_columns():
             "#1,a@x.com,2019-01-01 10:00:00 +0000,1,Mug,5\n"
             "#1,,,2,Towel,3\n")
     data = load_orders(upload("old.csv", text.encode()), options=ImportOptions(pii_key=b"k"))
-    assert data.report["format"] == "shopify" and len(data.interactions) == 2
+    assert data.report.format == "shopify" and len(data.interactions) == 2
 
 
 def instacart_files() -> list[io.BytesIO]:
@@ -185,7 +185,7 @@ def instacart_files() -> list[io.BytesIO]:
 
 def test_instacart_tables():
     data = load_orders(instacart_files())
-    assert data.report["format"] == "instacart"
+    assert data.report.format == "instacart"
     assert len(data.interactions) == 7
     inter = data.interactions
     # Orders are laid back from a common end date by their day gaps.
@@ -215,7 +215,7 @@ REES46 = """event_time,event_type,product_id,category_id,category_code,brand,pri
 
 def test_rees46_event_log():
     data = load_orders(upload("2019-Oct.csv", REES46.encode()))
-    assert data.report["format"] == "rees46"
+    assert data.report.format == "rees46"
     assert len(data.interactions) == 3
     assert data.signals is not None and set(data.signals["event"]) == {"view", "cart"}
     assert data.signals["weight"].between(0, 1).all()
@@ -229,8 +229,8 @@ def test_generic_day_first_dates():
     text = ("client_id;sku;purchase_date;qty\n"
             "A;X1;21-07-2015;1\nA;X2;03-08-2015;2\nB;X1;04-08-2015;1\n")
     data = load_orders(upload("sales.csv", text.encode()))
-    assert data.report["format"] == "generic"
-    assert data.report["time_style"] == "day-first"
+    assert data.report.format == "generic"
+    assert data.report.time_style == "day-first"
     assert data.interactions["timestamp"].max() == pd.Timestamp("2015-08-04")
     # No order column: one order per customer and day.
     assert data.interactions["order_id"].nunique() == 3
@@ -239,18 +239,18 @@ def test_generic_day_first_dates():
 def test_generic_month_first_and_ambiguous_dates():
     text = "customer,product,date\nA,X,07/21/2015\nB,Y,08/03/2015\n"
     data = load_orders(upload("s.csv", text.encode()))
-    assert data.report["time_style"] == "month-first"
+    assert data.report.time_style == "month-first"
     amb = "customer,product,date\n" + "".join(
         f"A,X{i},{d:02d}/{m:02d}/2015\n" for i, (d, m) in enumerate(
             [(1, 2), (5, 2), (9, 2), (2, 3), (6, 3), (10, 3)]))
     # Both readings are possible; only day-first makes the file chronological.
-    assert load_orders(upload("a.csv", amb.encode())).report["time_style"] == "day-first"
+    assert load_orders(upload("a.csv", amb.encode())).report.time_style == "day-first"
 
 
 def test_unix_seconds():
     text = "user_id,item_id,ts\nu1,i1,1700000000\nu1,i2,1700086400\n"
     data = load_orders(upload("e.csv", text.encode()))
-    assert data.report["time_style"] == "unix"
+    assert data.report.time_style == "unix"
     assert data.interactions["timestamp"].min() == pd.Timestamp("2023-11-14 22:13:20")
 
 
@@ -296,7 +296,7 @@ def test_a_single_table_with_instacart_names_is_generic():
             "7,100,yogurt,1,1,2024-01-01\n7,200,bread,2,2,2024-01-08\n8,100,yogurt,3,1,"
             "2024-01-03\n")
     data = load_orders(upload("export.csv", text.encode()))
-    assert data.report["format"] == "generic" and len(data.interactions) == 3
+    assert data.report.format == "generic" and len(data.interactions) == 3
     assert set(data.products["category"]) == {"yogurt", "bread"}
 
 
@@ -305,10 +305,10 @@ def test_shopify_buyers_without_email_keep_their_identity():
 
     data = load_orders(upload("orders_export.csv", shopify_orders()),
                        options=ImportOptions(pii_key=b"k"))
-    sources = data.report["customer_key"]["sources"]
-    assert set(sources) == {"email", "phone", "name+postcode"} and data.report["currency"] == "BDT"
+    sources = data.report.customer_key["sources"]
+    assert set(sources) == {"email", "phone", "name+postcode"} and data.report.currency == "BDT"
     s = data.summary()
-    assert s["customers"] < 0.5 * s["orders"] and not data.report["warnings"]
+    assert s["customers"] < 0.5 * s["orders"] and not data.report.warnings
     assert all(c.startswith("c_") for c in data.customer_ids)
 
 
@@ -316,4 +316,4 @@ def test_one_customer_per_order_is_warned_about():
     rows = "".join(f"c{i},p{i % 5},2024-01-{1 + i % 28:02d},o{i}\n" for i in range(40))
     data = load_orders(upload("x.csv", ("customer_id,product_id,order_date,order_id\n" + rows)
                               .encode()), options=ImportOptions(pii_key=b"k"))
-    assert data.report["warnings"] and "repeat buyers cannot be seen" in data.report["warnings"][0]
+    assert data.report.warnings and "repeat buyers cannot be seen" in data.report.warnings[0]

@@ -18,13 +18,14 @@ from recsys.jobs import (
     InlineExecutor,
     Jobs,
     LocalExecutor,
-    job_key,
 )
 from recsys.jobs.progress import Reporter
 from recsys.models import registry
 from recsys.models.trainer import StopTraining
-from recsys.workflow import fit_request, leaderboard_rows, served_models
+from recsys.requests import Params
+from recsys.workflow import leaderboard_rows, served_models
 from recsys.workspace import Workspace
+from tests.conftest import fit_request
 
 PLUGINS = "tests.plugins.job_kinds"
 
@@ -60,16 +61,16 @@ def wait_until(pred, timeout: float = 120.0):
 def test_fit_job_stores_model_metrics_and_serving_refit(shop):
     ws, ref, fp = shop
     jobs = Jobs(ws, InlineExecutor())
-    job = jobs.submit(*fit_request(ref, fp, "ease", {"l2": 50.0}, "2024-04-01"))
+    job = jobs.submit(fit_request(ref, fp, "ease", {"l2": 50.0}, "2024-04-01"))
     assert job.state == DONE and job.progress == 1.0
-    meta = ws.model_meta(job.result["model_id"])
-    assert meta["trained_on"] == "holdout" and meta["fingerprint"] == fp
-    assert meta["metrics"]["ndcg"] == job.result["metrics"]["ndcg"] > 0
+    record = ws.model_record(job.result["model_id"])
+    assert record.trained_on == "holdout" and record.fingerprint == fp
+    assert record.metrics.metrics["ndcg"] == job.result["metrics"]["ndcg"] > 0
     kinds = {j.kind: j for j in jobs.list()}
     assert kinds["serve"].state == DONE and kinds["segments"].state == DONE
     served = served_models(ws, fp)
     assert len(served) == 1 and served[0].trained_on == "all"
-    assert served[0].label == "ease (l2=50)" and served[0].metrics["cutoff"] == "2024-04-01"
+    assert served[0].label == "ease (l2=50)" and served[0].cutoff == "2024-04-01"
     assert [r["model"] for r in leaderboard_rows(ws, fp, "2024-04-01")] == ["ease (l2=50)"]
     assert ws.load_model(served[0].serving_id).recommend(["c000"], n=3)[0].shape == (1, 3)
 
@@ -77,17 +78,17 @@ def test_fit_job_stores_model_metrics_and_serving_refit(shop):
 def test_same_request_reuses_the_stored_result(shop, monkeypatch):
     ws, ref, fp = shop
     jobs = Jobs(ws, InlineExecutor())
-    first = jobs.submit(*fit_request(ref, fp, "ease", None, "2024-04-01"))
+    first = jobs.submit(fit_request(ref, fp, "ease", None, "2024-04-01"))
     fits = []
     from recsys.models.base import BaseRecommender
 
     real = BaseRecommender.fit
     monkeypatch.setattr(BaseRecommender, "fit",
                         lambda self, *a, **k: (fits.append(self.name), real(self, *a, **k))[1])
-    again = jobs.submit(*fit_request(ref, fp, "ease", {"l2": 500.0}, "2024-04-01"))
+    again = jobs.submit(fit_request(ref, fp, "ease", {"l2": 500.0}, "2024-04-01"))
     assert again.id == first.id and fits == []  # same settings spelled differently: one job
     ws.delete_model(first.result["model_id"])
-    third = jobs.submit(*fit_request(ref, fp, "ease", None, "2024-04-01"))
+    third = jobs.submit(fit_request(ref, fp, "ease", None, "2024-04-01"))
     assert third.id != first.id and fits == ["ease"]  # the stored model was gone: fitted again
 
 
@@ -96,15 +97,16 @@ def test_keys_follow_content_not_names(shop, clustered_data):
     a = fit_request(ref, fp, "ease", None, "2024-04-01")
     ws.save_dataset(clustered_data.subset(clustered_data.interactions.index < 500), "shop")
     b = fit_request(ref, ws.fingerprint(ref), "ease", None, "2024-04-01")
-    assert job_key(*a) != job_key(*b)
-    job = Jobs(ws, InlineExecutor()).submit(*a)  # asked for the old content
+    assert a.key() != b.key()
+    job = Jobs(ws, InlineExecutor()).submit(a)  # asked for the old content
     assert job.state == FAILED and "replaced" in job.error
 
 
+@pytest.mark.full
 def test_worker_process_reports_progress_then_finishes(pool, shop):
     ws, ref, fp = shop
     params = {**registry.spec("two_tower").quick, "epochs": 40, "patience": 0}
-    job = pool.submit(*fit_request(ref, fp, "two_tower", params, "2024-04-01"))
+    job = pool.submit(fit_request(ref, fp, "two_tower", params, "2024-04-01"))
     seen = wait_until(lambda: (j := pool.get(job.id)).history and 0 < j.progress < 1 and j)
     assert seen.state == "running" and "epoch" in seen.step and seen.pid != os.getpid()
     assert seen.history[0]["phase"] == "fit" and "loss" in seen.history[0]
@@ -112,29 +114,31 @@ def test_worker_process_reports_progress_then_finishes(pool, shop):
     assert done.state == DONE and done.result["metrics"]["ndcg"] > 0
 
 
+@pytest.mark.full
 def test_stop_keeps_the_epochs_trained_as_a_partial_model(pool, shop):
     ws, ref, fp = shop
     params = {**registry.spec("two_tower").quick, "epochs": 400, "patience": 0}
-    job = pool.submit(*fit_request(ref, fp, "two_tower", params, "2024-04-01"))
+    job = pool.submit(fit_request(ref, fp, "two_tower", params, "2024-04-01"))
     wait_until(lambda: len(pool.get(job.id).history) >= 2)
     pool.cancel(job.id)
     end = pool.wait(job.id, timeout=120)
     assert end.state == STOPPED and end.result["partial"]
-    meta = ws.model_meta(end.result["model_id"])
-    assert meta["partial"] and 2 <= len(end.history) < 400
+    record = ws.model_record(end.result["model_id"])
+    assert record.partial and 2 <= len(end.history) < 400
     assert ws.load_model(end.result["model_id"]).recommend(["c000"], n=3)[0].shape == (1, 3)
     assert [j.kind for j in pool.list()] == ["fit"]  # no refit of a stopped model
     assert served_models(ws, fp)[0].partial
 
 
+@pytest.mark.full
 def test_stop_ends_work_without_progress_reports_by_force(pool):
-    job = pool.submit("nap", {"seconds": 300})
+    job = pool.submit(Params("nap", {"seconds": 300}))
     wait_until(lambda: pool.get(job.id).state == "running")
     start = time.monotonic()
     pool.cancel(job.id)
     end = pool.wait(job.id, timeout=30)
     assert end.state == CANCELLED and time.monotonic() - start < 15
-    again = pool.submit("nap", {"seconds": 0.1})  # the pool goes on with a new worker
+    again = pool.submit(Params("nap", {"seconds": 0.1}))  # the pool goes on with a new worker
     assert pool.wait(again.id, timeout=60).state == DONE
 
 
@@ -146,28 +150,31 @@ def test_queued_job_cancels_at_once(shop):
             pass
 
     jobs = Jobs(ws, Never())
-    job = jobs.submit(*fit_request(ref, fp, "ease", None, None))
+    job = jobs.submit(fit_request(ref, fp, "ease", None, None))
     assert jobs.cancel(job.id).state == CANCELLED
 
 
 @pytest.mark.parametrize("how,words", [("raise", "Unexpected error (RuntimeError in job_kinds)"),
                                        ("memory", "Ran out of memory")])
+@pytest.mark.full
 def test_failures_end_as_failed_with_a_clear_message(pool, how, words):
-    job = pool.wait(pool.submit("crash", {"how": how}).id, timeout=60)
+    job = pool.wait(pool.submit(Params("crash", {"how": how})).id, timeout=60)
     assert job.state == FAILED and job.error.startswith(words)
-    assert pool.wait(pool.submit("nap", {"seconds": 0.1}).id, timeout=60).state == DONE
+    assert pool.wait(pool.submit(Params("nap", {"seconds": 0.1})).id, timeout=60).state == DONE
 
 
+@pytest.mark.full
 def test_killed_worker_is_noticed_and_others_go_on(pool):
-    job = pool.submit("crash", {"how": "exit"})
+    job = pool.submit(Params("crash", {"how": "exit"}))
     end = wait_until(lambda: (pool.reap() or True) and not (j := pool.get(job.id)).active and j,
                      timeout=60)
     assert end.state == FAILED and "stopped unexpectedly" in end.error
-    assert pool.wait(pool.submit("nap", {"seconds": 0.1}).id, timeout=60).state == DONE
+    assert pool.wait(pool.submit(Params("nap", {"seconds": 0.1})).id, timeout=60).state == DONE
 
 
+@pytest.mark.full
 def test_orphans_after_a_restart_are_marked_failed(pool):
-    job = pool.submit("nap", {"seconds": 300})
+    job = pool.submit(Params("nap", {"seconds": 300}))
     running = wait_until(lambda: (j := pool.get(job.id)).state == "running" and j)
     os.kill(running.pid, signal.SIGKILL)  # the server and its workers went down
     wait_until(lambda: not os.path.exists(f"/proc/{running.pid}/status")

@@ -203,7 +203,7 @@ def test_every_numeric_setting_has_allowed_ranges(name):
 @pytest.mark.parametrize("name", MODELS)
 def test_every_setting_has_a_plain_name(name):
     """Forms show 'Regularisation', not 'l2': every setting an analyst sees is named."""
-    from recsys.workflow import param_fields
+    from recsys.presentation import param_fields
 
     for f in param_fields(name):
         assert f["label"] != f["name"], (name, f["name"])

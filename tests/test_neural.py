@@ -166,7 +166,7 @@ def test_two_tower_sparse_tables_learn_the_same_structure(bundles, monkeypatch, 
     fits = [make_model("two_tower", **NEURAL["two_tower"]).fit(bundles.train) for _ in "ab"]
     model = fits[0]
     assert model.net_.item_id.sparse and model.net_.hist.sparse and model.net_.tokens.sparse
-    net = model._new_net(True)
+    net = model.new_net(True)
     kinds = {type(o).__name__ for o in tt.optimisers(net, 0.01, 1e-6)}
     assert kinds == {"AdamW", "SparseAdam"}
     np.testing.assert_array_equal(fits[0].V_, fits[1].V_)
@@ -207,15 +207,15 @@ def test_ncf_whole_order_step_is_the_line_step_with_each_customer_computed_once(
     import torch
 
     model = make_model("ncf", **{**NEURAL["ncf"], "dropout": 0.0, "batch_orders": 6})
-    model._bind(bundles.train)
-    run = model._start(bundles.train, torch.device("cpu"), np.random.default_rng(0))
+    model.bind(bundles.train)
+    run = model.start_training(bundles.train, torch.device("cpu"), np.random.default_rng(0))
     run.update = lambda loss: float(loss.detach())  # the loss only, no optimiser step
     lines = np.flatnonzero(run.pair_order < 6)
     orders, row = np.unique(run.pair_order[lines], return_inverse=True)
     items = run.pair_item[lines]
     calls = []
-    vec = model._cust_vec
-    model._cust_vec = lambda t: calls.append(len(t["cid"])) or vec(t)
+    vec = model.customer_vector
+    model.customer_vector = lambda t: calls.append(len(t["cid"])) or vec(t)
     state = run.rng.bit_generator.state
     by_order = run.order_step(orders, row, items)
     run.rng.bit_generator.state = state
@@ -256,8 +256,8 @@ def test_whole_order_loss_is_sampled_softmax_less_the_lines_own_product(bundles)
 
     model = make_model("two_tower", **{**NEURAL["two_tower"], "id_dropout": 0.0,
                                        "batch_size": 1000, "batch_orders": 6})
-    model._bind(bundles.train)
-    run = model._start(bundles.train, torch.device("cpu"), np.random.default_rng(0))
+    model.bind(bundles.train)
+    run = model.start_training(bundles.train, torch.device("cpu"), np.random.default_rng(0))
     run.update = lambda loss: float(loss.detach())  # the loss only, no optimiser step
     lines = np.flatnonzero(run.pair_order < 6)  # the first 6 orders, 2 lines each
     orders, row = np.unique(run.pair_order[lines], return_inverse=True)
@@ -288,8 +288,8 @@ def test_whole_order_epochs_split_orders_evenly_between_data_parallel_ranks(bund
     seen = []
     for rank in (0, 1):
         model = make_model("two_tower", **{**NEURAL["two_tower"], "batch_orders": 8})
-        model._bind(bundles.train)
-        run = model._start(bundles.train, torch.device("cpu"), np.random.default_rng(0))
+        model.bind(bundles.train)
+        run = model.start_training(bundles.train, torch.device("cpu"), np.random.default_rng(0))
         run.shard, steps = Shard(rank, 2), []
         run.order_step = lambda orders, row, items, steps=steps: steps.append(orders) or 1.0
         run.run_epoch(0, lambda done, total: None)
@@ -366,7 +366,7 @@ def test_order_rows_round_trip_through_arrow(bundles):
     from recsys.models.examples import build_examples, from_order_table, order_table
 
     model = make_model("two_tower")
-    model._bind(bundles.train)
+    model.bind(bundles.train)
     ex = build_examples(model.customer_ids_, model.item_ids_, bundles.train, 5)
     table = order_table(ex)
     back = from_order_table(table.slice(0, 10), ex.without_orders())
@@ -400,8 +400,8 @@ def test_workers_with_their_own_shares_take_the_same_number_of_steps(bundles, ba
     share, published = _shares()
     prepared = prepare_fit(make_model("two_tower", **params), bundles.train, share)
     model = make_model("two_tower", **params)
-    model._bind(prepared)
-    run = model._start(prepared, torch.device("cpu"), np.random.default_rng(0))
+    model.bind(prepared)
+    run = model.start_training(prepared, torch.device("cpu"), np.random.default_rng(0))
     run.shard, steps = TwoRanks(0, 2), []
     run.step = lambda orders, items: steps.append(len(items)) or 1.0
     run.order_step = lambda orders, row, items: steps.append(len(orders)) or 1.0
@@ -409,3 +409,28 @@ def test_workers_with_their_own_shares_take_the_same_number_of_steps(bundles, ba
     assert len(steps) == 3 and len(asked) == 1
     n = len(run.pair_item) if not batch_orders else published["fit"].num_rows
     assert asked[0] == -(-n // (batch_orders or params["batch_size"]))  # all its batches
+
+
+@pytest.mark.full
+def test_same_seed_same_model_with_two_math_threads_on_a_bigger_shop(tmp_path):
+    """Big enough tensors for torch's threaded CPU kernels: some (embedding backward among
+    them) add up in the order their threads finish unless the deterministic ones are asked
+    for, and the same seed gave other weights from run to run."""
+    import torch
+
+    from recsys.data import load_orders
+    from recsys.synthetic import Shape, generate
+
+    path = tmp_path / "shop.parquet"
+    generate(path, Shape(lines=100_000, customers=10_000, products=1_600, seed=2))
+    data = load_orders(path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        fits = [make_model("two_tower", epochs=1, patience=0, batch_orders=256).fit(data)
+                for _ in "abc"]
+    finally:
+        torch.set_num_threads(threads)
+    for other in fits[1:]:
+        np.testing.assert_array_equal(fits[0].U_, other.U_)
+    assert not torch.are_deterministic_algorithms_enabled()  # the caller's setting is back

@@ -10,11 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from recsys import campaign, insights, segments
 from recsys.jobs import InlineExecutor, Jobs
-from recsys.workflow import fit_request, serve_request, served_models
+from recsys.requests import ImportRequest, Params
+from recsys.workflow import served_models
 from recsys.workspace import DatasetRef, Workspace
+from tests.conftest import fit_request, serve_request
 
 HEADER = ("Name,Email,Financial Status,Paid at,Fulfillment Status,Created at,Lineitem quantity,"
           "Lineitem name,Lineitem price,Lineitem sku,Billing Name,Phone,Shipping Street,"
@@ -79,16 +82,15 @@ def test_no_identity_is_stored_or_downloaded(tmp_path):
     ws = Workspace(tmp_path / "ws")
     jobs = Jobs(ws, InlineExecutor())
     digest = ws.stash_upload([("orders_export.csv", shopify_export())])
-    imp = jobs.submit("import", {"upload": digest, "format": "auto", "mapping": None,
-                                 "cleaning": {}, "name": "shop", "replace": True})
+    imp = jobs.submit(ImportRequest("shop", upload=digest, replace=True))
     assert imp.state == "done", imp.error
     ref = DatasetRef.saved("shop")
     fp = ws.fingerprint(ref)
     data = ws.load_dataset(ref)
-    assert data.report["customer_key"]["pseudonymised"] and data.n_customers == 5
+    assert data.report.customer_key["pseudonymised"] and data.n_customers == 5
     for model in ("popularity", "ease", "als"):
-        assert jobs.submit(*fit_request(ref, fp, model, None, "2024-03-01")).state == "done"
-    jobs.submit(*serve_request(ref, fp, "ease", {"history": "count", "self_weight": 1.0}))
+        assert jobs.submit(fit_request(ref, fp, model, None, "2024-03-01")).state == "done"
+    jobs.submit(serve_request(ref, fp, "ease", {"history": "count", "self_weight": 1.0}))
     assert not [j for j in jobs.list() if j.state not in ("done", "stopped")]
 
     downloads = []
@@ -100,7 +102,7 @@ def test_no_identity_is_stored_or_downloaded(tmp_path):
         downloads.append(insights.safe_csv(campaign.target_list(model, data, item, n=5)))
     ids, vectors = segments.model_vectors(served["als"], "customers")
     downloads.append(insights.safe_csv(segments.vectors_table(ids, vectors)))
-    downloads.append(json.dumps(data.report, default=str).encode())
+    downloads.append(json.dumps(data.report.to_dict(), default=str).encode())
 
     stored = [p for p in ws.root.rglob("*") if p.is_file()]
     assert any(p.suffix == ".parquet" for p in stored) and any(p.suffix == ".npz"
@@ -112,6 +114,7 @@ def test_no_identity_is_stored_or_downloaded(tmp_path):
     assert not (ws.root / "uploads" / digest).exists()  # the raw upload is gone
 
 
+@pytest.mark.full
 def test_no_identity_in_any_file_record_log_or_message_of_the_hostile_corpus(tmp_path,
                                                                              monkeypatch):
     """The corpus's exports that carry identities go through real workers (the app's way)
@@ -139,11 +142,9 @@ def test_no_identity_in_any_file_record_log_or_message_of_the_hostile_corpus(tmp
         ids = []
         for i, (_case, (name, build, _)) in enumerate(cases.items()):
             digest = ws.stash_upload([(name, build())])
-            ids.append(jobs.submit("import", {"upload": digest, "format": "auto",
-                                              "mapping": None, "cleaning": {},
-                                              "name": f"case-{i}", "replace": True},
+            ids.append(jobs.submit(ImportRequest(f"case-{i}", upload=digest, replace=True),
                                    reuse=False).id)
-        ids.append(jobs.submit("leak", {}).id)
+        ids.append(jobs.submit(Params("leak", {})).id)
         ended = [jobs.wait(i, timeout=300) for i in ids]
     finally:
         LocalExecutor.shutdown(jobs)

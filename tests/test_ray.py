@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.ray
+
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -r "
                           "requirements-ray.txt)")
 
@@ -15,8 +17,8 @@ from recsys import distributed  # noqa: E402
 from recsys.evaluate import evaluate, temporal_split  # noqa: E402
 from recsys.jobs import DONE, Jobs, RayExecutor  # noqa: E402
 from recsys.models import make_model, registry  # noqa: E402
-from recsys.workflow import fit_request  # noqa: E402
 from recsys.workspace import Workspace  # noqa: E402
+from tests.conftest import fit_request  # noqa: E402
 
 # The default settings (early stopping on the validation window), fewer epochs at most.
 PARAMS = {"epochs": 12}
@@ -88,8 +90,8 @@ def test_a_job_through_the_ray_executor_reports_progress_and_lands_its_model(
     ref = ws.save_dataset(_demo(), "shop")
     jobs = Jobs(ws, RayExecutor("local"))
     quick = {**registry.spec("two_tower").quick, "epochs": 3, "patience": 0}
-    kind, params = fit_request(ref, ws.fingerprint(ref), "two_tower", quick, None)
-    job = jobs.submit(kind, {**params, "refit": False})
+    job = jobs.submit(fit_request(ref, ws.fingerprint(ref), "two_tower", quick, None,
+                                  refit=False))
     progress = set()
     end = time.monotonic() + 600
     while time.monotonic() < end:
@@ -132,6 +134,6 @@ def test_a_search_runs_its_trials_on_the_cluster(cluster, demo_split):
     point = tuning.starts("ease", ShopShape.of(val.train), {})[0]
     first = next(t["trial"] for t in res.trials if t["params"] == point)
     top = max(res.trials, key=lambda t: t["val_ndcg"])["trial"]
-    assert res.kept_start == (top != first and not tuning._beats(per[top], per[first]))
+    assert res.kept_start == (top != first and not tuning.beats(per[top], per[first]))
     if res.kept_start:
         assert res.score == pytest.approx(res.start_score, abs=1e-12)

@@ -30,7 +30,6 @@ def test_derived_lists():
     assert set(registry.names(new_items=True)) == {"two_tower"}
     assert "popularity" not in registry.names(personalised=True)
     assert set(registry.names(slow=True)) == {"ncf", "two_tower", "item2vec", "customer2vec"}
-    assert registry.default_model(500) == "ease" and registry.default_model(50_000) == "als"
     with pytest.raises(TypeError, match="capability"):
         registry.names(flies=True)
     with pytest.raises(KeyError, match="Unknown model"):
@@ -43,7 +42,7 @@ def test_spec_settings_are_read_only():
         spec.campaign_params["l2"] = 1  # type: ignore[index]
 
 
-def test_a_registered_model_is_everywhere(toy, clustered_data):
+def test_a_registered_model_is_everywhere(toy, clustered_data, fake_jobs):
     assert "toy" in registry.names() and "toy" in registry.names(personalised=True)
     model = make_model("toy").fit(clustered_data)
     assert model.recommend(clustered_data.customer_ids[:2], n=3)[0].shape == (2, 3)

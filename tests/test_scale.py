@@ -155,12 +155,12 @@ def test_batch_scores_are_the_callers_to_change():
         def _score_rows(self, rows):
             return self.state[2:2 + len(rows)]
 
-    out = base.BaseRecommender._scores(View(), np.arange(3))
+    out = base.BaseRecommender.row_scores(View(), np.arange(3))
     out[:] = -np.inf
     assert (View.state == 1).all()
     fresh = np.zeros((3, 4), dtype=np.float32)
     View._score_rows = lambda self, rows: fresh
-    assert base.BaseRecommender._scores(View(), np.arange(3)) is fresh
+    assert base.BaseRecommender.row_scores(View(), np.arange(3)) is fresh
 
 
 @pytest.mark.parametrize("name", ["als", "ease", "itemknn"])
@@ -169,8 +169,8 @@ def test_batch_scoring_equals_dense_scoring(small_shop, name, monkeypatch):
     split = temporal_split(data)
     model = make_model(name, **({"iterations": 5} if name == "als" else {})).fit(split.train)
     ids = split.train.customer_ids[:300]
-    dense = model._scores(model._rows(ids))
-    dense[model.X_[model._rows(ids)].nonzero()] = -np.inf
+    dense = model.row_scores(model.customer_rows(ids))
+    dense[model.X_[model.customer_rows(ids)].nonzero()] = -np.inf
     order = np.argsort(-dense, axis=1, kind="stable")[:, :10]
     monkeypatch.setattr(base, "BATCH", 17)
     got, scores = model.recommend(ids, n=10)
@@ -239,6 +239,7 @@ def test_peak_memory_is_measured_inside_a_step():
     assert rss_bytes() - before < 250 * 2**20 and m.seconds > 0
 
 
+@pytest.mark.full
 def test_a_million_lines_import_fit_and_evaluate_in_2_gb(tmp_path):
     """The whole path on 1M lines in a subprocess whose heap is capped at 2 GB."""
     code = textwrap.dedent(f"""
@@ -299,11 +300,11 @@ def test_the_bench_lets_the_whole_data_go_once_split(small_shop, monkeypatch, ca
     import weakref
 
     import recsys.bench as bench
-    from recsys import cli
+    from recsys import cli, pipelines
 
     refs: list[weakref.ref] = []
     alive: list[bool] = []
-    real = bench.make_model
+    real = pipelines.make_model
 
     def spy(name, **params):
         gc.collect()
@@ -315,7 +316,7 @@ def test_the_bench_lets_the_whole_data_go_once_split(small_shop, monkeypatch, ca
         refs.append(weakref.ref(data))
         return data
 
-    monkeypatch.setattr(bench, "make_model", spy)
+    monkeypatch.setattr(pipelines, "make_model", spy)
     monkeypatch.setattr(cli, "load_input", load)
     held = [load()]
     assert bench.run_bench(held.pop(), ["popularity"], n_boot=0)["dataset"]["clean_rows"] > 0

@@ -195,13 +195,15 @@ def test_bad_blend_settings_are_refused(bad):
 # ---------------------------------------------------------------- as a job, on the command line
 def test_a_tune_job_stores_the_search_and_trains_the_tuned_models():
     from recsys.jobs import InlineExecutor, Jobs
-    from recsys.workflow import leaderboard_rows, tune_request, tuning_summaries, tuning_table
+    from recsys.presentation import tuning_table
+    from recsys.workflow import leaderboard_rows, tuning_summaries
     from recsys.workspace import DatasetRef
+    from tests.conftest import tune_request
 
     jobs = Jobs(executor=InlineExecutor())
     ref = DatasetRef.demo()
     fp = jobs.ws.fingerprint(ref)
-    job = jobs.submit(*tune_request(ref, fp, ["popularity", "ease"], "2011-11-01",
+    job = jobs.submit(tune_request(ref, fp, ["popularity", "ease"], "2011-11-01",
                                     minutes=5, trials=3))
     assert job.state == "done", job.error
     trials = [h for h in job.history if "trial" in h]
@@ -216,7 +218,7 @@ def test_a_tune_job_stores_the_search_and_trains_the_tuned_models():
     tuned = {m: r for m, r in board.items() if r["tuned"]}
     assert set(tuned) == {"popularity · tuned", "ease · tuned", "blend · tuned"}
     for row in tuned.values():
-        assert row["val_ndcg"] is not None and row["settings"] is not None
+        assert row["validation_ndcg"] is not None and row["settings"] is not None
     assert "best sellers" in next(r["settings"] for m, r in tuned.items()
                                   if m.startswith("blend"))
     # the tuned models serve the pages too (refitted on all the orders)
@@ -234,7 +236,7 @@ def test_the_command_line_tunes_and_benches(tmp_path, capsys):
     res = json.loads(out.read_text())
     assert set(res["models"]) == {"popularity", "ease", "blend"}
     ease = res["models"]["ease"]
-    assert ease["tuned"]["trials"] == 2 and 0 < ease["validation_ndcg"] < 1
+    assert ease["tuning"]["trials"] == 2 and 0 < ease["validation_ndcg"] < 1
     assert ease["params"]["l2"] != make_model("ease").params()["l2"]  # the scaled start won
     assert "val ndcg" in capsys.readouterr().out
     assert main(["tune", "--demo", "--models", "recent_popularity", "--tune-minutes",
@@ -260,8 +262,8 @@ def test_start_and_default_scores_are_those_trials(train):
 def test_a_gain_within_the_noise_keeps_the_start(train):
     rng = np.random.default_rng(0)
     start = rng.uniform(0, 1, 1000)
-    assert not tuning._beats(start + 0.001 + rng.normal(0, 0.05, 1000), start)
-    assert tuning._beats(start + 0.02 + rng.normal(0, 0.05, 1000), start)
+    assert not tuning.beats(start + 0.001 + rng.normal(0, 0.05, 1000), start)
+    assert tuning.beats(start + 0.02 + rng.normal(0, 0.05, 1000), start)
     res = tuning.tune("als", train, trials=8)
     best = max(t["val_ndcg"] for t in res.trials if t["val_ndcg"] is not None)
     if res.kept_start:  # a better trial existed, but not by two standard errors

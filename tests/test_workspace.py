@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from recsys.models import make_model
+from recsys.records import ModelRecord, TrainedOn
 from recsys.workspace import DatasetRef, StoreError, Workspace, check_name
 
 
@@ -50,9 +51,11 @@ def test_demo_is_generated_once_and_kept(tmp_path):
 def test_model_round_trip(clustered_data, tmp_path):
     ws = Workspace(tmp_path)
     model = make_model("ease", l2=10.0).fit(clustered_data)
-    ws.save_model(model, "ease-10", metrics={"ndcg": 0.5}, dataset="demo")
-    listed = ws.list_models()
-    assert listed[0]["name"] == "ease-10" and listed[0]["metrics"]["ndcg"] == 0.5
+    ws.save_model(model, ModelRecord("ease-10", "ease", {}, TrainedOn.HOLDOUT, label="mine",
+                                     cutoff="2024-04-01"))
+    listed = ws.model_records()
+    assert listed[0].name == "ease-10" and listed[0].label == "mine"
+    assert listed[0].trained_on is TrainedOn.HOLDOUT and listed[0].params["l2"] == 10.0
     back = ws.load_model("ease-10")
     cust = clustered_data.customer_ids[:5]
     np.testing.assert_array_equal(back.recommend(cust)[0], model.recommend(cust)[0])

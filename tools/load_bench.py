@@ -25,20 +25,19 @@ import asyncio
 import json
 import os
 import re
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHARED = ROOT.parent / "shared" / "data" / "online_retail.csv.gz"
+
+from tools.browser import CHROMIUM, app_server  # noqa: E402
+
 # What shows once a page has drawn its data (not just its title).
 MARKERS = {
     "Data": "Orders per week", "Models": "Models to train", "Customer": "Recommendations",
@@ -48,10 +47,6 @@ MARKERS = {
 QUEUED = re.compile(r"queued · (next|\d+\w\w in line) for a free worker")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(root: Path, data: str | None) -> list[str]:
@@ -59,6 +54,7 @@ def prepare(root: Path, data: str | None) -> list[str]:
     in use, not a first start). Returns the datasets' addresses."""
     from recsys.data import ImportOptions, load_orders
     from recsys.jobs import Jobs, LocalExecutor
+    from recsys.requests import DatasetKey
     from recsys.workflow import starter_requests
     from recsys.workspace import DatasetRef, Workspace
 
@@ -69,8 +65,9 @@ def prepare(root: Path, data: str | None) -> list[str]:
         refs.append(DatasetRef.saved("shop"))
     jobs = Jobs(ws, LocalExecutor())
     for ref in refs:
-        for request in starter_requests(ref, ws.fingerprint(ref), ws.load_dataset(ref)):
-            jobs.submit(*request, priority=1)
+        key = DatasetKey.of(ws, ref)
+        for request in starter_requests(key, ws.load_dataset(ref)):
+            jobs.submit(request, priority=1)
     while any(j.active for j in jobs.list(limit=500)):
         jobs.reap()
         time.sleep(1)
@@ -233,20 +230,9 @@ def main() -> dict:
     datasets = prepare(root, args.data)
     print(f"workspace ready in {time.perf_counter() - t0:.0f} s: the demo"
           + (f" and {args.data}" if args.data else ""), flush=True)
-    port = free_port()
-    log = open(root / "server.log", "w")  # noqa: SIM115 (the server's whole life)
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-                               "--server.port", str(port), "--server.headless", "true",
-                               "--server.address", "127.0.0.1"], cwd=ROOT,
-                              env={**os.environ, "RECSYS_PAGE_LOG": str(root / "pages.log")},
-                              stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    while True:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
+    server = ExitStack()
+    url = server.enter_context(app_server({"RECSYS_PAGE_LOG": str(root / "pages.log")},
+                                          log=root / "server.log"))
     # The browsers (started from here) yield the CPU to the server and its workers, as
     # browsers on the analysts' own machines would: what is measured is the server's.
     # Chromium resets its renderers' niceness when run as root, so a CPU cgroup with a
@@ -270,8 +256,7 @@ def main() -> dict:
                 group.rmdir()
             except OSError:
                 pass
-        server.terminate()
-        server.wait(timeout=30)
+        server.close()
         from recsys.jobs import LocalExecutor
         from recsys.workspace import Workspace
 

@@ -1,6 +1,6 @@
 """Seconds per training step of two_tower or NCF (random-line batches with dense and sparse
 tables; whole-order batches) and, with --epoch, one real training epoch on an export (whole
-orders by default; --batch-orders 0 for random lines): the figures behind the README's
+orders by default; --batch-orders 0 for random lines): the figures behind docs/scaling.md's
 Scaling section.
 
     python tools/neural_epoch.py DATA [--model two_tower|ncf] [--steps 100] [--epoch]
@@ -38,9 +38,9 @@ def step_ms(data, name: str, sparse: bool, steps: int, orders: int = 0) -> tuple
 
     _sparse_rows(name, 0 if sparse else 1 << 62)
     model = make_model(name, patience=0, epochs=1, device="cpu", batch_orders=orders)
-    model._bind(data)
+    model.bind(data)
     torch.manual_seed(0)
-    run = model._start(data, torch.device("cpu"), np.random.default_rng(0))
+    run = model.start_training(data, torch.device("cpu"), np.random.default_rng(0))
     rng, size = np.random.default_rng(0), model.config.batch_size
     starts = np.searchsorted(run.pair_order, np.arange(run.pair_order[-1] + 2))
     times = []

@@ -1,6 +1,6 @@
 """Ray Train workers against one process on the same temporal split: fit seconds, holdout
 NDCG@10, epochs, and peak memory (the driver's, and the workers' sampled with ``ps``): the
-figures behind the README's Ray section. Starts a local Ray cluster of ``--cpus`` CPUs.
+figures behind the Ray section of docs/scaling.md. Starts a local Ray cluster of ``--cpus`` CPUs.
 
     python tools/ray_compare.py DATA|demo [--model two_tower] [--workers 2]
         [--params '{"epochs": 2, "patience": 0}'] [--no-single]

@@ -1,5 +1,5 @@
 """Seconds and peak memory to fit each model on a whole export and recommend 10 products to
-every customer: the figures behind the README's Scaling table.
+every customer: the figures behind the Scaling table (docs/scaling.md).
 
     python tools/recommend_all.py DATA [--models als,itemknn] [--n 10]
 """

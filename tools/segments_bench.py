@@ -1,6 +1,8 @@
 """Silhouettes of embedding clusters vs hand-crafted features, and projection times.
 
-    python tools/segments_bench.py [DATA] [MODEL,MODEL,...]
+    python tools/segments_bench.py [DATA] [MODEL,MODEL,...] [POINTS]
+
+POINTS (default 50,000): the size of the synthetic cloud UMAP is timed on last.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from recsys.models import make_model  # noqa: E402
 path = sys.argv[1] if len(sys.argv) > 1 else "../shared/data/online_retail.csv.gz"
 names = sys.argv[2].split(",") if len(sys.argv) > 2 else ["item2vec", "customer2vec",
                                                           "two_tower", "als"]
+points = int(sys.argv[3]) if len(sys.argv) > 3 else 50_000
 data = load_orders(path)
 print(f"{'model':<14}{'what':<11}{'n':>6}{'K':>4}{'silhouette':>12}{'baseline':>10}{'fit s':>8}")
 vectors_for_timing = None
@@ -41,6 +44,8 @@ print(f"umap first call (numba compile) on 500 points: {time.perf_counter() - t:
 p = segments.project(vectors_for_timing, "umap")
 print(f"umap warm, {len(p.index):,} real customer vectors: {p.seconds:.1f}s")
 rng = np.random.default_rng(0)
-big = np.repeat(vectors_for_timing, 13, axis=0)[:50_000] + rng.normal(0, 0.05, (50_000, 64))
+copies = -(-points // len(vectors_for_timing))
+big = np.repeat(vectors_for_timing, copies, axis=0)[:points]
+big = big + rng.normal(0, 0.05, big.shape)
 p = segments.project(big.astype(np.float32), "umap")
 print(f"umap warm, {len(p.index):,} points: {p.seconds:.1f}s")

@@ -6,8 +6,9 @@ Per module of recsys/, ui/, pages/ and app.py: lines, imports inside functions, 
 reach-ins across modules -- a private name imported from another module
 (``from recsys.tuning import _beats``), a private attribute of an imported module
 (``tuning._beats``), or a private member of another object (``model._start()``; ``self.``
-and ``cls.`` are the object's own business). Also: which tools import the tests. Prints the
-totals and the modules with the most of each.
+and ``cls.`` are the object's own business, and so is an object a classmethod makes of its
+own class: ``m = cls(...)`` or ``m = super().load(...)``). Also: which tools import the
+tests. Prints the totals and the modules with the most of each.
 """
 
 from __future__ import annotations
@@ -29,6 +30,19 @@ def _project(module: str | None) -> bool:
     return bool(module) and module.split(".")[0] in PACKAGES
 
 
+def _made_by_cls(tree: ast.AST) -> set[str]:
+    """Names a classmethod binds to an object of its own class."""
+    def by_cls(call: ast.AST) -> bool:
+        if not isinstance(call, ast.Call):
+            return False
+        f = call.func
+        return (isinstance(f, ast.Name) and f.id == "cls") or (
+            isinstance(f, ast.Attribute) and isinstance(f.value, ast.Call)
+            and getattr(f.value.func, "id", "") == "super")
+    return {t.id for n in ast.walk(tree) if isinstance(n, ast.Assign) and by_cls(n.value)
+            for t in n.targets if isinstance(t, ast.Name)}
+
+
 def scan(path: Path) -> dict:
     """One module's figures."""
     tree = ast.parse(path.read_text())
@@ -45,20 +59,23 @@ def scan(path: Path) -> dict:
                     reach.append(f"from {node.module} import {a.name}")
                 else:
                     modules.add(a.asname or a.name)  # maybe a module: checked below
-    local = {id(n) for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef,
-                                                                ast.AsyncFunctionDef))
+    local = {n for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef,
+                                                            ast.AsyncFunctionDef))
              for n in ast.walk(fn) if isinstance(n, (ast.Import, ast.ImportFrom))}
+    ours = [n for n in local if _project(getattr(n, "module", None) if isinstance(
+        n, ast.ImportFrom) else n.names[0].name)]
+    own = {"self", "cls", *_made_by_cls(tree)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and _private(node.attr):
             base = node.value
-            if isinstance(base, ast.Name) and base.id in ("self", "cls", *others):
+            if isinstance(base, ast.Name) and base.id in (own | others):
                 continue
             if isinstance(base, ast.Name) and base.id in modules:
                 reach.append(f"{base.id}.{node.attr}")
             elif not (isinstance(base, ast.Call) and getattr(base.func, "id", "") == "super"):
                 reach.append(f"{ast.unparse(base)[:30]}.{node.attr}")
     return {"lines": len(path.read_text().splitlines()), "imports_in_functions": len(local),
-            "private_reach_ins": reach}
+            "project_imports_in_functions": len(ours), "private_reach_ins": reach}
 
 
 def main() -> dict:
@@ -76,11 +93,15 @@ def main() -> dict:
     out = {"modules": len(mods), "lines": sum(m["lines"] for m in mods.values()),
            "largest": max(mods, key=lambda k: mods[k]["lines"]),
            "imports_in_functions": sum(m["imports_in_functions"] for m in mods.values()),
+           "project_imports_in_functions": sum(m["project_imports_in_functions"]
+                                               for m in mods.values()),
            "private_reach_ins": sum(len(m["private_reach_ins"]) for m in mods.values()),
            "tools_importing_tests": tools_tests, "by_module": mods}
     print(f"{out['modules']} modules, {out['lines']:,} lines (largest {out['largest']}, "
           f"{mods[out['largest']]['lines']}); {out['imports_in_functions']} imports inside "
-          f"functions; {out['private_reach_ins']} private reach-ins across modules; tools "
+          f"functions ({out['project_imports_in_functions']} of the project's own, the rest "
+          f"optional or heavy libraries loaded when used); {out['private_reach_ins']} private "
+          f"reach-ins across modules; tools "
           f"importing tests: {', '.join(tools_tests) or 'none'}")
     for key, label in (("lines", "lines"), ("imports_in_functions", "imports in functions")):
         print(f"\nmost {label}:")

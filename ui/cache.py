@@ -10,9 +10,13 @@ from typing import Any
 
 import streamlit as st
 
+from recsys import campaign as cp
+from recsys.campaign import CampaignWindow
 from recsys.data import OrderData
 from recsys.models import ModelFileError
+from recsys.requests import DatasetKey
 from recsys.workspace import DatasetRef, StoreError, Workspace
+from ui import access
 from ui import state as S
 
 MAX_MODELS = 8  # fitted models kept in memory per server process (they are on disk anyway)
@@ -20,7 +24,6 @@ MAX_MODELS = 8  # fitted models kept in memory per server process (they are on d
 
 def workspace() -> Workspace:
     """The workspace of the dataset in view: the analyst's own, or the team's."""
-    from ui import access
 
     if current_ref().team:
         return access.team() or access.home()
@@ -66,11 +69,16 @@ def figure(kind: str, key: tuple, build: Callable[[], Any]):
     return _figure(kind, (current_fingerprint(), *key), build)
 
 
+def data_key() -> DatasetKey:
+    """The dataset in view, as requests name it (where it is and what it holds)."""
+    return DatasetKey(current_ref(), current_fingerprint())
+
+
 def currency() -> str | None:
     """The dataset's currency code: the analyst's word, else the export's, else unknown."""
     ref = current_ref()
     meta = workspace().dataset_meta(ref)
-    return meta.get("currency") or current_data().report.get("currency")
+    return meta.get("currency") or current_data().report.currency
 
 
 def current_data() -> OrderData:
@@ -122,7 +130,6 @@ def result(key: str):
 # ---------------------------------------------------------------- campaigns, stages 2-3
 @st.cache_resource(show_spinner="Preparing the backtest window…", max_entries=4)
 def _campaign_window(root: str, fingerprint: str, cutoff: str, window: int, _data: OrderData):
-    from recsys.campaign import CampaignWindow
 
     return CampaignWindow.of(_data, cutoff, window)
 
@@ -130,7 +137,6 @@ def _campaign_window(root: str, fingerprint: str, cutoff: str, window: int, _dat
 @st.cache_resource(show_spinner="Backtesting the product…", max_entries=64)
 def _product_backtest(root: str, model_id: str, stamp: str, fingerprint: str, cutoff: str,
                       window: int, item: str, _data: OrderData):
-    from recsys import campaign as cp
 
     win = _campaign_window(root, fingerprint, cutoff, window, _data)
     fitted = _stored_model(root, model_id, stamp)

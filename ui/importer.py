@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from recsys.data import FORMATS
+from recsys.requests import ImportRequest
 from recsys.workspace import DatasetRef, StoreError, safe_name
 from ui import state as S
 from ui.cache import current_ref, workspace
@@ -43,10 +44,10 @@ def upload_panel() -> None:
             except StoreError as exc:
                 st.error(f"Could not import: {exc}")
             else:
-                st.session_state[S.IMPORT] = submit(("import", {
-                    "upload": digest, "format": fmt, "mapping": mapping.strip() or None,
-                    "cleaning": cleaning, "name": name.strip(), "replace": replace,
-                    "ids_anonymous": anonymous}), reuse=False).id
+                st.session_state[S.IMPORT] = submit(ImportRequest(
+                    name.strip(), upload=digest, format=fmt, mapping=mapping.strip() or None,
+                    cleaning=cleaning, replace=replace, ids_anonymous=anonymous),
+                    reuse=False).id
     _follow()
 
 

@@ -12,10 +12,12 @@ import streamlit as st
 
 from recsys import viz
 from recsys.jobs import FAILED, Job, Jobs, JobTableDamaged, ReadOnlyWorkspace
-from recsys.workflow import Request, Served, served_models, starter_requests
+from recsys.models import registry
+from recsys.requests import Request
+from recsys.workflow import Served, served_models, starter_requests
 from recsys.workspace import Workspace
 from ui import state as S
-from ui.cache import current_data, current_fingerprint, current_ref, workspace
+from ui.cache import current_data, current_fingerprint, data_key, workspace
 
 
 @st.cache_resource
@@ -60,30 +62,26 @@ def read_only() -> bool:
 
 def submit(request: Request, priority: int = 0, reuse: bool = True) -> Job:
     """Ask for this work (an identical finished or running job is reused)."""
-    kind, params = request
-    return jobs().submit(kind, params, priority=priority, reuse=reuse)
+    return jobs().submit(request, priority=priority, reuse=reuse)
 
 
 def ensure(request: Request, priority: int = 0) -> Job:
     """The job for this request, asked for only if there is none (a failed one is shown,
     not retried on every rerun)."""
-    kind, params = request
-    return jobs().ensure(kind, params, priority=priority)
+    return jobs().ensure(request, priority=priority)
 
 
 def warm_up() -> None:
     """A dataset seen for the first time gets its starter models and campaign backtests as
     background jobs, so every page fills without anyone pressing Train."""
-    fp = current_fingerprint()
-    if read_only() or jobs().list(dataset=fp, limit=1):
+    if read_only() or jobs().list(dataset=current_fingerprint(), limit=1):
         return
-    for request in starter_requests(current_ref(), fp, current_data()):
+    for request in starter_requests(data_key(), current_data()):
         submit(request, priority=1)
 
 
 def served(capability: str | None = None) -> dict[str, Served]:
     """label -> the model configurations of this dataset (with a capability, if asked)."""
-    from recsys.models import registry
 
     return {s.label: s for s in served_models(workspace(), current_fingerprint())
             if capability is None or getattr(registry.spec(s.model), capability)}

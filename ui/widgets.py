@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from recsys.data import CleaningOptions
+from recsys.presentation import param_fields
 from recsys.workspace import DatasetRef
 from ui import access
 from ui import state as S
-from ui.cache import current_data, current_ref
+from ui.cache import current_data, current_ref, workspace
 from ui.jobs import active, served
 
 
@@ -50,7 +51,6 @@ def cleaning_form() -> dict[str, bool]:
 
 def param_inputs(name: str) -> dict:
     """A model's settings as form inputs (inside an expander), by their plain names."""
-    from recsys.workflow import param_fields
 
     out = {}
     with st.expander(f"{name} hyper-parameters"):
@@ -113,7 +113,6 @@ def welcome() -> None:
 
 def currency_setter(code: str | None) -> None:
     """Say which currency the amounts are in, when the export does not (or says wrongly)."""
-    from ui.cache import current_ref, workspace
 
     ref = current_ref()
     if ref.is_demo:

@@ -5,8 +5,9 @@ from recsys.data.formats import FORMATS, ColumnMapping, Detection, FormatError, 
 from recsys.data.loader import ImportOptions, load_orders
 from recsys.data.orderdata import OrderData
 from recsys.data.readers import ReadError
+from recsys.data.report import ImportReport
 
 __all__ = [
     "FORMATS", "CleaningOptions", "ColumnMapping", "Detection", "FormatError", "ImportOptions",
-    "OrderData", "ReadError", "detect_format", "load_orders",
+    "ImportReport", "OrderData", "ReadError", "detect_format", "load_orders",
 ]

@@ -13,11 +13,13 @@ from typing import Any
 
 import pandas as pd
 
+from recsys import keys
 from recsys.data import formats as fmt
 from recsys.data.clean import CleaningOptions, clean_lines
 from recsys.data.dates import parse_times
 from recsys.data.orderdata import OrderData
 from recsys.data.readers import Limits, RawSource, Scratch, collect_sources, read_any, read_header
+from recsys.data.report import ImportReport
 
 PII_COLUMN_HINTS = ("name", "phone", "address", "street", "zip", "postal", "company", "note")
 SIGNAL_WEIGHTS = {"cart": 0.5, "view": 0.1, "remove_from_cart": 0.0}
@@ -42,7 +44,6 @@ def _pii_key(opts: ImportOptions) -> bytes:
     lives outside every workspace (see ``recsys.keys``)."""
     if opts.pii_key:
         return opts.pii_key() if callable(opts.pii_key) else opts.pii_key
-    from recsys import keys
 
     return keys.pii_key()
 
@@ -165,7 +166,7 @@ def load_orders(source: Any, format: str = "auto", mapping: fmt.ColumnMapping | 
     """Read an order export (path, list, folder, zip or uploaded files) into clean OrderData.
 
     Raises ``ReadError`` for unreadable files and ``FormatError`` (with ``candidates``) when
-    the columns cannot be mapped; every removed row is counted in ``report['cleaning']``.
+    the columns cannot be mapped; every removed row is counted in ``report.cleaning``.
     """
     t0 = time.perf_counter()
     opts = options or ImportOptions()
@@ -211,26 +212,20 @@ def load_orders(source: Any, format: str = "auto", mapping: fmt.ColumnMapping | 
         raise fmt.FormatError("No order lines are left after cleaning; check the cleaning "
                               "options and the column mapping. " + (f"Removed: {removed}."
                               if removed else "The file has no order lines at all."))
-    report = {
-        "format": "instacart" if tables else main.format,
-        "mapping": main.mapping.as_dict() if main.mapping else {"tables": tables},
-        "files": infos,
-        "rows_read": rows_read,
-        "signal_rows": 0 if signals is None else int(len(signals)),
-        "rows_kept": int(len(kept)),
-        "cleaning": cleaning,
-        "cleaning_options": opts.cleaning.as_dict(),
-        "time_style": times["style"],
-        "dates_out_of_range": times["out_of_range"],
-        "pseudonymised": bool(key_rule["pseudonymised"]),
-        "customer_key": key_rule,
-    }
-    data = OrderData.from_lines(kept, report, signals)
-    data.report["customer_key"]["sources"] = {
+    key_rule["sources"] = {
         str(k): int(v) for k, v in kept["key_source"].fillna("none").value_counts().items()}
-    data.report["currency"] = _currency(kept)
-    data.report["warnings"] = _warnings(data)
-    data.report["seconds"] = round(time.perf_counter() - t0, 3)
+    report = ImportReport(
+        format="instacart" if tables else main.format,
+        mapping=main.mapping.as_dict() if main.mapping else {"tables": tables},
+        files=infos, rows_read=rows_read,
+        signal_rows=0 if signals is None else int(len(signals)), rows_kept=int(len(kept)),
+        cleaning=cleaning, cleaning_options=opts.cleaning.as_dict(),
+        time_style=times["style"], dates_out_of_range=times["out_of_range"],
+        pseudonymised=bool(key_rule["pseudonymised"]), customer_key=key_rule,
+        currency=_currency(kept))
+    data = OrderData.from_lines(kept, report, signals)
+    data.report.warnings = _warnings(data)
+    data.report.seconds = round(time.perf_counter() - t0, 3)
     return data
 
 
@@ -251,7 +246,7 @@ def _warnings(data: OrderData) -> list[str]:
                    "will be little more than best-seller lists. Check that the export "
                    "identifies customers (e-mail, phone, or name and postcode), and that guest "
                    "orders are not counted as customers.")
-    for f in data.report.get("files", []):
+    for f in data.report.files:
         if f.get("nul_bytes_removed"):
             out.append(f"{f['file']} held {f['nul_bytes_removed']:,} NUL bytes (a damaged or "
                        "oddly saved export); they were removed before reading. Check a few "

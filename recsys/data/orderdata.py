@@ -11,10 +11,7 @@ import scipy.sparse as sp
 
 from recsys.data.categories import derive_categories
 from recsys.data.formats import used_categories
-
-INTERACTION_COLUMNS = [
-    "customer_id", "item_id", "order_id", "timestamp", "quantity", "price", "weight",
-]
+from recsys.data.report import ImportReport
 
 
 @dataclass
@@ -28,11 +25,11 @@ class OrderData:
     interactions: pd.DataFrame
     products: pd.DataFrame
     customers: pd.DataFrame
-    report: dict[str, Any] = field(default_factory=dict)
+    report: ImportReport = field(default_factory=ImportReport)
     signals: pd.DataFrame | None = None
 
     @classmethod
-    def from_lines(cls, lines: pd.DataFrame, report: dict | None = None,
+    def from_lines(cls, lines: pd.DataFrame, report: ImportReport | dict | None = None,
                    signals: pd.DataFrame | None = None) -> OrderData:
         """Build from cleaned canonical lines (see ``recsys.data.formats.LINE_COLUMNS``)."""
         # Columns are put in time order one at a time: never a second copy of every line.
@@ -57,8 +54,9 @@ class OrderData:
             inter["order_id"] = _orders_or_days(inter)
         products = _products_table(side, inter)
         customers = _customers_table(inter, side)
-        report = dict(report or {})
-        report["category_source"] = products.attrs.get("category_source", "export")
+        report = report.copy() if isinstance(report, ImportReport) else \
+            ImportReport.from_dict(report)
+        report.category_source = products.attrs.get("category_source", "export")
         return cls(inter.reset_index(drop=True), products, customers, report, signals)
 
     # ------------------------------------------------------------------ index maps
@@ -140,7 +138,7 @@ class OrderData:
         signals = self.signals
         if signals is not None and len(inter):
             signals = signals[signals["timestamp"] <= inter["timestamp"].max()]
-        return OrderData(inter, products.reset_index(drop=True), customers, dict(self.report),
+        return OrderData(inter, products.reset_index(drop=True), customers, self.report.copy(),
                          signals)
 
     def before(self, cutoff: pd.Timestamp) -> OrderData:

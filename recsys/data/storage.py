@@ -7,11 +7,11 @@
 
 Why this shape: a line stores int32 codes for its customer, product and order instead of
 text (the 30M-line export: 782 MB and 25 s to load as one file of text categories; see
-README for the figures of this layout), so loading builds ``OrderData``'s categoricals from
-the codes without a string per line; and months are files, so DuckDB, Ray Data or Spark read
-the folder as a hive-partitioned dataset and a node can read the months it needs. Rows come
-back in exactly the order they were written. Datasets stored before this layout (one
-``interactions.parquet``) still load.
+docs/scaling.md for the figures of this layout), so loading builds ``OrderData``'s
+categoricals from the codes without a string per line; and months are files, so DuckDB,
+Ray Data or Spark read the folder as a hive-partitioned dataset and a node can read the
+months it needs. Rows come back in exactly the order they were written. Datasets stored
+before this layout (one ``interactions.parquet``) still load.
 """
 
 from __future__ import annotations

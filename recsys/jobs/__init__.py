@@ -1,17 +1,16 @@
-"""Background jobs kept in the workspace: ``Jobs(workspace).submit(kind, params)``.
+"""Background jobs kept in the workspace: ``Jobs(workspace).submit(request)``.
 
-A job's record (parameters, state, progress with ETA and live metrics, timings, error, where
-its result lives) sits in the workspace's SQLite file, so any page, session, reload or the
-command line sees it. Results are stored in the workspace; the same (kind, parameters) --
-parameters name the dataset by its content fingerprint -- reuses the stored result instead of
-computing it again. Executors run the jobs: ``LocalExecutor`` in worker processes on this
-machine (the default; no service to start), ``InlineExecutor`` in the calling process.
+A job's record (its request's parameters, state, progress with ETA and live metrics,
+timings, error, where its result lives) sits in the workspace's SQLite file, so any page,
+session, reload or the command line sees it. Results are stored in the workspace; the same
+request (``recsys.requests``: it names the dataset by its content fingerprint) reuses the
+stored result instead of computing it again. Executors run the jobs: ``LocalExecutor`` in
+worker processes on this machine (the default; no service to start), ``InlineExecutor`` in
+the calling process.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import time
@@ -26,8 +25,9 @@ from recsys.jobs.executor import (
     RayExecutor,
     default_executor,
 )
-from recsys.jobs.kinds import JobError
+from recsys.jobs.kinds import KINDS, JobError
 from recsys.jobs.progress import Reporter
+from recsys.jobs.repair import records
 from recsys.jobs.store import (
     ACTIVE,
     CANCELLED,
@@ -43,16 +43,13 @@ from recsys.jobs.store import (
     JobTableError,
     ReadOnlyWorkspace,
 )
+from recsys.models.trainer import StopTraining
+from recsys.presentation import request_label
+from recsys.records import ModelRecord, TrainedOn
+from recsys.requests import DatasetKey, Params, Request, decode, key_of, kind_of
 from recsys.workspace import DatasetRef, StoreError, Workspace
 
 log = logging.getLogger(__name__)
-
-
-def job_key(kind: str, params: dict[str, Any]) -> str:
-    """What makes two jobs the same: kind + parameters, without '_'-prefixed notes."""
-    core = {k: v for k, v in params.items() if not k.startswith("_")}
-    blob = json.dumps({"kind": kind, "params": core}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
 UPLOAD_GRACE_S = 120.0  # an upload no import job names yet is being submitted right now
@@ -77,17 +74,18 @@ class Jobs:
         return self._executor
 
     # ------------------------------------------------------------ asking
-    def submit(self, kind: str, params: dict[str, Any], *, label: str | None = None,
-               owner: str | None = None, priority: int = 0, reuse: bool = True) -> Job:
-        """Queue a job and have it run; returns its record. With ``reuse`` an identical job
-        that is running, queued or done (its result still stored) is returned instead."""
-        from recsys.jobs.kinds import KINDS, label_of
+    def submit(self, request: Request, *, label: str | None = None, owner: str | None = None,
+               priority: int = 0, reuse: bool = True) -> Job:
+        """Queue the request's job and have it run; returns its record. With ``reuse`` an
+        identical job that is running, queued or done (its result still stored) is returned
+        instead."""
 
+        kind = kind_of(request)
         if kind not in KINDS:
             raise JobError(f"Unknown job kind {kind!r}; kinds: {', '.join(KINDS)}")
         if self.store.readonly:
             raise ReadOnlyWorkspace(self.ws.root)
-        key = job_key(kind, params)
+        key = request.key()
         self.store.reap()  # a job whose worker died is never handed back as still running
         if reuse:
             found = self.store.find(key, (QUEUED, RUNNING, DONE, STOPPED))
@@ -95,23 +93,23 @@ class Jobs:
                 if found.state == QUEUED and priority < found.priority:
                     self.store.hurry(found.id, priority)
                 return self.store.get(found.id)
-        job = self.store.add(kind, params, key, dataset=params.get("fingerprint"),
-                             label=label or label_of(kind, params), owner=owner,
+        job = self.store.add(kind, request.to_params(), key, dataset=request.fingerprint,
+                             label=label or request_label(request), owner=owner,
                              priority=priority)
         self.executor.start(self, job)
         return self.store.get(job.id)
 
-    def latest(self, kind: str, params: dict[str, Any]) -> Job | None:
-        """The newest job with these (kind, parameters), whatever its state."""
-        job = self.store.find(job_key(kind, params), (*ACTIVE, *FINISHED))
+    def latest(self, request: Request) -> Job | None:
+        """The newest job for this request, whatever its state."""
+        job = self.store.find(request.key(), (*ACTIVE, *FINISHED))
         if job is not None and job.state in (DONE, STOPPED) and not self.result_exists(job):
             return None
         return job
 
-    def ensure(self, kind: str, params: dict[str, Any], **kw: Any) -> Job:
-        """The job for these settings: the one there is (even failed, so a page does not
+    def ensure(self, request: Request, **kw: Any) -> Job:
+        """The job for this request: the one there is (even failed, so a page does not
         retry it on every rerun), else a new one."""
-        return self.latest(kind, params) or self.submit(kind, params, **kw)
+        return self.latest(request) or self.submit(request, **kw)
 
     def get(self, job_id: str) -> Job:
         return self.store.get(job_id)
@@ -154,7 +152,6 @@ class Jobs:
         """A new job table listing what the workspace holds (its models, stored results and
         datasets, as finished jobs); a damaged one is moved aside first, never deleted.
         Returns where the old file went and how many records were written."""
-        from recsys.jobs.repair import records
 
         path = ws.jobs_db()
         aside = None
@@ -193,13 +190,15 @@ class Jobs:
     # ------------------------------------------------------------ running (worker side)
     def run(self, job: Job) -> Job:
         """Run a claimed job to its end in this process; never raises for the job's errors."""
-        from recsys.jobs.kinds import KINDS
 
         reporter = Reporter(lambda **kw: self.store.report(job.id, **kw))
         self.reporters[job.id] = reporter
         ctx = JobContext(self, job, reporter)
         try:
-            result = KINDS[job.kind](ctx, job.params)
+            request = decode(job.kind, job.params)
+            # A plugin's kind (no request type of its own) gets its parameters as given.
+            result = KINDS[job.kind](ctx, request.values if isinstance(request, Params)
+                                     else request)
         except BaseException as exc:  # noqa: BLE001 (a job's failure is recorded, not raised)
             state, error = _failure(exc, reporter)
             # Neither the record nor the log may quote the user's file: library messages
@@ -219,7 +218,6 @@ class Jobs:
 
 def _failure(exc: BaseException, reporter: Reporter) -> tuple[str, str]:
     """The state and one-line message a failed job ends with."""
-    from recsys.models.trainer import StopTraining
 
     if isinstance(exc, (StopTraining, KeyboardInterrupt)) or reporter.cancelled:
         return CANCELLED, "Stopped on request before anything usable was trained."
@@ -239,28 +237,27 @@ class JobContext:
         self.jobs, self.job, self.reporter = jobs, job, reporter
         self.ws = jobs.ws
 
-    def dataset(self, p: dict[str, Any]):
-        """The job's dataset, refusing one whose content changed since the job was asked."""
-        ref = DatasetRef(**p["dataset"])
-        if self.ws.fingerprint(ref) != p["fingerprint"]:
-            raise JobError(f"The dataset {ref.label!r} was replaced after this job was "
+    def dataset(self, data: DatasetKey):
+        """The request's dataset, refusing one whose content changed since it was asked."""
+        if self.ws.fingerprint(data.ref) != data.fingerprint:
+            raise JobError(f"The dataset {data.ref.label!r} was replaced after this job was "
                            "asked for; ask again on the new data.")
-        return self.ws.load_dataset(ref)
+        return self.ws.load_dataset(data.ref)
 
-    @staticmethod
-    def dataset_part(p: dict[str, Any]) -> dict[str, Any]:
-        return {"dataset": p["dataset"], "fingerprint": p["fingerprint"]}
-
-    def save_model(self, model, p: dict[str, Any], **meta: Any) -> str:
-        """Store a fitted model under this job's id; returns the id."""
-        self.ws.save_model(model, self.job.id, job=self.job.id, kind=self.job.kind,
-                           job_key=self.job.key, job_params=self.job.params,
-                           job_label=self.job.label,
-                           dataset=p.get("dataset"), fingerprint=p.get("fingerprint"),
-                           group=job_key("model", {"model": p["model"],
-                                                   "params": p["params"]}),
-                           requested=p["params"], partial=bool(model.partial_), **meta)
-        return self.job.id
+    def save_model(self, model, data: DatasetKey, name: str, asked: dict[str, Any],
+                   trained_on: TrainedOn, **fields: Any) -> str:
+        """Store a fitted model under this job's id, with what it was trained on (the
+        configuration it belongs to: ``name`` with the settings as ``asked``); returns the
+        id."""
+        j = self.job
+        record = ModelRecord(
+            name=j.id, model=model.name, params=model.params(), trained_on=trained_on,
+            fingerprint=data.fingerprint, dataset={"kind": data.ref.kind, "name": data.ref.name},
+            group=key_of("model", {"model": name, "params": asked}), requested=asked,
+            partial=bool(model.partial_), job=j.id, kind=j.kind, job_key=j.key,
+            job_params=j.params, job_label=j.label, **fields)
+        self.ws.save_model(model, record)
+        return j.id
 
     def save_result(self, summary: dict[str, Any], **tables: Any) -> str:
         """Store this job's result under its key (with the job's record beside it, so a
@@ -272,12 +269,12 @@ class JobContext:
                                  "created": j.created})
         return j.key
 
-    def submit(self, kind: str, params: dict[str, Any], **kw: Any) -> Job:
+    def submit(self, request: Request, **kw: Any) -> Job:
         """A follow-up job, as urgent as this one."""
-        return self.jobs.submit(kind, params, priority=self.job.priority, **kw)
+        return self.jobs.submit(request, priority=self.job.priority, **kw)
 
 
 __all__ = ["ACTIVE", "CANCELLED", "DONE", "FAILED", "FINISHED", "QUEUED", "RUNNING",
            "STOPPED", "InlineExecutor", "Job", "JobContext", "JobError", "JobStore",
            "JobTableDamaged", "JobTableError", "Jobs", "LocalExecutor", "RayExecutor",
-           "ReadOnlyWorkspace", "job_key"]
+           "ReadOnlyWorkspace"]

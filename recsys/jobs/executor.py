@@ -20,8 +20,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import recsys
+from recsys import distributed
 from recsys.jobs.store import CANCELLED, HEARTBEAT_S, Job, pid_alive
+from recsys.models import registry
 from recsys.settings import env_int
+from recsys.workspace import Workspace
 
 if TYPE_CHECKING:
     from recsys.jobs import Jobs
@@ -96,7 +100,6 @@ class RayExecutor:
     def start(self, jobs: Jobs, job: Job | None) -> None:
         import ray
 
-        from recsys import distributed
 
         distributed.connect(self.address)
         todo = [job] if job is not None else jobs.store.list(states=("queued",))
@@ -111,7 +114,6 @@ class RayExecutor:
 def _ray_settings() -> dict[str, str]:
     """This server's Ray settings, for the tasks it submits: a cluster's nodes were started
     without them, and a fit job needs them to hand its training to Ray Train workers."""
-    from recsys import distributed
 
     names = (distributed.ADDRESS_ENV, distributed.WORKERS_ENV, distributed.STORAGE_ENV)
     return {n: os.environ[n] for n in names if os.environ.get(n)}
@@ -121,9 +123,6 @@ def run_on_node(jobs_cls: type[Jobs], root: str, job_id: str, create_key: bool,
                 address: str | None, settings: dict[str, str] | None = None) -> str:
     """A Ray task: claim and run one job of the workspace at ``root``; returns its state.
     (``jobs_cls`` is ``Jobs``, passed in: this module is imported by ``recsys.jobs``.)"""
-    from recsys import distributed
-    from recsys.models import registry
-    from recsys.workspace import Workspace
 
     # Inside a task Ray is already connected: "auto" only says "use this cluster".
     os.environ.update({distributed.ADDRESS_ENV: "auto", **(settings or {})})
@@ -138,7 +137,6 @@ def run_on_node(jobs_cls: type[Jobs], root: str, job_id: str, create_key: bool,
 
 def default_executor() -> Executor:
     """Ray's when a cluster is configured (``RECSYS_RAY_ADDRESS``), else local workers."""
-    from recsys import distributed
 
     where = distributed.address()
     return RayExecutor(where) if where else LocalExecutor()
@@ -170,7 +168,6 @@ class _locked:
 
 
 def _spawn(root: Path, log: Path, threads: int, create_key: bool) -> int:
-    import recsys
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(Path(recsys.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}

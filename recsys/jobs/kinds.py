@@ -1,22 +1,40 @@
-"""What each kind of job does. A handler gets the job's context and parameters, reports its
-stages through ``ctx.reporter`` and returns a small JSON result naming what it stored.
+"""What each kind of job does, thinly: the job's request (``recsys.requests``) goes to its
+pipeline, and what comes out is stored in the workspace; the handler returns a small JSON
+result naming what it stored. Handlers report their stages through ``ctx.reporter``.
 
 Kinds: ``import`` (an export into a dataset), ``fit`` (fit before the cutoff and score the
 holdout; the model is usable at once), ``serve`` (fit on all the data, the model pages use),
-``segments`` (clusters, profiles and a 2D projection of a model's embeddings), ``campaign``
-(stage 1 of a campaign backtest: the model fitted before its cutoff) and ``bench`` (the CLI's
-leaderboard). Models and results land in the workspace; nothing is held only in memory.
+``tune`` (search settings on the validation window, then fit the tuned models),
+``segments`` (clusters, profiles and a 2D projection of a model's embeddings) and
+``campaign`` (stage 1 of a campaign backtest: the model fitted before its cutoff).
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from recsys.models import make_model, registry
-from recsys.workspace import DatasetRef
+from recsys import campaign as cp
+from recsys import distributed, segments, tuning
+from recsys import segment_value as sv
+from recsys.data import CleaningOptions, ColumnMapping, ImportOptions, load_orders
+from recsys.evaluate import temporal_split
+from recsys.models import make_model, model_class, registry
+from recsys.pipelines import fit_and_score, plain_fit, segment_model
+from recsys.presentation import fit_label, model_label, settings_in_words
+from recsys.records import TrainedOn
+from recsys.requests import (
+    CampaignRequest,
+    FitRequest,
+    ImportRequest,
+    Request,
+    SegmentsRequest,
+    ServeRequest,
+    TuneRequest,
+)
+from recsys.tuning_ray import searcher
 
 if TYPE_CHECKING:
     from recsys.jobs import JobContext
@@ -26,205 +44,132 @@ class JobError(RuntimeError):
     """A job cannot run as asked; the message is for people."""
 
 
-Handler = Callable[["JobContext", dict[str, Any]], dict[str, Any]]
+Handler = Callable[["JobContext", Any], dict[str, Any]]
 KINDS: dict[str, Handler] = {}
 TRAIN_SHARE = 0.88  # of the fit job's bar; scoring the holdout and saving take the rest
 
 
-def kind(name: str) -> Callable[[Handler], Handler]:
+def kind(which: type[Request] | str) -> Callable[[Handler], Handler]:
+    """Register the handler of a request type (a plugin's kind: by name, with its
+    parameters as a ``Params`` request)."""
+    name = which if isinstance(which, str) else which.kind
+
     def add(fn: Handler) -> Handler:
         KINDS[name] = fn
         return fn
     return add
 
 
-def canonical_params(model: str, params: dict[str, Any] | None) -> dict[str, Any]:
-    """Every hyper-parameter spelled out (defaults filled in), so that equal settings give
-    equal job keys however they were written."""
-    return make_model(model, **(params or {})).params()
-
-
-def model_label(model: str, params: dict[str, Any] | None) -> str:
-    """'ease' for defaults, 'ease (l2=250)' when settings differ from them."""
-    given = canonical_params(model, params)
-    default = canonical_params(model, {})
-    diff = [f"{k}={_short(v)}" for k, v in given.items() if default.get(k) != v]
-    return model + (f" ({', '.join(diff[:3])}{', …' if len(diff) > 3 else ''})" if diff else "")
-
-
-def _short(value: Any) -> str:
-    """A setting's value as a label shows it: 3 significant digits, long text cut."""
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    text = str(value)
-    return text if len(text) <= 24 else text[:23] + "…"
-
-
-def settings_in_words(model: str, params: dict[str, Any]) -> str:
-    """The settings that differ from the defaults, by their plain names: 'Regularisation 312,
-    Taste dimensions 16' ('' for the defaults); a blend says what it mixes."""
-    given = canonical_params(model, params)
-    if model == "blend":
-        base = settings_in_words(given["base"], json.loads(given["base_params"]))
-        return (f"{given['base']}{f' ({base})' if base else ''} with "
-                f"{given['popularity']:.0%} best sellers and {given['recent']:.0%} best "
-                f"sellers of the last {given['recent_days']} days")
-    helps = getattr(registry.spec(model).cls.Config, "HELP", {})
-    default = canonical_params(model, {})
-    words = []
-    for key, value in given.items():
-        if key in ("seed", "patience") or default.get(key) == value:
-            continue
-        name = helps.get(key, key).partition(" — ")[0]
-        words.append(f"{name} {_short(value)}")
-    return ", ".join(words)
-
-
-def label_of(kind: str, params: dict[str, Any]) -> str:
-    """How a job reads in a list: 'ease · fit + holdout', 'als · serving refit', ..."""
-    if kind == "import":
-        return f"import {params.get('name', '')}".strip()
-    if kind == "segments":
-        return f"segments · {params['what']} · {params['method'].upper()}"
-    if kind == "bench":
-        return f"bench · {len(params.get('models', []))} models"
-    if kind == "tune":
-        models = params.get("models", [])
-        return (f"tune · {', '.join(models[:4])}{', …' if len(models) > 4 else ''} · "
-                f"{params.get('minutes', 0):g} min each")
-    if "model" not in params:
-        return kind
-    label = params.get("_label") or model_label(params["model"],
-                                                params.get("_group", params.get("params")))
-    return label + {"fit": " · fit + holdout score", "serve": " · fitted on all orders",
-                    "campaign": f" · campaign model before {params.get('cutoff')}"}.get(kind, "")
-
-
-def dataset_params(ref: DatasetRef, fingerprint: str) -> dict[str, Any]:
-    return {"dataset": {"kind": ref.kind, "name": ref.name}, "fingerprint": fingerprint}
-
-
 # ---------------------------------------------------------------- import
-@kind("import")
-def run_import(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
-    from recsys.data import CleaningOptions, ColumnMapping, ImportOptions, load_orders
-
+@kind(ImportRequest)
+def run_import(ctx: JobContext, req: ImportRequest) -> dict[str, Any]:
     ws = ctx.ws
-    own = p.get("upload") or f"job-{ctx.job.id}"  # the raw upload, or the scratch space
+    own = req.upload or f"job-{ctx.job.id}"  # the raw upload, or the scratch space
     try:
-        ws.check_new_dataset(p["name"], replace=p.get("replace", True))
+        ws.check_new_dataset(req.name, replace=req.replace)
         ctx.reporter.stage("reading and cleaning the export", 0.0, 0.8)
-        opts = ImportOptions(cleaning=CleaningOptions(**p.get("cleaning", {})),
-                             pii_key=ws.pii_key, pseudonymise=not p.get("ids_anonymous", False),
+        opts = ImportOptions(cleaning=CleaningOptions(**req.cleaning), pii_key=ws.pii_key,
+                             pseudonymise=not req.ids_anonymous,
                              scratch=ws.import_scratch(own))
-        mapping = ColumnMapping.from_string(p["mapping"]) if p.get("mapping") else None
-        sources = ws.upload_sources(p["upload"]) if p.get("upload") else p["paths"]
-        data = load_orders(sources, format=p.get("format", "auto"), mapping=mapping,
-                           options=opts)
+        mapping = ColumnMapping.from_string(req.mapping) if req.mapping else None
+        sources = ws.upload_sources(req.upload) if req.upload else list(req.paths)
+        data = load_orders(sources, format=req.format, mapping=mapping, options=opts)
     finally:  # the raw upload holds identities: it never outlives its import
         ws.drop_upload(own)
     ctx.reporter.stage("saving the dataset", 0.8, 1.0)
-    ref = ws.save_dataset(data, p["name"])
+    ref = ws.save_dataset(data, req.name)
     rep = data.report
-    return {"dataset": ref.name, "fingerprint": ws.fingerprint(ref), "format": rep["format"],
-            "rows_read": rep["rows_read"], "rows_kept": rep["rows_kept"]}
+    return {"dataset": ref.name, "fingerprint": ws.fingerprint(ref), "format": rep.format,
+            "rows_read": rep.rows_read, "rows_kept": rep.rows_kept}
 
 
 # ---------------------------------------------------------------- fit, serve
-def _fit(ctx: JobContext, model, p: dict[str, Any], train):
+def _fitter(ctx: JobContext, model_name: str, params: dict[str, Any]):
     """Fit here, or data-parallel on the Ray cluster when one is configured and the model
     can (``recsys.distributed``); either way the same fitted model comes back."""
-    from recsys import distributed
 
-    if distributed.address() and registry.spec(p["model"]).data_parallel:
+    if not (distributed.address() and registry.spec(model_name).data_parallel):
+        return plain_fit
+
+    def fit(model, train, callback):
         workers = distributed.train_workers()
         r = ctx.reporter
         r.stage(f"{r.step} (on {workers} Ray workers)", r.lo, r.hi, r.steps)
         return distributed.fit_data_parallel(
-            p["model"], p["params"], train, workers=workers, callback=ctx.reporter,
+            model_name, params, train, workers=workers, callback=callback,
             should_stop=lambda: ctx.reporter.cancelled, storage=ctx.ws.ray_storage())
-    return model.fit(train, callback=ctx.reporter)
+    return fit
 
 
-@kind("fit")
-def run_fit(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
+@kind(FitRequest)
+def run_fit(ctx: JobContext, req: FitRequest) -> dict[str, Any]:
     """Fit before the cutoff, score the holdout, store the model (usable at once), then ask
     for the serving refit on all the data with the same choices."""
-    from recsys.evaluate import evaluate, temporal_split
 
-    data = ctx.dataset(p)
-    split = temporal_split(data, cutoff=p.get("cutoff"))
-    model = make_model(p["model"], **p["params"])
-    ctx.reporter.stage("training on the orders before the cutoff", 0.0, TRAIN_SHARE,
-                       model.progress_steps())
-    start = time.perf_counter()
-    model = _fit(ctx, model, p, split.train)
-    fit_s = time.perf_counter() - start
-    ctx.reporter.stage("scoring the holdout", TRAIN_SHARE, 0.98)
-    k, task = int(p.get("k", 10)), p.get("task", "novel")
-    res = evaluate(model, split, k=k, task=task, n_boot=int(p.get("n_boot", 500)))
-    # A tuned model is named by what it is; its settings are in the leaderboard's own column.
-    label = f"{p['model']} · tuned" if p.get("_tuned") else model_label(p["model"], p["params"])
-    row = {"model": label, **res.metrics,
-           **{f"{m}_lo": lo for m, (lo, _) in res.ci.items()},
-           **{f"{m}_hi": hi for m, (_, hi) in res.ci.items()}, "coverage": res.coverage,
-           "customers": len(res.customer_ids), "fit_seconds": fit_s,
-           "cutoff": str(split.cutoff.date()), "task": task, "k": k,
-           "partial": bool(model.partial_), "notes": "; ".join(model.notes()),
-           "tuned": bool(p.get("_tuned")), "val_ndcg": p.get("_val_ndcg"),
-           "settings": settings_in_words(p["model"], p["params"])}
+    split = temporal_split(ctx.dataset(req.data), cutoff=req.cutoff)
+    steps = model_class(req.model)(**req.params).progress_steps()
+
+    @contextmanager
+    def step(name: str) -> Iterator[None]:
+        if name == "fit":
+            ctx.reporter.stage("training on the orders before the cutoff", 0.0, TRAIN_SHARE,
+                               steps)
+        else:
+            ctx.reporter.stage("scoring the holdout", TRAIN_SHARE, 0.98)
+        yield
+
+    label = fit_label(req)
+    scored = fit_and_score(req.model, req.params, split, label=label, k=req.k, task=req.task,
+                           n_boot=req.n_boot, fit=_fitter(ctx, req.model, req.params),
+                           callback=ctx.reporter, step=step, tuned=bool(req.tuned),
+                           validation_ndcg=req.val_ndcg)
     ctx.reporter.stage("saving the model", 0.98, 1.0)
-    model_id = ctx.save_model(model, p, trained_on="holdout", cutoff=row["cutoff"],
-                              metrics=row, label=label, fit_seconds=fit_s,
-                              tuned=p.get("_tuned"))
-    if p.get("refit", True) and not model.partial_:
-        ctx.submit("serve", {**ctx.dataset_part(p), "model": p["model"],
-                             "params": model.refit_params(), "_group": p["params"],
-                             "_source": model_id, "_label": label})
-    return {"model_id": model_id, "metrics": row, "partial": row["partial"]}
+    model, row = scored.model, scored.row
+    model_id = ctx.save_model(model, req.data, req.model, req.params,
+                              trained_on=TrainedOn.HOLDOUT, cutoff=row.cutoff, metrics=row,
+                              label=label, fit_seconds=row.fit_seconds, tuned=req.tuned)
+    if req.refit and not model.partial_:
+        ctx.submit(ServeRequest(req.data, req.model, model.refit_params(), group=req.params,
+                                source=model_id, label=label))
+    return {"model_id": model_id, "metrics": row.to_dict(), "partial": row.partial}
 
 
-@kind("serve")
-def run_serve(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
+@kind(ServeRequest)
+def run_serve(ctx: JobContext, req: ServeRequest) -> dict[str, Any]:
     """Fit on all the data (what the pages recommend from); its embeddings get segmented."""
-    data = ctx.dataset(p)
-    model = make_model(p["model"], **p["params"])
+
+    data = ctx.dataset(req.data)
+    model = make_model(req.model, **req.params)
     ctx.reporter.stage("training on all the orders", 0.0, 0.97, model.progress_steps())
     start = time.perf_counter()
-    model = _fit(ctx, model, p, data)
+    model = _fitter(ctx, req.model, req.params)(model, data, ctx.reporter)
     ctx.reporter.stage("saving the model", 0.97, 1.0)
-    group = p.get("_group", p["params"])
-    model_id = ctx.save_model(model, {**p, "params": group}, trained_on="all",
-                              label=p.get("_label") or model_label(p["model"], group),
-                              fit_seconds=time.perf_counter() - start,
-                              source=p.get("_source"), serve_params=p["params"])
-    spec = registry.spec(p["model"])
+    model_id = ctx.save_model(model, req.data, req.model, req.asked, trained_on=TrainedOn.ALL,
+                              label=req.label or model_label(req.model, req.asked),
+                              fit_seconds=time.perf_counter() - start, source=req.source,
+                              serve_params=req.params)
+    spec = registry.spec(req.model)
     for what, has in (("customers", spec.customer_vectors), ("items", spec.item_vectors)):
-        if has and p.get("_source") and not model.partial_:  # a refit the pages will show
-            ctx.submit("segments", {"fingerprint": p["fingerprint"], "dataset": p["dataset"],
-                                    "model_id": model_id, "what": what, "method": "pca",
-                                    "holdout_id": p["_source"]})
+        if has and req.source and not model.partial_:  # a refit the pages will show
+            ctx.submit(SegmentsRequest(req.data, model_id, what, "pca", req.source))
     return {"model_id": model_id, "partial": bool(model.partial_)}
 
 
 # ---------------------------------------------------------------- tune
-@kind("tune")
-def run_tune(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
+@kind(TuneRequest)
+def run_tune(ctx: JobContext, req: TuneRequest) -> dict[str, Any]:
     """Search each model's settings on the validation window before the cutoff, store the
     search, then fit the tuned models (and their blend) and score them on the holdout."""
-    from recsys import tuning
-    from recsys.evaluate import temporal_split
-    from recsys.tuning_ray import searcher
 
-    split = temporal_split(ctx.dataset(p), cutoff=p.get("cutoff"))
-    val = tuning.Validation.of(split.train, seed=int(p.get("seed", 0)))
-    names = [m for m in p["models"] if m != "blend"]
+    split = temporal_split(ctx.dataset(req.data), cutoff=req.cutoff)
+    val = tuning.Validation.of(split.train, seed=req.seed)
+    names = [m for m in req.models if not registry.spec(m).wraps_base]
     ctx.reporter.stage(f"searching settings for {len(names)} models on the validation window",
                        0.0, 0.8)
-    results = tuning.tune_many(names, val, minutes=float(p["minutes"]),
-                               total_minutes=p.get("total_minutes"),
-                               trials=p.get("trials"), seed=int(p.get("seed", 0)),
-                               callback=_trial_reporter(ctx, names), search=searcher())
+    results = tuning.tune_many(names, val, minutes=float(req.minutes),
+                               total_minutes=req.total_minutes, trials=req.trials,
+                               seed=req.seed, callback=_trial_reporter(ctx, names),
+                               search=searcher())
     stopped = any(r.stopped for r in results.values())
     summary = {"cutoff": str(split.cutoff.date()), "stopped": stopped, "models": {},
                "validation": {"from": str(val.split.cutoff.date()),
@@ -235,12 +180,10 @@ def run_tune(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
             continue
         ctx.reporter.stage(f"training {name} with its tuned settings",
                            0.8 + 0.2 * i / len(results), 0.8 + 0.2 * (i + 1) / len(results))
-        fit = ctx.submit("fit", {**ctx.dataset_part(p), "model": name,
-                                 "params": canonical_params(name, r.params),
-                                 "cutoff": p.get("cutoff"), "_tuned": ctx.job.key,
-                                 "_val_ndcg": r.score})
+        fit = ctx.submit(FitRequest.of(req.data, name, r.params, req.cutoff,
+                                       tuned=ctx.job.key, val_ndcg=r.score))
         if fit.result:  # ran here (the command line), or done before with these settings
-            ctx.ws.update_model_meta(fit.result["model_id"], tuned=ctx.job.key)
+            ctx.ws.update_model(fit.result["model_id"], tuned=ctx.job.key)
             summary["models"][name]["holdout"] = fit.result["metrics"]
     ctx.save_result(summary)
     return {"result": ctx.job.key, "partial": stopped,
@@ -260,75 +203,52 @@ def _trial_reporter(ctx: JobContext, names: list[str]):
 
 
 # ---------------------------------------------------------------- segments
-@kind("segments")
-def run_segments(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
-    from recsys import segments
+@kind(SegmentsRequest)
+def run_segments(ctx: JobContext, req: SegmentsRequest) -> dict[str, Any]:
+    data = ctx.dataset(req.data)
+    model = ctx.ws.load_model(req.model_id)
+    spans = {"cluster": ("clustering (choosing K by silhouette)", 0.0, 0.5),
+             "project": (f"projecting to 2D ({req.method.upper()})", 0.5, 0.9)}
 
-    data = ctx.dataset(p)
-    model = ctx.ws.load_model(p["model_id"])
-    ids, vectors = segments.model_vectors(model, p["what"])
-    ctx.reporter.stage("clustering (choosing K by silhouette)", 0.0, 0.5)
-    res = segments.segment(data, vectors, ids, p["what"], p.get("k", "auto"), p["method"])
-    ctx.reporter.stage(f"projecting to 2D ({p['method'].upper()})", 0.5, 0.95)
-    proj = segments.project(vectors, p["method"], strata=res["labels"])
-    points = segments.scatter_frame(data, ids, p["what"], proj, res["labels"])
-    ctx.reporter.stage("saving", 0.95, 1.0)
+    @contextmanager
+    def step(name: str) -> Iterator[None]:
+        ctx.reporter.stage(*spans[name])
+        yield
+
+    seg = segment_model(data, model, req.what, req.k, req.method, step=step)
+    res, proj = seg.segments, seg.projection
     summary = {k: res[k] for k in ("what", "k", "chosen_silhouette", "baseline_silhouette",
                                    "clusters", "projection")}
     summary.update(silhouette={str(k): v for k, v in res["silhouette"].items()},
-                   sampled=bool(proj.sampled), seconds=proj.seconds, points=len(points))
-    frames = {"points": points}
-    if p["what"] == "customers":
-        from recsys import segment_value as sv
-
-        frames["promote"] = sv.promote(data, ids, res["labels"])
-        frames["rfm"] = sv.rfm_mix(data, ids, res["labels"])
-        if p.get("holdout_id"):  # measured with the model that never saw the test weeks
+                   sampled=bool(proj.sampled), seconds=proj.seconds, points=len(seg.points))
+    frames = {"points": seg.points}
+    if req.what == "customers":
+        frames["promote"] = sv.promote(data, seg.ids, res["labels"])
+        frames["rfm"] = sv.rfm_mix(data, seg.ids, res["labels"])
+        if req.holdout_id:  # measured with the model that never saw the test weeks
             ctx.reporter.stage("measuring how well segments predict purchases", 0.9, 0.95)
-            holdout = ctx.ws.load_model(p["holdout_id"])
+            holdout = ctx.ws.load_model(req.holdout_id)
             h_ids, h_vec = segments.model_vectors(holdout, "customers")
-            summary["value"] = sv.usefulness(data, ctx.ws.model_meta(p["holdout_id"])["cutoff"],
+            summary["value"] = sv.usefulness(data, ctx.ws.model_record(req.holdout_id).cutoff,
                                              h_ids, h_vec, res["k"])
+    ctx.reporter.stage("saving", 0.95, 1.0)
     ctx.save_result(summary, frames=frames,
-                    arrays={"ids": ids, "vectors": vectors, "labels": res["labels"]})
+                    arrays={"ids": seg.ids, "vectors": seg.vectors, "labels": res["labels"]})
     return {"result": ctx.job.key}
 
 
 # ---------------------------------------------------------------- campaigns
-@kind("campaign")
-def run_campaign(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
+@kind(CampaignRequest)
+def run_campaign(ctx: JobContext, req: CampaignRequest) -> dict[str, Any]:
     """Stage 1 of a campaign backtest: the model fitted on the orders before the cutoff."""
-    from recsys import campaign as cp
 
-    data = ctx.dataset(p)
-    window = cp.CampaignWindow.of(data, p["cutoff"], int(p["window_days"]))
-    model = make_model(p["model"], **p["params"])
+    window = cp.CampaignWindow.of(ctx.dataset(req.data), req.cutoff, req.window_days)
     ctx.reporter.stage(f"training on the orders before {window.cutoff.date()}", 0.0, 0.97,
-                       model.progress_steps())
-    model.fit(window.train, callback=ctx.reporter)
+                       make_model(req.model, **req.params).progress_steps())
+    model = cp.fit_window_model(window, req.model, req.params, callback=ctx.reporter)
     ctx.reporter.stage("saving the model", 0.97, 1.0)
-    model_id = ctx.save_model(model, p, trained_on="window", cutoff=str(window.cutoff.date()),
-                              window_days=int(p["window_days"]),
-                              label=model_label(p["model"], p["params"]))
+    model_id = ctx.save_model(model, req.data, req.model, req.params,
+                              trained_on=TrainedOn.WINDOW, cutoff=str(window.cutoff.date()),
+                              window_days=req.window_days,
+                              label=model_label(req.model, req.params))
     return {"model_id": model_id, "partial": bool(model.partial_)}
-
-
-# ---------------------------------------------------------------- bench
-@kind("bench")
-def run_bench_job(ctx: JobContext, p: dict[str, Any]) -> dict[str, Any]:
-    from recsys.bench import run_bench
-
-    names = list(p["models"])
-    done = [0]
-
-    def log(msg: str) -> None:
-        done[0] += 1
-        ctx.reporter.stage(msg, done[0] / len(names), done[0] / len(names))
-
-    ctx.reporter.stage(f"fitting {len(names)} models", 0.0, 0.0)
-    # The dataset goes straight in: the bench lets it go once split.
-    result = run_bench(ctx.dataset(p), names, p.get("params") or {}, cutoff=p.get("cutoff"),
-                       test_days=p.get("test_days"), task=p.get("task", "novel"),
-                       k=int(p.get("k", 10)), n_boot=int(p.get("n_boot", 1000)), log=log)
-    ctx.save_result(result)
-    return {"result": ctx.job.key, "best": result["best"]}

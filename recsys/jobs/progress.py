@@ -88,9 +88,3 @@ class Reporter:
                                  eta=eta, metrics=plain or None,
                                  history=self.history if metrics else None))
 
-    def done_stage(self) -> None:
-        """The current stage is complete (for stages with no callback of their own)."""
-        self.step_text = self.step
-        if self._write(self.hi, force=True):
-            self.cancelled = True
-            raise StopTraining

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from recsys.data.report import ImportReport
 from recsys.jobs.store import DONE, STOPPED, Job
 from recsys.workspace import Workspace
 
@@ -31,19 +32,15 @@ def _done(id: str, kind: str, key: str, params: dict[str, Any], result: dict[str
 
 def _models(ws: Workspace) -> list[Job]:
     out = []
-    for meta in ws.list_models():
-        name = meta["name"]
-        params = meta.get("job_params") or {
-            "dataset": meta.get("dataset"), "fingerprint": meta.get("fingerprint"),
-            "model": meta.get("model"), "params": meta.get("requested") or meta.get("params")}
-        result: dict[str, Any] = {"model_id": name, "partial": bool(meta.get("partial"))}
-        if isinstance(meta.get("metrics"), dict):
-            result["metrics"] = meta["metrics"]
-        out.append(_done(str(meta.get("job") or name), str(meta.get("kind") or "fit"),
-                         str(meta.get("job_key") or f"rebuilt-{name}"), params, result,
-                         meta.get("created"), meta.get("job_label") or meta.get("label"),
-                         meta.get("fingerprint"),
-                         partial=bool(meta.get("partial"))))
+    for r in ws.model_records():
+        params = r.job_params or {"dataset": r.dataset, "fingerprint": r.fingerprint,
+                                  "model": r.model, "params": r.requested or r.params}
+        result: dict[str, Any] = {"model_id": r.name, "partial": r.partial}
+        if r.metrics is not None:
+            result["metrics"] = r.metrics.to_dict()
+        out.append(_done(r.job or r.name, r.kind or "fit", r.job_key or f"rebuilt-{r.name}",
+                         params, result, r.created, r.job_label or r.label, r.fingerprint,
+                         partial=r.partial))
     return out
 
 
@@ -65,10 +62,9 @@ def _datasets(ws: Workspace) -> list[Job]:
             fingerprint = str(meta["fingerprint"])
         except KeyError:
             continue
-        report = meta.get("report") or {}
-        result = {"dataset": name, "fingerprint": fingerprint,
-                  "format": report.get("format"), "rows_read": report.get("rows_read"),
-                  "rows_kept": report.get("rows_kept")}
+        report = ImportReport.from_dict(meta.get("report"))
+        result = {"dataset": name, "fingerprint": fingerprint, "format": report.format,
+                  "rows_read": report.rows_read, "rows_kept": report.rows_kept}
         saved = meta.get("saved_at")
         try:
             created = time.mktime(time.strptime(saved, "%Y-%m-%d %H:%M:%S")) if saved else None

@@ -5,6 +5,7 @@ Models are imported on first use, so ``import recsys.models`` stays cheap (no to
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from recsys.models.base import (
     NewProduct,
     NotFittedError,
     Recommender,
+    check_config,
     read_config,
 )
 from recsys.models.registry import ModelSpec
@@ -23,6 +25,19 @@ from recsys.models.stored import ModelFileError
 
 def model_class(name: str) -> type[BaseRecommender]:
     return registry.spec(name).cls
+
+
+def model_settings(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every setting of a model spelled out (defaults filled in) and checked, as a model
+    made with them would hold them -- without making one. Equal settings however written
+    give equal dictionaries (and so equal job keys)."""
+    config_cls = model_class(name).Config
+    try:
+        config = config_cls(**(params or {}))
+    except TypeError as exc:
+        raise ValueError(f"Bad parameters for {name}: {exc}") from exc
+    check_config(config)
+    return asdict(config)
 
 
 def make_model(name: str, **params: Any) -> BaseRecommender:
@@ -46,4 +61,4 @@ def load_model(path: str | Path) -> BaseRecommender:
 
 __all__ = ["BaseRecommender", "Embeddings", "ModelFileError", "ModelSpec", "NewProduct",
            "NotFittedError", "Recommender", "load_model", "make_model", "model_class",
-           "registry"]
+           "model_settings", "registry"]

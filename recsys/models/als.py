@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.data import OrderData
-from recsys.models.base import BaseRecommender, Callback, emit
+from recsys.models.base import Callback, FactorScoring, emit
 
 
 @dataclass(frozen=True)
@@ -61,20 +61,10 @@ class BPRConfig:
     seed: int = 0
 
 
-class _Factorisation(BaseRecommender):
-    """Shared scoring for models with customer and item factor matrices."""
+class _Factorisation(FactorScoring):
+    """Training and persistence shared by the implicit factor models."""
 
-    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        return self.user_factors_[rows] @ self.item_factors_.T
-
-    def _item_column(self, j: int) -> np.ndarray:
-        return self.user_factors_ @ self.item_factors_[j]
-
-    def _item_vectors(self) -> np.ndarray | None:
-        return self.item_factors_
-
-    def _customer_vectors(self) -> np.ndarray | None:
-        return self.user_factors_
+    CUSTOMERS, ITEMS = "user_factors_", "item_factors_"
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}

@@ -17,7 +17,9 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 import numpy as np
 import scipy.sparse as sp
 
+import recsys
 from recsys.data import OrderData
+from recsys.models import registry
 from recsys.models.stored import ModelFileError, StoredArrays
 
 Callback = Callable[[int, dict[str, Any]], Any]
@@ -210,13 +212,13 @@ class BaseRecommender(ABC):
         """Learn from ``train``; returns self. ``callback(epoch, metrics)`` reports progress."""
         if train.n_lines == 0:
             raise ValueError("Cannot fit on an empty training set.")
-        self._bind(train)
+        self.bind(train)
         self.partial_ = False
         self.notes_ = []
         self._fit(train, self.X_, callback)
         return self
 
-    def _bind(self, train: OrderData) -> None:
+    def bind(self, train: OrderData) -> None:
         """The bookkeeping half of ``fit``: ID maps and the training matrix."""
         self.customer_ids_ = train.customer_ids
         self.item_ids_ = train.item_ids
@@ -234,7 +236,7 @@ class BaseRecommender(ABC):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit(train) "
                                  "or load a saved model first.")
 
-    def _rows(self, customer_ids) -> np.ndarray:
+    def customer_rows(self, customer_ids) -> np.ndarray:
         ids = np.atleast_1d(np.asarray(customer_ids, dtype=str))
         return np.array([self._cust_pos.get(c, -1) for c in ids], dtype=np.int64)
 
@@ -250,16 +252,16 @@ class BaseRecommender(ABC):
     def knows_customer(self, customer_id: str) -> bool:
         """Whether the customer was in the training data (others get a fallback)."""
         self._check_fitted()
-        return bool(self._rows([customer_id])[0] >= 0)
+        return bool(self.customer_rows([customer_id])[0] >= 0)
 
     def history_items(self, customer_id: str) -> np.ndarray:
         """The products this model saw the customer buy (empty when unknown)."""
         self._check_fitted()
-        row = self._rows([customer_id])[0]
+        row = self.customer_rows([customer_id])[0]
         return self.item_ids_[self.X_[row].indices] if row >= 0 else self.item_ids_[:0]
 
     # ------------------------------------------------------------------ scoring
-    def _scores(self, rows: np.ndarray) -> np.ndarray:
+    def row_scores(self, rows: np.ndarray) -> np.ndarray:
         """Scores for row indices; unknown customers (-1) get the popularity fallback."""
         known = rows >= 0
         if known.all():  # the usual case: no second copy of a batch's scores...
@@ -276,20 +278,20 @@ class BaseRecommender(ABC):
     def score(self, customer_ids, item_ids) -> np.ndarray:
         """Scores [len(customer_ids), len(item_ids)]."""
         self._check_fitted()
-        return self._scores(self._rows(customer_ids))[:, self._items(item_ids)]
+        return self.row_scores(self.customer_rows(customer_ids))[:, self._items(item_ids)]
 
     def recommend(self, customer_ids, n: int = 10, exclude_seen: bool = True
                   ) -> tuple[np.ndarray, np.ndarray]:
         """Top-n item IDs and scores per customer, best first. Customers unknown to the model
         get the most popular items. Rows run out of items pad with score -inf."""
         self._check_fitted()
-        rows = self._rows(customer_ids)
+        rows = self.customer_rows(customer_ids)
         n = min(n, len(self.item_ids_))
         idx = np.zeros((len(rows), n), dtype=np.int64)
         val = np.zeros((len(rows), n), dtype=np.float32)
         for s in range(0, len(rows), BATCH):
             r = rows[s:s + BATCH]
-            scores = self._scores(r)
+            scores = self.row_scores(r)
             if exclude_seen:
                 self._mask_seen(scores, r)
             idx[s:s + BATCH], val[s:s + BATCH] = topn(scores, n)
@@ -319,7 +321,6 @@ class BaseRecommender(ABC):
     def score_new_item(self, name: str, category: str | None = None,
                        price: float | None = None) -> np.ndarray:
         """Scores of every training customer for a product the model has never seen."""
-        from recsys.models import registry
 
         raise NotImplementedError(f"{self.name} cannot score new products: it knows products "
                                   "only by their purchase history. Use "
@@ -329,7 +330,6 @@ class BaseRecommender(ABC):
                           exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Recommendations for a customer the model has not seen, from the products they
         bought (cold start). Models that cannot do this raise NotImplementedError."""
-        from recsys.models import registry
 
         raise NotImplementedError(f"{self.name} cannot score customers outside its training "
                                   "data; use "
@@ -354,7 +354,7 @@ class BaseRecommender(ABC):
         co-purchase columns for models without vectors)."""
         self._check_fitted()
         q = self._items(item_ids)
-        sims = self._item_similarity(q)
+        sims = self.item_similarity(q)
         sims[np.arange(len(q)), q] = -np.inf
         idx, val = topn(sims, n)
         return self.item_ids_[idx], val
@@ -363,19 +363,19 @@ class BaseRecommender(ABC):
         """For each product, up to ``top`` of the customer's own purchases most similar to it
         under this model (only those with a positive similarity): the "because you bought"."""
         self._check_fitted()
-        row = self._rows([customer_id])[0]
+        row = self.customer_rows([customer_id])[0]
         bought = self.X_[row].indices if row >= 0 else np.zeros(0, dtype=np.int64)
         q = self._items(item_ids)
         if len(bought) == 0 or len(q) == 0:
             return [[] for _ in q]
-        sims = self._item_similarity(q)[:, bought]
+        sims = self.item_similarity(q)[:, bought]
         out = []
         for r in range(len(q)):
             best = np.argsort(-sims[r])[:top]
             out.append([str(self.item_ids_[bought[b]]) for b in best if sims[r, b] > 0])
         return out
 
-    def _item_similarity(self, q: np.ndarray) -> np.ndarray:
+    def item_similarity(self, q: np.ndarray) -> np.ndarray:
         vec = self._item_vectors()
         if vec is None:
             vec = self.X_.T.tocsr()
@@ -440,7 +440,6 @@ def _versions() -> dict[str, str]:
     import pandas
     import scipy
 
-    import recsys
 
     return {"recsys": recsys.__version__, "python": sys.version.split()[0],
             "numpy": np.__version__, "scipy": scipy.__version__, "pandas": pandas.__version__}
@@ -449,3 +448,28 @@ def _versions() -> dict[str, str]:
 def emit(callback: Callback | None, epoch: int, metrics: dict[str, float]) -> None:
     if callback is not None:
         callback(epoch, metrics)
+
+
+class FactorScoring(BaseRecommender):
+    """Scores are customer vectors times product vectors. Subclasses name the attributes
+    that hold them: ``CUSTOMERS`` and ``ITEMS`` (the embeddings), and ``SCORING`` when the
+    product side that scores is not the embedding (customer2vec's output layer)."""
+
+    CUSTOMERS: str = "U_"
+    ITEMS: str = "V_"
+    SCORING: str | None = None
+
+    def _scoring_items(self) -> np.ndarray:
+        return getattr(self, self.SCORING or self.ITEMS)
+
+    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
+        return getattr(self, self.CUSTOMERS)[rows] @ self._scoring_items().T
+
+    def _item_column(self, j: int) -> np.ndarray:
+        return getattr(self, self.CUSTOMERS) @ self._scoring_items()[j]
+
+    def _item_vectors(self) -> np.ndarray | None:
+        return getattr(self, self.ITEMS)
+
+    def _customer_vectors(self) -> np.ndarray | None:
+        return getattr(self, self.CUSTOMERS)

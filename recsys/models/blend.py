@@ -18,7 +18,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.data import OrderData
+from recsys.models import load_model, make_model
 from recsys.models.base import BaseRecommender, Callback
+from recsys.models.popularity import Popularity, RecentPopularity
 from recsys.models.stored import ModelFileError
 
 
@@ -73,7 +75,6 @@ class Blend(BaseRecommender):
     Config = BlendConfig
 
     def _make_base(self) -> BaseRecommender:
-        from recsys.models import make_model
 
         return make_model(self.config.base, **json.loads(self.config.base_params))
 
@@ -88,14 +89,13 @@ class Blend(BaseRecommender):
     def wrap(cls, base: BaseRecommender, train: OrderData, **weights: Any) -> Blend:
         """A blend around a model already fitted on ``train`` (nothing is fitted again)."""
         blend = cls(base=base.name, base_params=json.dumps(base.params()), **weights)
-        blend._bind(train)
+        blend.bind(train)
         blend.partial_, blend.notes_ = bool(getattr(base, "partial_", False)), []
         blend._set_base(base, blend._baselines(train))
         return blend
 
     def _baselines(self, train: OrderData) -> np.ndarray:
         """Standardised log buyers per product: all time, and in the recent window."""
-        from recsys.models.popularity import Popularity, RecentPopularity
 
         counts = [Popularity().fit(train).counts_,
                   RecentPopularity(days=self.config.recent_days).fit(train).counts_]
@@ -105,7 +105,7 @@ class Blend(BaseRecommender):
         self.base_, self.baselines_ = base, baselines.astype(np.float32)
         self.notes_ = list(base.notes())
         # The base may know fewer products or customers (EASE on its best sellers only).
-        self._base_rows = base._rows(self.customer_ids_)
+        self._base_rows = base.customer_rows(self.customer_ids_)
         self._base_cols = self._items(base.item_ids_, strict=False)
         self._same_items = np.array_equal(self._base_cols, np.arange(len(self.item_ids_)))
 
@@ -115,7 +115,7 @@ class Blend(BaseRecommender):
 
     def base_part(self, rows: np.ndarray) -> np.ndarray:
         """The base model's scores for these rows, standardised per customer."""
-        raw = np.asarray(self.base_._scores(self._base_rows[rows]), dtype=np.float32)
+        raw = np.asarray(self.base_.row_scores(self._base_rows[rows]), dtype=np.float32)
         if not self._same_items:  # products the base never learned rank last in its part
             full = np.repeat(raw.min(axis=1, keepdims=True), len(self.item_ids_), axis=1)
             full[:, self._base_cols] = raw
@@ -130,10 +130,10 @@ class Blend(BaseRecommender):
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
         return self.mix(self.base_part(rows), self.config.popularity, self.config.recent)
 
-    def _item_similarity(self, q: np.ndarray) -> np.ndarray:
+    def item_similarity(self, q: np.ndarray) -> np.ndarray:
         if self._same_items:
-            return self.base_._item_similarity(q)
-        return super()._item_similarity(q)
+            return self.base_.item_similarity(q)
+        return super().item_similarity(q)
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"baselines": self.baselines_}
@@ -147,7 +147,6 @@ class Blend(BaseRecommender):
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
-        from recsys.models import load_model
 
         model = super().load(path)
         base = load_model(Path(path) / "base")

@@ -99,7 +99,7 @@ class EASE(BaseRecommender):
         return (np.asarray(self.H_ @ self.B_[:, j]).ravel()
                 + self.config.self_weight * own).astype(np.float32)
 
-    def _item_similarity(self, q: np.ndarray) -> np.ndarray:
+    def item_similarity(self, q: np.ndarray) -> np.ndarray:
         # B[i, j]: how much buying i predicts j.
         return self.B_[q].copy()
 

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from recsys.data import OrderData
+from recsys.evaluate import build_truth, validation_split
 from recsys.models import features as fx
 
 if TYPE_CHECKING:
@@ -206,12 +207,11 @@ def prepare_fit(model: Any, train: OrderData, share: Share) -> PreparedPhase:
     there is a validation phase) on ``train``: each phase's examples, built here once.
     ``share(name, order_table)`` publishes a phase's order rows ('validate', 'fit') and
     returns the function a worker calls for its share of them."""
-    from recsys.evaluate import build_truth, validation_split
 
     c = model.config
 
     def phase(name: str, data: OrderData) -> PreparedPhase:
-        model._bind(data)
+        model.bind(data)
         ex = build_examples(model.customer_ids_, model.item_ids_, data, c.history_len)
         read = share(name, order_table(ex))
         return PreparedPhase(model.customer_ids_, model.item_ids_, model.X_, model.weighting,

@@ -19,7 +19,6 @@ from recsys.data import OrderData
 N_TOKEN_BUCKETS = 1 << 14
 MAX_TOKENS = 8
 N_PRICE_BUCKETS = 10
-TOP_CATEGORIES = 32
 TREND_WEEKS = (1, 4)
 
 

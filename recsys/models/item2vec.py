@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.data import OrderData
-from recsys.models.base import BaseRecommender, Callback, emit, topn
+from recsys.models.base import Callback, FactorScoring, emit, topn
 from recsys.models.features import crc32
 
 
@@ -127,7 +127,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return (v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-9)).astype(np.float32)
 
 
-class Item2Vec(BaseRecommender):
+class Item2Vec(FactorScoring):
     """Recommends the products closest to the customer's mean product vector."""
 
     name = "item2vec"
@@ -162,18 +162,6 @@ class Item2Vec(BaseRecommender):
         W = sp.csr_matrix((w, (inter["customer_id"].cat.codes, inter["item_id"].cat.codes)),
                           shape=(train.n_customers, train.n_items))
         return _unit(np.asarray(W @ self.V_))
-
-    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        return self.U_[rows] @ self.V_.T
-
-    def _item_column(self, j: int) -> np.ndarray:
-        return self.U_ @ self.V_[j]
-
-    def _item_vectors(self) -> np.ndarray:
-        return self.V_
-
-    def _customer_vectors(self) -> np.ndarray:
-        return self.U_
 
     def recommend_history(self, item_ids, n: int = 10, country: str | None = None,
                           exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -227,12 +215,13 @@ class Customer2VecConfig:
     seed: int = 0
 
 
-class Customer2Vec(BaseRecommender):
+class Customer2Vec(FactorScoring):
     """Scores a product by how strongly the customer's vector predicts it (the PV-DBOW
     output layer), so recommendations are the products the customer vector points to."""
 
     name = "customer2vec"
     Config = Customer2VecConfig
+    SCORING = "W_out_"  # the PV-DBOW output layer scores; V_ (its input side) is the embedding
 
     def progress_steps(self) -> int:
         return int(self.config.epochs)
@@ -255,22 +244,10 @@ class Customer2Vec(BaseRecommender):
         inp[known] = d2v.wv.vectors
         self.W_out_, self.V_ = out, inp
 
-    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        return self.U_[rows] @ self.W_out_.T
-
-    def _item_column(self, j: int) -> np.ndarray:
-        return self.U_ @ self.W_out_[j]
-
-    def _item_vectors(self) -> np.ndarray:
-        return self.V_
-
-    def _customer_vectors(self) -> np.ndarray:
-        return self.U_
-
     def similar_customers(self, customer_id: str, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Customers whose vectors are closest (cosine) to this one's."""
         self._check_fitted()
-        row = self._rows([customer_id])
+        row = self.customer_rows([customer_id])
         if row[0] < 0:
             raise KeyError(f"Unknown customer {customer_id!r}")
         unit = _unit(self.U_)

@@ -120,7 +120,7 @@ class ItemKNN(BaseRecommender):
     def _item_column(self, j: int) -> np.ndarray:
         return np.asarray((self.X_ @ self.S_[:, j]).todense(), dtype=np.float32).ravel()
 
-    def _item_similarity(self, q: np.ndarray) -> np.ndarray:
+    def item_similarity(self, q: np.ndarray) -> np.ndarray:
         return np.asarray(self.S_[q].todense(), dtype=np.float32)
 
     def _item_vectors(self) -> np.ndarray | None:

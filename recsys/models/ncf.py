@@ -145,7 +145,7 @@ class NCFRun(SequenceRun):
         # most of a step (30M-line export: 145 ms), so only the batch's rows move there.
         rows = len(model.customer_ids_) + len(model.item_ids_)
         sparse = rows > SPARSE_ROWS
-        self.net = model.net_ = model._new_net(sparse).to(device)
+        self.net = model.net_ = model.new_net(sparse).to(device)
         self.opts = (optimisers(self.net, c.lr, 0.0) if sparse
                      else [torch.optim.Adam(self.net.parameters(), lr=c.lr)])
         if c.batch_orders:
@@ -154,7 +154,7 @@ class NCFRun(SequenceRun):
     def step(self, orders: np.ndarray, items: np.ndarray) -> float:
         """Each positive pair against ``negatives`` sampled products."""
         o = torch.tensor(orders, device=self.device)
-        u = self.model._cust_vec({key: v[o] for key, v in self.ex.items()})  # [B,2d]
+        u = self.model.customer_vector({key: v[o] for key, v in self.ex.items()})  # [B,2d]
         return self._pairs_loss(u, self.ex["week"][o], items)
 
     def order_step(self, orders: np.ndarray, row: np.ndarray, items: np.ndarray) -> float:
@@ -162,7 +162,7 @@ class NCFRun(SequenceRun):
         line (order ``row[m]``, product ``items[m]``) as in ``step``: the same loss."""
         o = torch.tensor(orders, device=self.device)
         r = torch.tensor(row, device=self.device)
-        u = self.model._cust_vec({key: v[o] for key, v in self.ex.items()})  # [R,2d]
+        u = self.model.customer_vector({key: v[o] for key, v in self.ex.items()})  # [R,2d]
         return self._pairs_loss(u[r], self.ex["week"][o][r], items)
 
     def _pairs_loss(self, u: torch.Tensor, week: torch.Tensor, items: np.ndarray) -> float:
@@ -196,13 +196,13 @@ class NCFRun(SequenceRun):
         m, net = self.model, self.net
         net.eval()
         now = self.now_tensors()
-        m.U_ = torch.cat([m._cust_vec({k: v[s:s + 4096] for k, v in now.items()})
+        m.U_ = torch.cat([m.customer_vector({k: v[s:s + 4096] for k, v in now.items()})
                           for s in range(0, len(now["cid"]), 4096)]).cpu().numpy()
         m.V_ = net.item.weight[1:].detach().cpu().numpy()
         now = torch.tensor(self.trend_table[-1], device=self.device)
         m.bias_ = (net.trend(now).squeeze(-1).cpu().numpy() if m.config.trend
                    else np.zeros(len(m.V_), np.float32))
-        m._log_norm = None
+        m.log_norm_ = None
 
 
 class NCF(OrderSequenceModel):
@@ -212,15 +212,15 @@ class NCF(OrderSequenceModel):
     Config = NCFConfig
     AUTO_ORDERS = 256
 
-    def _start(self, train: OrderData, device, rng: np.random.Generator) -> NCFRun:
+    def start_training(self, train: OrderData, device, rng: np.random.Generator) -> NCFRun:
         return NCFRun(self, train, device, rng)
 
-    def _new_net(self, sparse: bool = False) -> NeuMF:
+    def new_net(self, sparse: bool = False) -> NeuMF:
         c = self.config
         return NeuMF(len(self.customer_ids_), len(self.item_ids_), len(self.features_.cat_vocab),
                      c.dim, c.layers, c.customer, c.dropout, sparse)
 
-    def _cust_vec(self, t: dict[str, torch.Tensor]) -> torch.Tensor:
+    def customer_vector(self, t: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.net_.customer(t["cid"], t["rfm"], t["hist"], t["hist_w"],
                                   self.item_cat_[t["hist"]])
 
@@ -262,7 +262,7 @@ class NCF(OrderSequenceModel):
             return super().recommend_history(item_ids, n, country, exclude_seen)
 
         ci, codes = self._history_inputs(item_ids, country)
-        u = self._cust_vec(self._customer_tensors(ci)).numpy()
+        u = self.customer_vector(self.customer_tensors(ci)).numpy()
         scores = self._score_vectors(u) + self.bias_[None, :]
         return self._history_top(scores, codes, n, exclude_seen)
 

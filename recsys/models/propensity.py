@@ -181,14 +181,14 @@ class Propensity(BaseRecommender):
         return np.concatenate([self._logits(np.arange(s, min(s + 4 * BLOCK, n)), np.array([j]))
                                .ravel() for s in range(0, n, 4 * BLOCK)])
 
-    def _item_similarity(self, q: np.ndarray) -> np.ndarray:
+    def item_similarity(self, q: np.ndarray) -> np.ndarray:
         # EASE's B[i, j]: how much buying i predicts j (the same weights the features use).
         return self.features_.similarity(q)
 
     def explain(self, customer_id: str, item_id: str) -> pd.DataFrame:
         """Each feature's value for the pair and the log-odds it adds, largest effect first."""
         self._check_fitted()
-        rows, cols = self._rows([customer_id]), self._items([item_id])
+        rows, cols = self.customer_rows([customer_id]), self._items([item_id])
         if rows[0] < 0:
             raise KeyError(f"Unknown customer {customer_id!r}")
         F, contrib = self._pair_contributions(rows, cols)
@@ -204,7 +204,7 @@ class Propensity(BaseRecommender):
         Features that are the same across what is being compared are left out: product
         features for one product's customers, customer features for one customer's list."""
         self._check_fitted()
-        rows, cols = self._rows(customer_ids), self._items(item_ids)
+        rows, cols = self.customer_rows(customer_ids), self._items(item_ids)
         F, contrib = self._pair_contributions(np.maximum(rows, 0), cols)
         same = PRODUCT_FEATURES if len(cols) == 1 else ()
         same += CUSTOMER_FEATURES if len(rows) == 1 else ()

@@ -24,13 +24,16 @@ class ModelSpec:
     Capabilities: ``customer_vectors`` / ``item_vectors`` (embeddings to plot and cluster),
     ``new_items`` (scores a product it has never seen, from its name, category and price),
     ``new_customers`` (scores someone from a purchase history alone), ``drivers`` (explains a
-    score feature by feature), ``personalised`` (lists differ per customer), ``slow`` (neural:
+    score feature by feature), ``personalised`` (lists differ per customer), ``wraps_base``
+    (a mix around another model, which tuning builds last from the best), ``slow`` (neural:
     minutes on a CPU), ``data_parallel`` (trains on several workers of a Ray cluster).
     ``quick`` are small settings for tests and demos; ``campaign_rank``
     orders the models offered for campaigns (None: not offered), with ``campaign_params`` the
-    settings that rank customers best; ``bench_default`` puts it in the CLI's default bench;
-    ``starter`` models are trained for every new dataset (as background jobs), and
-    ``default_rank`` / ``max_default_items`` pick the model pages use when nothing else is.
+    settings that rank customers best; ``bench_default`` puts it in the CLI's default bench,
+    ``train_default`` / ``tune_default`` among the models the Models page and the CLI
+    suggest to train / tune;
+    ``starter`` models are trained for every new dataset (as background jobs),, on
+    catalogues of at most ``max_default_items`` products.
     ``search`` is what tuning searches (``recsys.tuning``), and ``start(shape)`` the settings
     scaled to a shop that the search starts from (defaults for the rest).
     """
@@ -44,11 +47,13 @@ class ModelSpec:
     new_items: bool = False
     new_customers: bool = False
     drivers: bool = False
+    wraps_base: bool = False
     slow: bool = False
     data_parallel: bool = False
     bench_default: bool = False
+    train_default: bool = False
+    tune_default: bool = False
     starter: bool = False
-    default_rank: int | None = None
     max_default_items: int | None = None
     quick: Mapping[str, Any] = field(default_factory=dict)
     campaign_rank: int | None = None
@@ -75,9 +80,6 @@ class ModelSpec:
         module, name = self.target.split(":")
         return getattr(importlib.import_module(module), name)
 
-
-CAPABILITIES = ("personalised", "customer_vectors", "item_vectors", "new_items",
-                "new_customers", "drivers", "slow", "data_parallel")
 
 _M = "recsys.models."
 _SPECS: dict[str, ModelSpec] = {}
@@ -132,16 +134,6 @@ def campaign_models() -> list[str]:
     return [s.name for s in sorted(offered, key=lambda s: s.campaign_rank)]
 
 
-def default_model(n_items: int) -> str:
-    """A strong model that trains in seconds on a catalogue of this size."""
-    ranked = sorted((s for s in _SPECS.values() if s.default_rank is not None),
-                    key=lambda s: s.default_rank)
-    for s in ranked:
-        if s.max_default_items is None or n_items <= s.max_default_items:
-            return s.name
-    raise LookupError("No default model is registered.")
-
-
 def describe(name: str) -> str:
     s = spec(name)
     can = [label for flag, label in (("customer_vectors", "customer embeddings"),
@@ -181,25 +173,25 @@ def _ncf_start(s: ShopShape) -> dict[str, Any]:
 for _spec in (
     ModelSpec("popularity", _M + "popularity:Popularity",
               "The same best sellers for everyone; every model must beat it.",
-              personalised=False, bench_default=True, starter=True),
+              personalised=False, bench_default=True, starter=True, train_default=True),
     ModelSpec("recent_popularity", _M + "popularity:RecentPopularity",
               "What sells in the last 30 days, for everyone.",
-              personalised=False, bench_default=True,
+              personalised=False, bench_default=True, tune_default=True,
               search={"days": int_range(3, 180, log=True)}, start=_recent_start),
     ModelSpec("itemknn", _M + "itemknn:ItemKNN",
               "Products bought together with what the customer bought (cosine neighbours).",
-              bench_default=True, campaign_rank=5,
+              bench_default=True, campaign_rank=5, tune_default=True,
               search={"k": choice(0, 20, 50, 100, 200, 500, 1000), "shrinkage": Dim(0, 100)}),
     ModelSpec("ease", _M + "ease:EASE",
               "A closed-form model of which products go with which; strong and fast.",
               customer_vectors=True, item_vectors=True, bench_default=True, starter=True,
-              default_rank=0, max_default_items=20_000, campaign_rank=1,
+              max_default_items=20_000, campaign_rank=1, train_default=True, tune_default=True,
               campaign_params={"history": "count", "self_weight": 1.0},
               search={"l2": log_range(1, 1e5)}, start=_ease_start),
     ModelSpec("als", _M + "als:ALS",
               "Matrix factorisation (implicit ALS): customer and product taste vectors.",
               customer_vectors=True, item_vectors=True, bench_default=True, starter=True,
-              default_rank=1, quick={"iterations": 5, "factors": 16}, campaign_rank=3,
+              quick={"iterations": 5, "factors": 16}, campaign_rank=3, tune_default=True,
               search={"factors": int_range(4, 256, log=True),
                       "regularization": log_range(1e-3, 30), "alpha": log_range(0.1, 100),
                       "iterations": int_range(5, 40),
@@ -248,7 +240,7 @@ for _spec in (
     ModelSpec("blend", _M + "blend:Blend",
               "A model mixed with best sellers (all time and recent); tuning chooses the mix "
               "on the validation window, so it never ranks below its parts there.",
-              quick={"base": "ease", "popularity": 0.3, "recent": 0.1}),
+              wraps_base=True, quick={"base": "ease", "popularity": 0.3, "recent": 0.1}),
     ModelSpec("propensity", _M + "propensity:Propensity",
               "Who buys what in the next 30 days, learned by replaying past months; each "
               "score explained feature by feature.",

@@ -96,7 +96,7 @@ class OrderSequenceModel(TorchRecommender):
         """Every customer's log unnormalised purchase weight for product j."""
 
     @abstractmethod
-    def _new_net(self) -> torch.nn.Module:
+    def new_net(self) -> torch.nn.Module:
         """The network, untrained, sized for this model's customers and products."""
 
     def _item_column(self, j: int) -> np.ndarray:
@@ -104,14 +104,14 @@ class OrderSequenceModel(TorchRecommender):
         all products times how much the customer buys lately. (Ranking by the raw score
         would ignore that an inactive customer buys nothing at all.) The per-customer
         normaliser takes one pass over all scores, so it is computed once per fitted model."""
-        if getattr(self, "_log_norm", None) is None:
+        if getattr(self, "log_norm_", None) is None:
             n = len(self.customer_ids_)
-            self._log_norm = np.concatenate([self._row_log_norm(np.arange(s, min(s + 1024, n)))
+            self.log_norm_ = np.concatenate([self._row_log_norm(np.arange(s, min(s + 1024, n)))
                                              for s in range(0, n, 1024)])
-        share = np.exp(self._column_log_weight(j) - self._log_norm)
+        share = np.exp(self._column_log_weight(j) - self.log_norm_)
         return (share * self.features_.activity).astype(np.float32)
 
-    def _customer_tensors(self, ci: fx.CustomerInputs) -> dict[str, torch.Tensor]:
+    def customer_tensors(self, ci: fx.CustomerInputs) -> dict[str, torch.Tensor]:
         dev, c, f = self.device_, self.config, self.features_
         w = np.where(ci.hist >= 0, np.exp(-c.history_decay * ci.age), 0.0)
         return {"cid": torch.tensor(ci.cust + 1, device=dev),
@@ -121,7 +121,7 @@ class OrderSequenceModel(TorchRecommender):
                 "hist_w": torch.tensor(w, dtype=torch.float32, device=dev),
                 "week": torch.tensor(ci.week, device=dev)}
 
-    def _item_tensors(self, side: fx.ItemSide, iid: np.ndarray) -> dict[str, torch.Tensor]:
+    def item_tensors(self, side: fx.ItemSide, iid: np.ndarray) -> dict[str, torch.Tensor]:
         dev = self.device_
         return {"iid": torch.tensor(iid, device=dev),
                 "cat": torch.tensor(side.category, device=dev),
@@ -147,7 +147,7 @@ class OrderSequenceModel(TorchRecommender):
     def _feature_state(self) -> dict[str, np.ndarray]:
         self._item_column(0)  # the per-customer normaliser: one pass, saved so pages skip it
         return {**self.features_.arrays(), "best_epoch": np.array([self.best_epoch_]),
-                "log_norm": self._log_norm}
+                "log_norm": self.log_norm_}
 
     def _set_feature_state(self, arrays) -> None:
         n_c, n_i = len(self.customer_ids_), len(self.item_ids_)
@@ -163,7 +163,7 @@ class OrderSequenceModel(TorchRecommender):
         self.features_ = SequenceFeatures.from_arrays(checked)
         self.item_cat_ = torch.tensor(self.features_.item_cat)
         self.best_epoch_ = int(arrays.get("best_epoch", (1,), "i", low=0)[0])
-        self._log_norm = arrays.get("log_norm", (n_c,)) if "log_norm" in arrays else None
+        self.log_norm_ = arrays.get("log_norm", (n_c,)) if "log_norm" in arrays else None
 
     def save(self, path) -> None:
         """The base folder (config, arrays, ID maps) plus the network's state dict."""
@@ -175,7 +175,7 @@ class OrderSequenceModel(TorchRecommender):
         """Restore; the state dict is read with ``weights_only=True`` (no pickle)."""
         model = super().load(path)
         model.device_ = torch.device("cpu")
-        model.net_ = model._new_net()
+        model.net_ = model.new_net()
         try:
             state = torch.load(Path(path) / "net.pt", map_location="cpu", weights_only=True)
             model.net_.load_state_dict(state)
@@ -214,13 +214,13 @@ class SequenceRun(TrainingRun):
                                   model.config.history_len))
         model.features_ = ex.features
         model.item_cat_ = torch.tensor(ex.features.item_cat, device=device)
-        model._log_norm = None
+        model.log_norm_ = None
         self.items_side, self.now_inputs = ex.items_side, ex.now_inputs
         self.trend_table, self.item_freq = ex.trend_table, ex.item_freq
         self.pair_order, self.pair_item = ex.pair_order, ex.pair_item
         self.presharded = ex.sharded  # the examples are this rank's part already
-        self.ex = model._customer_tensors(ex.orders)
-        self.item_t = model._item_tensors(self.items_side, np.arange(len(model.item_ids_)) + 1)
+        self.ex = model.customer_tensors(ex.orders)
+        self.item_t = model.item_tensors(self.items_side, np.arange(len(model.item_ids_)) + 1)
         self.trend_t = torch.tensor(self.trend_table, device=device)
 
     @abstractmethod
@@ -314,4 +314,4 @@ class SequenceRun(TrainingRun):
 
     def now_tensors(self) -> dict[str, torch.Tensor]:
         """Every customer's inputs at the end of the training period."""
-        return self.model._customer_tensors(self.now_inputs)
+        return self.model.customer_tensors(self.now_inputs)

@@ -15,14 +15,22 @@ import scipy.sparse as sp
 
 from recsys.data import OrderData
 from recsys.models.base import BaseRecommender, Callback
-from recsys.models.trainer import Shard, StopTraining, Trainer, TrainingRun, resolve_device
+from recsys.models.trainer import (
+    Shard,
+    StopTraining,
+    Trainer,
+    TrainingReport,
+    TrainingRun,
+    resolve_device,
+)
 
 # Learned state that describes the training itself, not the fitted model.
 _TRAINING_RECORD = ("config", "best_epoch_", "val_ndcg_", "history_")
 
 
 class TorchRecommender(BaseRecommender):
-    """Subclasses provide ``_start``: a ``TrainingRun`` over the training data.
+    """Subclasses provide ``start_training``: a ``TrainingRun`` over the training data (the
+    public training protocol of ``recsys.models.trainer``).
 
     Their configs carry: epochs, patience, val_days, device, seed. After ``fit`` the model
     keeps what ``recommend`` and ``save`` need, and ``history_`` / ``best_epoch_`` say how
@@ -30,7 +38,8 @@ class TorchRecommender(BaseRecommender):
     """
 
     @abstractmethod
-    def _start(self, train: OrderData, device: Any, rng: np.random.Generator) -> TrainingRun:
+    def start_training(self, train: OrderData, device: Any,
+                       rng: np.random.Generator) -> TrainingRun:
         """Build the features, network and optimiser for training on ``train``."""
 
     shard: Shard | None = None  # this process's part of data-parallel training, if any
@@ -43,7 +52,19 @@ class TorchRecommender(BaseRecommender):
         return super().fit(train, callback=callback)
 
     def _fit(self, train: OrderData, X: sp.csr_matrix, callback: Callback | None) -> None:
-        Trainer(callback, shard=self.shard).fit(self, train)
+        self.record_training(Trainer(callback, shard=self.shard).fit(self, train))
+
+    def record_training(self, report: TrainingReport) -> None:
+        """Keep how training went (``history_``, ``best_epoch_``, ``val_ndcg_``,
+        ``partial_``); when Stop came during validation, the validation copy at its best
+        epoch is the fitted model."""
+        if report.validated is not None:
+            self.take_over(report.validated)
+        self.history_ = report.history
+        self.best_epoch_ = report.best_epoch
+        if report.val_ndcg is not None:
+            self.val_ndcg_ = report.val_ndcg
+        self.partial_ = report.stopped
 
     def size_settings(self, n_lines: int) -> dict[str, Any]:
         """Settings this model picks for itself when trained on ``n_lines`` order lines (none
@@ -57,7 +78,7 @@ class TorchRecommender(BaseRecommender):
         return self.config, None
 
     @contextmanager
-    def _as_trained(self, train: OrderData) -> Iterator[None]:
+    def trained_as(self, train: OrderData) -> Iterator[None]:
         """Train with ``_training_config``; the asked config is back afterwards (so a refit
         on other data chooses again), with the note added to the model's notes."""
         asked = self.config
@@ -77,7 +98,7 @@ class TorchRecommender(BaseRecommender):
         self._check_fitted()
         return {**self.params(), "epochs": int(self.best_epoch_), "patience": 0}
 
-    def _adopt(self, other: TorchRecommender) -> None:
+    def take_over(self, other: TorchRecommender) -> None:
         """Take over another fit of this model (the validation run, when training stopped
         there) but keep this one's configuration and training record."""
         keep = {k: v for k, v in vars(self).items() if k in _TRAINING_RECORD}
@@ -85,4 +106,5 @@ class TorchRecommender(BaseRecommender):
         vars(self).update({**vars(other), **keep})
 
 
-__all__ = ["Shard", "StopTraining", "TorchRecommender", "Trainer", "TrainingRun", "resolve_device"]
+__all__ = ["Shard", "StopTraining", "TorchRecommender", "Trainer", "TrainingReport", "TrainingRun",
+           "resolve_device"]

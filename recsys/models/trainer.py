@@ -1,10 +1,12 @@
 """The training loop shared by the torch models, apart from the models themselves.
 
-A model says how to start a training run (``TorchRecommender._start`` returns a
-``TrainingRun``: the network, optimiser, training tensors and random generator) and the
-run says how to train one epoch and what the fitted model keeps. The ``Trainer`` owns the
-rest: seeding, epochs, early stopping on a validation window at the end of the training
-period, the refit, progress callbacks and Stop. Nothing of a run stays on the fitted model.
+The trainer talks to a model only through its public training protocol
+(``TrainableModel``): ``start_training`` returns a ``TrainingRun`` (the network, optimiser,
+training tensors and random generator) that says how to train one epoch and what the fitted
+model keeps; ``trained_as`` picks the settings for the data's size; ``bind`` sets the ID maps.
+The ``Trainer`` owns the rest -- seeding, epochs, early stopping on a validation window at
+the end of the training period, the refit, progress callbacks and Stop -- and returns a
+``TrainingReport``; the model records it. Nothing of a run stays on the fitted model.
 
 torch is imported inside functions only, so importing recsys stays light.
 """
@@ -14,17 +16,17 @@ from __future__ import annotations
 import copy
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 import numpy as np
 
 from recsys.data import OrderData
+from recsys.evaluate import build_truth, evaluate, validation_split
 from recsys.models.base import Callback
-
-if TYPE_CHECKING:
-    from recsys.models.torch_base import TorchRecommender
+from recsys.models.examples import PreparedPhase
 
 Tick = Callable[[int, int], None]
 OnEpoch = Callable[[int], dict[str, Any]]
@@ -42,6 +44,24 @@ def resolve_device(name: str):
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+@contextmanager
+def deterministic() -> Iterator[None]:
+    """torch's deterministic kernels while a model trains, the caller's choice back after.
+    With several math threads some CPU kernels (embedding backward among them) add up in the
+    order the threads finish: the same seed gave other weights on big shops (3e-3 apart
+    after two epochs on a 300k-line export), and a 30M-line bench NDCG of 0.0698 once and
+    0.0688 the next time. Kernels with no deterministic version only warn."""
+    import torch
+
+    was = torch.are_deterministic_algorithms_enabled()
+    warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was, warn_only=warn)
 
 
 @dataclass(frozen=True)
@@ -159,6 +179,37 @@ class TrainingRun(ABC):
         self.net.load_state_dict(state)
 
 
+class TrainableModel(Protocol):
+    """What the trainer needs of a model (``TorchRecommender`` provides it)."""
+
+    config: Any  # a frozen config with epochs, patience, val_days, device, seed
+    shard: Shard | None
+
+    def bind(self, train: OrderData) -> None:
+        """The ID maps and training matrix of ``train`` (the bookkeeping half of fit)."""
+
+    def trained_as(self, train: OrderData) -> AbstractContextManager[None]:
+        """While open, ``config`` is the one to train on ``train`` with."""
+
+    def start_training(self, train: OrderData, device: Any,
+                       rng: np.random.Generator) -> TrainingRun:
+        """The features, network and optimiser for training on ``train``."""
+
+
+@dataclass
+class TrainingReport:
+    """How training went: every epoch's metrics (with its phase), the epoch count chosen on
+    the validation window, its NDCG there, and whether Stop ended it. ``validated`` is the
+    copy trained on the validation window when Stop came during validation: the model takes
+    it over, at its best epoch."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
+    val_ndcg: float | None = None
+    stopped: bool = False
+    validated: Any = None
+
+
 class Trainer:
     """Trains a torch recommender: ``fit`` (choose the epochs on a validation window, then
     refit on everything) or ``train`` (a fixed number of epochs, optionally watched).
@@ -167,7 +218,8 @@ class Trainer:
     ``{"progress": share}`` inside an epoch; both carry ``phase`` ('validate', 'fit' or
     'train') and ``of`` (the epochs planned for the phase, at most). Raising
     ``StopTraining`` from it stops training.
-    ``history`` holds every epoch's metrics with its phase ('validate' or 'fit').
+    Both return a ``TrainingReport``; ``history`` holds every epoch's metrics with its
+    phase ('validate' or 'fit').
     """
 
     def __init__(self, callback: Callback | None = None, shard: Shard | None = None) -> None:
@@ -177,43 +229,43 @@ class Trainer:
         self.stopped = False
 
     # ------------------------------------------------------------------ public
-    def fit(self, model: TorchRecommender, train: OrderData) -> TorchRecommender:
+    def fit(self, model: TrainableModel, train: OrderData) -> TrainingReport:
         """Early stopping on the last ``val_days`` of ``train`` (when ``patience`` > 0), then
         the chosen number of epochs on all of ``train``: its last weeks are the most telling."""
-        with model._as_trained(train):
+        report = TrainingReport(self.history)
+        with model.trained_as(train):
             c = model.config
-            model.best_epoch_ = c.epochs
-            model.history_ = self.history
+            report.best_epoch = c.epochs
             if c.patience > 0 and c.val_days > 0:
-                inner = self._select_epochs(model, train)
+                inner = self._select_epochs(model, train, report)
                 if self.stopped:  # Stop during validation: keep the best epoch seen so far
-                    model._adopt(inner)
-                    return self._mark(model)
+                    report.stopped, report.validated = True, inner
+                    return report
                 del inner  # its matrix and vectors need not live through the refit
-            self._run(model, train, model.best_epoch_, "fit")
-        return self._mark(model)
+            self._run(model, train, report.best_epoch, "fit")
+        report.stopped = self.stopped
+        return report
 
-    def train(self, model: TorchRecommender, data: OrderData, epochs: int,
-              on_epoch: OnEpoch | None = None, phase: str = "train") -> TorchRecommender:
+    def train(self, model: TrainableModel, data: OrderData, epochs: int,
+              on_epoch: OnEpoch | None = None, phase: str = "train") -> TrainingReport:
         """``epochs`` epochs on ``data`` with no validation of its own. ``on_epoch(epoch)``,
         if given, runs after each epoch on the model as it stands (its vectors refreshed) and
         returns metrics to report; ``{"stop": True}`` in them ends training."""
-        model._bind(data)
-        model.history_ = self.history
-        with model._as_trained(data):
+        model.bind(data)
+        with model.trained_as(data):
             self._run(model, data, epochs, phase, on_epoch)
-        return self._mark(model)
+        return TrainingReport(self.history, epochs, stopped=self.stopped)
 
     # ------------------------------------------------------------------ loop
-    def _run(self, model: TorchRecommender, data: OrderData, epochs: int, phase: str,
+    def _run(self, model: TrainableModel, data: OrderData, epochs: int, phase: str,
              on_epoch: OnEpoch | None = None) -> None:
         import torch
 
         device = resolve_device(model.config.device)
         best = None
-        with torch.random.fork_rng(devices=[]):
+        with deterministic(), torch.random.fork_rng(devices=[]):
             torch.manual_seed(model.config.seed)
-            run = model._start(data, device, np.random.default_rng(model.config.seed))
+            run = model.start_training(data, device, np.random.default_rng(model.config.seed))
             run.shard = self.shard
             try:
                 for epoch in range(epochs):
@@ -258,12 +310,11 @@ class Trainer:
 
         return tick
 
-    def _select_epochs(self, model: TorchRecommender, train: OrderData) -> TorchRecommender:
+    def _select_epochs(self, model: TrainableModel, train: OrderData,
+                       report: TrainingReport) -> TrainableModel:
         """Train a copy on all but the last ``val_days`` of the training period, watch
         NDCG@10 on them, stop after ``patience`` epochs without improvement. Sets the
-        model's ``best_epoch_`` and ``val_ndcg_``; returns the copy (at its best epoch)."""
-        from recsys.evaluate import build_truth, evaluate, validation_split
-        from recsys.models.examples import PreparedPhase
+        report's ``best_epoch`` and ``val_ndcg``; returns the copy (at its best epoch)."""
 
         c = model.config
         if isinstance(train, PreparedPhase):  # a data-parallel worker's, prepared for it
@@ -272,7 +323,7 @@ class Trainer:
             val = validation_split(train, c.val_days)
             truth = build_truth(val, "novel")
         inner = type(model)(replace(c, patience=0))
-        inner.shard = getattr(model, "shard", None)
+        inner.shard = model.shard
         if truth.matrix.shape[0] == 0:
             return inner
         best = {"epoch": c.epochs, "ndcg": -1.0, "bad": 0}
@@ -286,13 +337,7 @@ class Trainer:
                 best["bad"] += 1
             return {"val_ndcg": ndcg, "stop": best["bad"] >= c.patience, "improved": improved}
 
-        inner._bind(val.train)
+        inner.bind(val.train)
         self._run(inner, val.train, c.epochs, "validate", watch)
-        model.best_epoch_ = int(best["epoch"])
-        model.val_ndcg_ = best["ndcg"]
+        report.best_epoch, report.val_ndcg = int(best["epoch"]), best["ndcg"]
         return inner
-
-    def _mark(self, model: TorchRecommender) -> TorchRecommender:
-        model.history_ = self.history
-        model.partial_ = self.stopped
-        return model

@@ -150,10 +150,10 @@ class TwoTower(OrderSequenceModel):
     Config = TwoTowerConfig
     AUTO_ORDERS = 1024
 
-    def _start(self, train: OrderData, device, rng: np.random.Generator) -> TwoTowerRun:
+    def start_training(self, train: OrderData, device, rng: np.random.Generator) -> TwoTowerRun:
         return TwoTowerRun(self, train, device, rng)
 
-    def _new_net(self, sparse: bool = False) -> TwoTowerNet:
+    def new_net(self, sparse: bool = False) -> TwoTowerNet:
         c, f = self.config, self.features_
         return TwoTowerNet(len(self.customer_ids_), len(self.item_ids_),
                            len(f.country_vocab), len(f.cat_vocab),
@@ -203,7 +203,7 @@ class TwoTower(OrderSequenceModel):
                            fx.price_bucket(np.array([np.nan if price is None else price],
                                                     dtype=float), f.price_edges),
                            fx.hash_tokens([name]))
-        t = self._item_tensors(side, np.zeros(1, dtype=np.int64))
+        t = self.item_tensors(side, np.zeros(1, dtype=np.int64))
         v = self.net_.item(**t).cpu().numpy()[0]
         # A new product has no recent sales: its trend bias is that of zero buyers.
         zero = torch.zeros(1, 2, device=self.device_)
@@ -227,7 +227,7 @@ class TwoTower(OrderSequenceModel):
         """A new customer scored from the products they bought (no ID embedding)."""
         self._check_fitted()
         ci, codes = self._history_inputs(item_ids, country)
-        t = self._customer_tensors(ci)
+        t = self.customer_tensors(ci)
         u = self.net_.customer(t["cid"], t["country"], t["rfm"], t["hist"], t["hist_w"])
         w = t["hist_w"].cpu().numpy()
         scores = (u.cpu().numpy() @ self.V_.T + self.bias_[None, :]

@@ -69,7 +69,7 @@ class TwoTowerRun(SequenceRun):
         # products that is most of a step. Above SPARSE_ROWS only the batch's rows are
         # updated (lazy Adam); data-parallel ranks then exchange only those rows' gradients.
         sparse = rows > SPARSE_ROWS
-        self.net = model.net_ = model._new_net(sparse).to(device)
+        self.net = model.net_ = model.new_net(sparse).to(device)
         self.opts = optimisers(self.net, c.lr, c.weight_decay)
 
     def _customers(self, orders: torch.Tensor) -> tuple[torch.Tensor, dict]:
@@ -175,4 +175,4 @@ class TwoTowerRun(SequenceRun):
                                  0.0).astype(np.float32)
         m.repeat_w_ = (net.repeat.detach().cpu().numpy() * c.temperature if c.repeat
                        else np.zeros(2, np.float32))
-        m._log_norm = None
+        m.log_norm_ = None

@@ -1,0 +1,100 @@
+"""Smoke runs of every measurement tool (CONTRIBUTING lists them): each runs to the end on
+the generated demo shop with its smallest budget, so a change that breaks a tool fails here
+instead of on the next person who needs its figures. The figures themselves are not checked:
+they are measurements, taken on a quiet machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools.browser import has_chromium
+
+pytestmark = [pytest.mark.full, pytest.mark.tools]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def demo_csv(tmp_path_factory) -> Path:
+    """A smaller sibling of the demo shop (a year of orders in the Online Retail format)."""
+    from recsys.datasets import demo_csv_bytes
+
+    path = tmp_path_factory.mktemp("tools") / "demo.csv"
+    path.write_bytes(demo_csv_bytes(n_customers=600, n_products=150))
+    return path
+
+
+def run_tool(*args: str, timeout: float = 600) -> str:
+    """The tool's output; a failure shows its last lines."""
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ})
+    assert proc.returncode == 0, (proc.stdout[-1500:], proc.stderr[-3000:])
+    return proc.stdout
+
+
+def needs_browser() -> None:
+    if not has_chromium():
+        pytest.skip("Debian chromium is not installed")
+    pytest.importorskip("playwright.sync_api")
+
+
+def test_structure(tmp_path):
+    run_tool("tools/structure.py", "--json", str(tmp_path / "s.json"))
+    shape = json.loads((tmp_path / "s.json").read_text())
+    assert shape["modules"] > 50 and shape["tools_importing_tests"] == []
+
+
+def test_recommend_all(demo_csv):
+    assert "top 10 for all" in run_tool("tools/recommend_all.py", str(demo_csv),
+                                        "--models", "popularity,ease")
+
+
+def test_neural_epoch(demo_csv):
+    run_tool("tools/neural_epoch.py", str(demo_csv), "--model", "two_tower", "--steps", "3")
+
+
+def test_segments_bench(demo_csv):
+    assert "umap warm" in run_tool("tools/segments_bench.py", str(demo_csv), "als", "3000")
+
+
+def test_campaign_validation(demo_csv):
+    assert "ease" in run_tool("tools/campaign_validation.py", "ease", "2011-10-01",
+                              str(demo_csv))
+
+
+def test_campaign_ceiling(demo_csv):
+    run_tool("tools/campaign_ceiling.py", "ease", "2011-10-01", str(demo_csv))
+
+
+def test_app_timings_campaign(demo_csv):
+    assert "campaigns_what_if_fits" in run_tool("tools/app_timings.py", "campaign",
+                                                str(demo_csv))
+
+
+def test_app_timings_in_a_browser():
+    needs_browser()
+    assert "page_switch_median_s" in run_tool("tools/app_timings.py", "--smoke")
+
+
+def test_jobs_timings(demo_csv):
+    needs_browser()
+    assert "umap_job_s" in run_tool("tools/jobs_timings.py", "--smoke", str(demo_csv))
+
+
+def test_load_bench(tmp_path):
+    needs_browser()
+    run_tool("tools/load_bench.py", "--demo-only", "--sessions", "1", "--rounds", "1",
+             "--no-jobs", "--json", str(tmp_path / "load.json"))
+    assert json.loads((tmp_path / "load.json").read_text())
+
+
+def test_ray_compare(demo_csv):
+    pytest.importorskip("ray", reason="Ray is not installed (pip install -r "
+                        "requirements-ray.txt)")
+    run_tool("tools/ray_compare.py", str(demo_csv), "--params",
+             '{"epochs": 1, "patience": 0}', "--no-single")
