@@ -50,14 +50,17 @@ class ScoreRow:
 
     @classmethod
     def of(cls, result, model: str, **more: Any) -> ScoreRow:
-        """From ``evaluate``'s result."""
+        """From ``evaluate``'s result, rounded as every stored score and bench JSON is (five
+        places; the leaderboard and the bench print four)."""
         return cls(model=model, k=result.k, task=result.task,
-                   metrics={m: float(v) for m, v in result.metrics.items()},
-                   lo={m: float(lo) for m, (lo, _) in result.ci.items()},
-                   hi={m: float(hi) for m, (_, hi) in result.ci.items()},
-                   coverage=float(result.coverage), novelty=float(result.novelty),
+                   metrics={m: round(float(v), 5) for m, v in result.metrics.items()},
+                   lo={m: round(float(lo), 5) for m, (lo, _) in result.ci.items()},
+                   hi={m: round(float(hi), 5) for m, (_, hi) in result.ci.items()},
+                   coverage=round(float(result.coverage), 5),
+                   novelty=round(float(result.novelty), 4),
                    customers=int(len(result.customer_ids)),
-                   recommend_ms_per_customer=float(result.recommend_ms_per_customer), **more)
+                   recommend_ms_per_customer=round(float(result.recommend_ms_per_customer), 4),
+                   **more)
 
     def but(self, **changes: Any) -> ScoreRow:
         return dataclasses.replace(self, **changes)
