@@ -56,7 +56,7 @@ for job in fits.values():
         job_line(job)
         st.stop()
 try:
-    backtests = {m: product_backtest(j.result["model_id"], str(cutoff), int(window), item)
+    backtests = {m: product_backtest(j.model_id, str(cutoff), int(window), item)
                  for m, j in fits.items()}
 except ValueError as exc:
     st.error(f"Could not backtest: {safe_message(exc)}")
@@ -81,7 +81,7 @@ live = ensure(ServeRequest.of(data_key(), compare[0],
 if live.active:
     watch([live])
 elif live.result:
-    targets = cp.target_list(model(live.result["model_id"]), data, item, first.calibration,
+    targets = cp.target_list(model(live.model_id), data, item, first.calibration,
                              n=size)
     st.dataframe(targets.head(200), hide_index=True, width="stretch")
     download("Download target list", lambda: insights.safe_csv(targets), f"targets_{item}.csv")

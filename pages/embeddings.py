@@ -37,14 +37,14 @@ if job.active:
 if not job.result:
     job_line(job)
     st.stop()
-res, frames, arrays = result(job.result["result"])
+res, frames, arrays = result(job.result_key)
 points, ids, vectors = frames["points"], arrays["ids"], arrays["vectors"]
 options = ["cluster", "rfm segment", "country", "orders"] if what == "customers" \
     else ["cluster", "category", "price", "purchases"]
 colour = st.selectbox("Colour by", options)
 title = f"{len(points):,} {what} · {method.upper()}" + (" (stratified sample)" if res["sampled"]
                                                          else "")
-event = st.plotly_chart(figure("scatter", (job.result["result"], colour),
+event = st.plotly_chart(figure("scatter", (job.result_key, colour),
                                lambda: viz.embedding_scatter(points, colour, title)),
                         on_select="rerun", selection_mode="points", key="scatter")
 picked = event.selection.points if event and event.selection else []

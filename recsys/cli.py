@@ -470,8 +470,8 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     fp = jobs.ws.fingerprint(ref)
     job = _run_job(jobs, FitRequest.of(DatasetKey(ref, fp), args.model, params, args.cutoff,
                                        refit=not args.no_refit))
-    row = job.result["metrics"]
-    group = jobs.ws.model_record(job.result["model_id"]).group
+    row = job.holdout
+    group = jobs.ws.model_record(job.model_id).group
     ids = [r.name for r in jobs.ws.model_records(fingerprint=fp, group=group)]
     if args.name:
         for i in ids:
@@ -491,7 +491,7 @@ def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
     job = _run_job(jobs, TuneRequest(DatasetKey.of(jobs.ws, ref), tuple(models),
                                      args.cutoff, float(args.tune_minutes), args.tune_trials,
                                      total_minutes=args.tune_total_minutes))
-    summary, _, _ = jobs.ws.load_result(job.result["result"])
+    summary, _, _ = jobs.ws.load_result(job.result_key)
     print(f"tuned on the validation window {summary['validation']['from']} to "
           f"{summary['validation']['to']} (holdout from {summary['cutoff']} never seen)")
     print(f"{'model':<18}{'trials':>7}{'default':>9}{'start':>9}{'tuned':>9}{'holdout':>9}"

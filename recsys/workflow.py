@@ -115,9 +115,9 @@ def tuning_summaries(ws: Workspace, jobs: list, cutoff: str | None = None
     with its job's trial history and label."""
     out = []
     for job in jobs:
-        if job.kind != "tune" or not job.result or not ws.has_result(job.result["result"]):
+        if job.kind != "tune" or not job.result or not ws.has_result(job.result_key):
             continue
-        summary = ws.load_result(job.result["result"])[0]
+        summary = ws.load_result(job.result_key)[0]
         if cutoff is None or summary.get("cutoff") == str(cutoff):
             out.append({**summary, "history": job.history, "label": job.label})
     return out

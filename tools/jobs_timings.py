@@ -115,7 +115,7 @@ def main(path: str, smoke: bool = False) -> dict[str, float]:
             fit = wait_jobs(jobs, lambda js: [j for j in js if j.kind == "fit" and not j.active
                                               and big in (j.label or "")])[0]
             out[f"{big}_click_to_usable_s"] = fit.finished - click
-            out[f"{big}_fit_seconds_in_job"] = fit.result["metrics"]["fit_seconds"]
+            out[f"{big}_fit_seconds_in_job"] = fit.holdout["fit_seconds"]
             serve = wait_jobs(jobs, lambda js: [j for j in js if j.kind == "serve"
                                                 and not j.active
                                                 and big in (j.label or "")])[0]

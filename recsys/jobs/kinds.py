@@ -183,8 +183,8 @@ def run_tune(ctx: JobContext, req: TuneRequest) -> dict[str, Any]:
         fit = ctx.submit(FitRequest.of(req.data, name, r.params, req.cutoff,
                                        tuned=ctx.job.key, val_ndcg=r.score))
         if fit.result:  # ran here (the command line), or done before with these settings
-            ctx.ws.update_model(fit.result["model_id"], tuned=ctx.job.key)
-            summary["models"][name]["holdout"] = fit.result["metrics"]
+            ctx.ws.update_model(fit.model_id, tuned=ctx.job.key)
+            summary["models"][name]["holdout"] = fit.holdout
     ctx.save_result(summary)
     return {"result": ctx.job.key, "partial": stopped,
             "best": max(results, key=lambda n: results[n].score) if results else None}

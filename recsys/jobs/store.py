@@ -75,6 +75,22 @@ class Job:
     def active(self) -> bool:
         return self.state in ACTIVE
 
+    # What a finished job stored, by name (its ``result`` is the handler's small JSON).
+    @property
+    def model_id(self) -> str | None:
+        """The model a fit, serve or campaign job stored."""
+        return (self.result or {}).get("model_id")
+
+    @property
+    def result_key(self) -> str | None:
+        """The stored result of a tune or segments job (``Workspace.load_result``)."""
+        return (self.result or {}).get("result")
+
+    @property
+    def holdout(self) -> dict[str, Any]:
+        """A fit job's holdout score (a ``ScoreRow`` as a dict; empty for other kinds)."""
+        return (self.result or {}).get("metrics") or {}
+
     @property
     def elapsed(self) -> float:
         """Seconds it has run (or ran)."""
