@@ -4,9 +4,9 @@ import streamlit as st
 
 from recsys import insights, viz
 from ui.cache import currency, current_data, figure, model, workspace
-from ui.jobs import available
+from ui.jobs import available, default_labels
 from ui.routing import routed
-from ui.widgets import download, intro
+from ui.widgets import choice, download, intro
 
 routed()  # a deep link as a fresh server's first request skips the router
 st.header("Customer")
@@ -45,7 +45,9 @@ if not models:
 o1, o2, o3 = st.columns(3)
 n = o1.slider("How many", 5, 50, 10)
 exclude = o2.toggle("Exclude products already bought", value=True)
-shown = o3.multiselect("Models", list(models), default=list(models)[:3])
+shown = choice(o3, "Models", list(models), default_labels(models, 3), name="models", multi=True,
+               help="Best first by holdout NDCG; stopped and below-best-sellers models are "
+                    "labelled and never chosen for you.")
 for col, label in zip(st.columns(max(len(shown), 1)), shown):
     table = insights.recommendation_table(model(models[label].serving_id), data, cid, n=n,
                                           exclude_seen=exclude)

@@ -16,7 +16,6 @@ st.header("Data")
 intro("data")
 welcome()
 show_notice()
-upload_panel()
 
 data = current_data()
 s = data.summary()
@@ -37,20 +36,19 @@ charts = figure("summary", (), lambda: viz.summary_charts(insights.summary_frame
 for col, chart in zip((left, right, left, right), charts, strict=True):
     col.plotly_chart(chart, width="stretch")
 
+upload_panel()  # below the insights: a stakeholder sees the shop first, an analyst one click on
+
 with st.expander("Column mapping and cleaning report", expanded=False):
-    st.json(rep.mapping)
+    st.dataframe(insights.mapping_table(rep), hide_index=True, width="stretch")
     st.dataframe(insights.cleaning_table(data), hide_index=True, width="stretch")
 
-if access.sign_in_required():
+if access.sign_in_required():  # (without sign-in, the upload panel says who sees what)
     ref = current_ref()
     st.caption("Your datasets and models are yours; the team sees what you share.")
     if not ref.is_demo and not ref.team and st.button("Share this dataset and its models with "
                                                       "the team"):
         S.set_dataset(access.home().share_dataset(ref.name, access.team()))
         st.rerun()
-else:
-    st.caption(":warning: No sign-in is configured, so everything saved here is visible to "
-               "anyone using this server (see the README to set sign-in up).")
 
 saved = workspace().list_datasets()
 if saved:

@@ -8,9 +8,9 @@ from recsys.models import registry
 from recsys.requests import SegmentsRequest
 from ui.cache import currency, data_key, figure, result
 from ui.cache import model as stored_model
-from ui.jobs import available, ensure, job_line, watch
+from ui.jobs import available, default_labels, ensure, job_line, watch
 from ui.routing import routed
-from ui.widgets import download, intro
+from ui.widgets import choice, download, intro
 
 routed()  # a deep link as a fresh server's first request skips the router
 st.header("Embeddings and segments")
@@ -21,14 +21,14 @@ if not models:
     st.stop()
 
 c1, c2, c3 = st.columns(3)
-label = c1.selectbox("Model", list(models))
+label = choice(c1, "Model", list(models), default_labels(models)[0], name="vectors")
 model = stored_model(models[label].serving_id)
 has_customers = registry.spec(model.name).customer_vectors
 what = c2.radio("Show", ["customers", "items"] if has_customers else ["items"],
                 horizontal=True, format_func={"customers": "Customers", "items": "Products"}.get)
-method = c3.selectbox("Projection", ["pca", "umap", "tsne"],
-                      help="PCA is ready as soon as a model is trained. UMAP (cosine) shows "
-                           "local structure best; it and t-SNE run as background jobs.")
+method = choice(c3, "Projection", ["pca", "umap", "tsne"], "pca", name="projection",
+                help="PCA is ready as soon as a model is trained. UMAP (cosine) shows local "
+                     "structure best; it and t-SNE run as background jobs.")
 job = ensure(SegmentsRequest(data_key(), models[label].serving_id, what, method,
                              models[label].holdout_id))
 if job.active:
@@ -65,7 +65,8 @@ st.dataframe(segments.profile_table(res["clusters"], insights.currency_prefix(cu
 if "promote" in frames and len(frames["promote"]):
     left, right = st.columns([3, 2])
     seg = left.selectbox("What to promote to segment", sorted(frames["promote"]["segment"]
-                                                              .unique()))
+                                                              .unique()),
+                         format_func=segments.segment_names(res["clusters"]).get)
     left.dataframe(insights.promote_table(frames["promote"], seg), hide_index=True,
                    width="stretch")
     right.plotly_chart(viz.rfm_mix(frames["rfm"]), width="stretch")

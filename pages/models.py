@@ -95,7 +95,7 @@ with st.expander("Models of this dataset"):
                  hide_index=True, width="stretch")
     c1, c2, c3 = st.columns([2, 2, 1])
     pick = c1.selectbox("Rename or delete", [""] + list(models))
-    new_name = c2.text_input("New name", value=pick)
+    new_name = c2.text_input("New name", value=models[pick].title if pick else "")
     if pick and c3.button("Rename") and new_name.strip():
         for r in workspace().model_records(group=models[pick].group, fingerprint=fp):
             workspace().update_model(r.name, label=new_name.strip()[:60])

@@ -5,9 +5,9 @@ import streamlit as st
 from recsys import insights, viz
 from ui.cache import currency, current_data, figure
 from ui.cache import model as stored_model
-from ui.jobs import available
+from ui.jobs import available, default_labels
 from ui.routing import routed
-from ui.widgets import download, intro
+from ui.widgets import choice, download, intro
 
 routed()  # a deep link as a fresh server's first request skips the router
 st.header("Products")
@@ -32,8 +32,9 @@ with st.expander("Who bought it"):
 models = available()
 if not models:
     st.stop()
-label = st.selectbox("Model", list(models), help="The model's version serving the pages: "
-                     "fitted on all orders once its refit is done.")
+label = choice(st, "Model", list(models), default_labels(models)[0], name="model",
+               help="Best first by holdout NDCG; the version serving the pages is fitted on "
+                    "all orders once its refit is done.")
 model = stored_model(models[label].serving_id)
 left, right = st.columns(2)
 with left:
@@ -44,6 +45,11 @@ with right:
     st.subheader("Most likely next buyers")
     n = st.slider("Audience size", 10, 500, 50, step=10)
     targets = insights.target_table(model, data, item, n=n)
-    st.dataframe(targets, hide_index=True, width="stretch", height=300)
+    st.dataframe(targets, hide_index=True, width="stretch", height=300,
+                 column_order=["rank", "customer_id", "likely", "orders", "country"],
+                 column_config={"likely": st.column_config.Column(
+                     "How likely", help="Where the customer stands among all the model's "
+                                        "customers for this product (the download keeps the "
+                                        "model's raw score).")})
     download("Download target list", lambda: insights.safe_csv(targets),
              f"targets_{item}_{label}.csv")

@@ -52,14 +52,47 @@ KEY_WORDS = {"email": "e-mail", "phone": "phone number", "name+postcode": "name 
              "customer id": "customer ID", "none": "no identity (guests)"}
 
 
+FORMAT_WORDS = {"online_retail": "UCI Online Retail", "shopify": "Shopify orders export",
+                "instacart": "Instacart tables", "rees46": "REES46 event log",
+                "generic": "order table", "test": "test data"}
+FIELD_WORDS = {"customer": "Customer", "item": "Product", "time": "Order time",
+               "order": "Order number", "quantity": "Quantity", "price": "Unit price",
+               "name": "Product name", "category": "Category", "country": "Country",
+               "region": "Region", "status": "Payment status", "currency": "Currency",
+               "event": "Event type", "tables": "Tables"}
+
+
+def time_words(style: str) -> str:
+    """How the dates were read, in words ('iso' -> 'year-month-day')."""
+    words = {"iso": "year-month-day", "day-first": "day before month",
+             "month-first": "month before day", "unix": "Unix timestamps",
+             "native": "dates stored as dates", "empty": "no dates"}
+    if style.startswith("iso-with-offset"):
+        return "year-month-day with time zones" + style.removeprefix("iso-with-offset")
+    return " + ".join(words.get(s, s) for s in style.split(" + "))
+
+
+def mapping_table(report: ImportReport) -> pd.DataFrame:
+    """Which column of the file gave each field, in words; the customer row says which
+    identities keyed the customers (e-mail, else phone, else name and postcode)."""
+    sources = report.customer_key.get("sources") or {}
+    rows = []
+    for field, column in report.mapping.items():
+        text = ", ".join(map(str, column)) if isinstance(column, list | tuple) else str(column)
+        if field == "customer" and len(sources) > 1:
+            text = "; ".join(f"{KEY_WORDS.get(k, k)} ({v:,} lines)" for k, v in sources.items())
+        rows.append({"field": FIELD_WORDS.get(field, field), "from the file": text})
+    return pd.DataFrame(rows, columns=["field", "from the file"])
+
+
 def dataset_facts(report: ImportReport, currency: str | None) -> str:
     """What the import found out, in a sentence an analyst can check: format, dates,
     categories, how customers were identified, and the currency."""
     key = report.customer_key
     sources = key.get("sources") or {}
     by = ", ".join(f"{KEY_WORDS.get(k, k)} ({v:,} lines)" for k, v in sources.items())
-    parts = [f"Format **{report.format}**",
-             f"dates read as {report.time_style}"
+    parts = [f"Format **{FORMAT_WORDS.get(report.format, report.format)}**",
+             f"dates read as {time_words(report.time_style)}"
              + (f" ({report.dates_out_of_range:,} out of range, dropped)"
                 if report.dates_out_of_range else ""),
              "categories " + ("from the export" if report.category_source == "export"
@@ -103,7 +136,7 @@ def promote_table(promote: pd.DataFrame, segment: int) -> pd.DataFrame:
         "bought by the segment": (rows["bought by (segment)"] * 100).round(0).astype(int)
         .astype(str) + "%",
         "bought by everyone": (rows["bought by (everyone)"] * 100).round(1).astype(str) + "%",
-        "times more likely": rows["times more likely"].round(1)})
+        "× as likely": rows["times more likely"].round(1)})
 
 
 def cleaning_table(data: OrderData) -> pd.DataFrame:
@@ -171,12 +204,15 @@ def recommendation_table(model, data: OrderData, customer_id: str, n: int = 10,
     keep = np.isfinite(scores[0])
     items, scores = items[0][keep], scores[0][keep]
     names = data.products.set_index("item_id")["name"]
-    out = pd.DataFrame({"rank": np.arange(1, len(items) + 1), "item_id": items,
+    # The product and why first: with several models side by side, IDs and raw scores are
+    # what may run off the edge.
+    out = pd.DataFrame({"rank": np.arange(1, len(items) + 1),
                         "name": names.reindex(items).fillna("").to_numpy(),
-                        "score": np.round(scores.astype(float), 4),
                         "because you bought": because_text(model, customer_id, items, names)})
     if registry.spec(model.name).drivers and model.knows_customer(customer_id):
         out["drivers"] = model.drivers([customer_id], items)
+    out["item_id"] = items
+    out["score"] = np.round(scores.astype(float), 4)
     return out
 
 
@@ -220,12 +256,30 @@ def similar_table(model, data: OrderData, item_id: str, n: int = 10) -> pd.DataF
                          "similarity": np.round(scores[0].astype(float), 4)})
 
 
+BANDS = ((1, "top 1%"), (5, "top 5%"), (10, "top 10%"), (25, "top quarter"),
+         (50, "top half"), (100, "lower half"))
+
+
+def likelihood_band(rank: np.ndarray, customers: int) -> np.ndarray:
+    """Where a rank stands among all the model's customers, in words ('top 5%'): a model's
+    raw scores (log-odds, dot products) mean nothing to a reader."""
+    pct = 100.0 * np.asarray(rank, dtype=float) / max(customers, 1)
+    edges = np.array([b for b, _ in BANDS], dtype=float)
+    return np.array([w for _, w in BANDS], dtype=object)[
+        np.minimum(np.searchsorted(edges, pct), len(BANDS) - 1)]
+
+
 def target_table(model, data: OrderData, item_id, n: int = 50) -> pd.DataFrame:
+    """The customers most likely to buy ``item_id`` next: rank, how likely in words
+    (``likely``: their band among all the model's customers), orders, country; ``score``
+    (the model's raw score) for the download."""
     cust, scores = model.recommend_customers(item_id, n=n)
     c = data.customers.set_index("customer_id").reindex(cust)
-    return pd.DataFrame({"rank": np.arange(1, len(cust) + 1), "customer_id": cust,
-                         "score": np.round(scores.astype(float), 4),
-                         "orders": c["orders"].to_numpy(), "country": c["country"].to_numpy()})
+    rank = np.arange(1, len(cust) + 1)
+    return pd.DataFrame({"rank": rank, "customer_id": cust,
+                         "likely": likelihood_band(rank, len(model.customer_ids_)),
+                         "orders": c["orders"].to_numpy(), "country": c["country"].to_numpy(),
+                         "score": np.round(scores.astype(float), 4)})
 
 
 def safe_csv(df: pd.DataFrame) -> bytes:

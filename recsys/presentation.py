@@ -71,7 +71,8 @@ def request_label(request: Request) -> str:
     if isinstance(request, ImportRequest):
         return f"import {request.name}"
     if isinstance(request, SegmentsRequest):
-        return f"segments · {request.what} · {request.method.upper()}"
+        what = "customer" if request.what == "customers" else "product"
+        return f"{what} segments and their map ({request.method.upper()})"
     if isinstance(request, TuneRequest):
         models = request.models
         return (f"tune · {', '.join(models[:4])}{', …' if len(models) > 4 else ''} · "
@@ -81,9 +82,9 @@ def request_label(request: Request) -> str:
     if isinstance(request, ServeRequest):
         name = request.label or model_label(request.model, request.asked)
         return f"{name} · fitted on all orders"
-    if isinstance(request, CampaignRequest):
-        return (f"{model_label(request.model, request.params)} · campaign model before "
-                f"{request.cutoff}")
+    if isinstance(request, CampaignRequest):  # its settings are in the job's details
+        return (f"{request.model} · learns who bought what before {request.cutoff}, to "
+                "backtest campaigns")
     return request.kind_name if isinstance(request, Params) else request.kind
 
 
@@ -92,6 +93,7 @@ def param_fields(name: str) -> list[dict[str, Any]]:
     and the allowed range."""
     config = model_class(name).Config
     helps, bounds = getattr(config, "HELP", {}), getattr(config, "BOUNDS", {})
+    choices = getattr(config, "CHOICES", {})
     out = []
     for f in dataclasses.fields(config):
         default = f.default
@@ -101,7 +103,8 @@ def param_fields(name: str) -> list[dict[str, Any]]:
                                         "model" if f.name == "seed" else f.name).partition(" — ")
             lo, hi = bounds.get(f.name, (None, None))
             out.append({"name": f.name, "type": kind, "default": default, "label": label,
-                        "help": help_ or None, "min": lo, "max": hi})
+                        "help": help_ or None, "min": lo, "max": hi,
+                        "choices": list(choices.get(f.name, ())) or None})
     return out
 
 
@@ -112,12 +115,13 @@ LEADERBOARD_COLUMNS = ["model", "ndcg", "ndcg_lo", "ndcg_hi", "validation_ndcg",
 # Each leaderboard column in plain words: (heading, what it means).
 COLUMN_HELP = {
     "model": ("Model", "The model and any settings that differ from its defaults."),
-    "ndcg": ("NDCG@10", "Ranking quality, 0 to 1: how near the top of each customer's 10 "
-                        "recommendations the products they actually bought next were."),
-    "ndcg_lo": ("NDCG low", "Lower end of the 95% confidence interval (bootstrap over "
-                            "customers)."),
-    "ndcg_hi": ("NDCG high", "Upper end of the 95% confidence interval."),
-    "validation_ndcg": ("Validation NDCG@10", "NDCG@10 on the last weeks before the holdout, "
+    "ndcg": ("Ranking quality (NDCG@10)", "0 to 1: how near the top of each customer's 10 "
+                                          "recommendations the products they actually bought "
+                                          "next were."),
+    "ndcg_lo": ("Quality, low end", "Lower end of the 95% confidence interval of the ranking "
+                                    "quality (bootstrap over customers)."),
+    "ndcg_hi": ("Quality, high end", "Upper end of the 95% confidence interval."),
+    "validation_ndcg": ("Quality where tuned", "NDCG@10 on the last weeks before the holdout, "
                                               "where tuning chose the settings (the holdout "
                                               "is never seen by it)."),
     "tuned": ("Tuned", "Settings chosen by a search on the validation window; otherwise the "
@@ -126,8 +130,9 @@ COLUMN_HELP = {
     "recall": ("Recall@10", "Share of what each customer bought next that was in their 10."),
     "hr": ("Hit rate@10", "Share of customers with at least one purchase among their 10."),
     "precision": ("Precision@10", "Share of the 10 recommendations that were bought."),
-    "map": ("MAP@10", "Mean average precision: like precision, rewarding hits near the top."),
-    "coverage": ("Coverage", "Share of the catalogue recommended to anyone at all."),
+    "map": ("Ranked precision (MAP@10)", "Mean average precision: like precision, rewarding "
+                                         "hits near the top."),
+    "coverage": ("Catalogue covered", "Share of the catalogue recommended to anyone at all."),
     "customers": ("Customers scored", "Customers who bought before and after the cutoff."),
     "fit_seconds": ("Training (s)", "Seconds to train on the orders before the cutoff."),
     "cutoff": ("Holdout from", "Trained on orders before this day, scored on those after."),
@@ -139,11 +144,15 @@ COLUMN_HELP = {
 
 
 def leaderboard_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Leaderboard rows as a table, best NDCG first."""
+    """Leaderboard rows as a table, best NDCG first, without the columns that say nothing
+    here (no model tuned, no notes; the cutoff is the table's title, and a stopped model
+    says "partial" in its name)."""
     board = pd.DataFrame(rows).sort_values("ndcg", ascending=False)
     if "notes" in board:
         board["notes"] = board["notes"].map(lambda n: "; ".join(n) if isinstance(n, list) else n)
-    return board[[c for c in LEADERBOARD_COLUMNS if c in board]].round(4)
+    said = [c for c in LEADERBOARD_COLUMNS if c in board and c not in ("cutoff", "partial")
+            and board[c].map(lambda v: v not in (None, "", False) and not pd.isna(v)).any()]
+    return board[said].round(4)
 
 
 def tuning_table(summary: dict[str, Any]) -> pd.DataFrame:

@@ -124,7 +124,8 @@ def promote(data: OrderData, ids: np.ndarray, labels: np.ndarray, top: int = 5
     for s, members in pairs.dropna(subset=["seg"]).groupby("seg"):
         rate = members.groupby("i")["c"].nunique() / sizes[s]
         lift = rate / overall.reindex(rate.index)
-        score = (rate * np.log1p(lift))[(rate < 0.8) & (rate * sizes[s] >= 3)]
+        # only what the segment buys more than everyone does (lift above 1)
+        score = (rate * np.log1p(lift))[(rate < 0.8) & (rate * sizes[s] >= 3) & (lift > 1.0)]
         for item in score.nlargest(top).index:
             rows.append({"segment": int(s), "product": str(names.get(item, item)),
                          "bought by (segment)": float(rate[item]),

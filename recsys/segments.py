@@ -212,10 +212,46 @@ def segment(data: OrderData, vectors: np.ndarray, ids: np.ndarray, what: str = "
     base_cl = cluster(base, found.k, seed=seed)
     prof = (customer_profiles(data, ids, found.labels) if what == "customers"
             else item_profiles(data, ids, found.labels, vectors))
+    for c, name in zip(prof, name_segments(prof, what), strict=True):
+        c["name"] = name
     return {"what": what, "k": found.k, "silhouette": found.silhouette,
             "chosen_silhouette": found.silhouette.get(found.k),
             "baseline_silhouette": silhouette(unit(base), base_cl.labels, seed),
             "clusters": prof, "labels": found.labels, "projection": projection}
+
+
+def name_segments(profiles: list[dict[str, Any]], what: str = "customers") -> list[str]:
+    """A name per segment from its profile, so an analyst can say which one they mean:
+    what its members buy most against the others ('Christmas buyers'), and for customers
+    how recently and often they order against the other segments ('lapsing', 'frequent')."""
+    def anchor(p: dict[str, Any]) -> str:
+        cats = [str(c) for c in p.get("top_categories", []) if str(c) not in ("", "nan")]
+        items = [str(i) for i in p.get("distinctive_items", [])]
+        text = cats[0] if cats else (items[0] if items else f"segment {p['cluster']}")
+        return text[:40].strip().capitalize()
+
+    names = [anchor(p) + (" buyers" if what == "customers" else " products") for p in profiles]
+    if what == "customers" and profiles:
+        recency = np.mean([p["mean_recency_days"] for p in profiles])
+        orders = np.mean([p["mean_orders"] for p in profiles])
+        for i, p in enumerate(profiles):
+            status = ("lapsing" if p["mean_recency_days"] > 1.3 * recency else "active"
+                      if p["mean_recency_days"] < 0.7 * recency else "steady")
+            names[i] += f" · {status}" + (" · frequent" if p["mean_orders"] > 1.5 * orders
+                                          else "")
+    seen: dict[str, int] = {}
+    for name in names:  # the same name twice: say what else sets them apart
+        seen[name] = seen.get(name, 0) + 1
+    for i, p in enumerate(profiles):
+        items = [str(x) for x in p.get("distinctive_items", [])]
+        if seen[names[i]] > 1 and items:
+            names[i] += f" ({items[0][:30].lower()})"
+    return names
+
+
+def segment_names(clusters: list[dict[str, Any]]) -> dict[int, str]:
+    """cluster number -> its name (results stored before segments had names: 'segment N')."""
+    return {int(c["cluster"]): c.get("name") or f"segment {c['cluster']}" for c in clusters}
 
 
 def model_vectors(model, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -275,7 +311,8 @@ def profile_table(clusters: list[dict[str, Any]], currency: str = "") -> pd.Data
     df = pd.DataFrame(clusters)
     if df.empty:
         return df
-    out = pd.DataFrame({"segment": df["cluster"], "size": df["size"],
+    names = segment_names(clusters)
+    out = pd.DataFrame({"segment": df["cluster"].map(names), "size": df["size"],
                         "share": (df["share"] * 100).round(1).astype(str) + "%"})
     if "mean_orders" in df:
         out["orders (mean)"] = df["mean_orders"].round(1)

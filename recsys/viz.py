@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 
 def orders_over_time(weekly: pd.DataFrame) -> go.Figure:
@@ -41,24 +42,31 @@ def leaderboard(board: pd.DataFrame, metric: str = "ndcg") -> go.Figure:
     err = dict(type="data", symmetric=False, array=b[f"{metric}_hi"] - b[metric],
                arrayminus=b[metric] - b[f"{metric}_lo"]) if f"{metric}_lo" in b else None
     fig = go.Figure(go.Bar(x=b[metric], y=b["model"], orientation="h", error_x=err))
-    return fig.update_layout(title=f"{metric.upper()}@K on the holdout (95% CI)", height=320,
+    return fig.update_layout(title=f"Ranking quality ({metric.upper()}@K) on the holdout, "
+                                   "with 95% intervals", height=320,
                              margin=dict(l=10, r=10, t=40, b=10))
 
 
 def training_curve(history: list[dict]) -> go.Figure:
-    """Loss (left axis) and validation NDCG (right) by epoch, across training phases."""
+    """Loss (top) and validation NDCG (below, when there is one) by whole epoch, each on its
+    own numeric scale, across training phases (validation, then the refit)."""
     df = pd.DataFrame(history)
     if "step" not in df:
         df["step"] = range(1, len(df) + 1)
-    fig = go.Figure()
-    for col in [c for c in ("loss", "val_ndcg") if c in df]:
-        d = df.dropna(subset=[col])
-        fig.add_trace(go.Scatter(x=d["step"], y=d[col], name=col, mode="lines+markers",
-                                 yaxis="y2" if col == "val_ndcg" else "y"))
-    return fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10),
-                             xaxis=dict(title="epoch (validation, then refit)"),
-                             yaxis=dict(title="loss"),
-                             yaxis2=dict(title="val NDCG", overlaying="y", side="right"))
+    shown = [c for c in ("loss", "val_ndcg") if c in df and
+             pd.to_numeric(df[c], errors="coerce").notna().any()]
+    names = {"loss": "training loss", "val_ndcg": "validation NDCG@10"}
+    fig = make_subplots(rows=max(len(shown), 1), cols=1, shared_xaxes=True,
+                        vertical_spacing=0.08)
+    for row, col in enumerate(shown, start=1):
+        d = df.assign(**{col: pd.to_numeric(df[col], errors="coerce")}).dropna(subset=[col])
+        fig.add_trace(go.Scatter(x=d["step"], y=d[col], name=names[col], mode="lines+markers"),
+                      row=row, col=1)
+        fig.update_yaxes(title_text=names[col], row=row, col=1)
+    fig.update_xaxes(dtick=1, tickformat="d", title_text="epoch (validation, then refit)",
+                     row=max(len(shown), 1), col=1)
+    return fig.update_layout(height=160 + 110 * len(shown), showlegend=False,
+                             margin=dict(l=10, r=10, t=30, b=10))
 
 
 def tuning_curve(history: list[dict]) -> go.Figure:

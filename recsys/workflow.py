@@ -57,6 +57,13 @@ class Served:
     holdout_id: str | None
     score: ScoreRow | None
     partial: bool
+    below_baseline: bool = False  # personalised, yet under best sellers on its holdout
+    title: str = ""  # its name alone (``label`` adds "partial", "below best sellers")
+
+    @property
+    def eligible(self) -> bool:
+        """Fit to be a page's default: trained to the end, and not beaten by best sellers."""
+        return not self.partial and not self.below_baseline
 
     @property
     def ndcg(self) -> float | None:
@@ -75,8 +82,14 @@ class Served:
                 + (", stopped early" if self.partial else "; the refit on all data follows"))
 
 
+PARTIAL, BELOW = " · partial", " · below best sellers"
+
+
 def served_models(ws: Workspace, fingerprint: str) -> list[Served]:
-    """The dataset's trained (holdout-scored) model configurations, newest first."""
+    """The dataset's trained (holdout-scored) model configurations, best first: complete
+    models before stopped ones (labelled partial), then by holdout NDCG; a personalised
+    model scoring under the best non-personalised one (best sellers) at its cutoff is
+    labelled so. The first ``eligible`` one is what pages show unless the analyst chose."""
     groups: dict[str, list] = {}
     for r in ws.model_records(fingerprint=fingerprint):
         if r.trained_on in (TrainedOn.HOLDOUT, TrainedOn.ALL):
@@ -91,7 +104,27 @@ def served_models(ws: Workspace, fingerprint: str) -> list[Served]:
         out.append(Served(serving.display, serving.model, group, serving.name,
                           serving.trained_on, holdout[0].name, holdout[0].metrics,
                           serving.partial))
-    return out
+    return _ranked(out)
+
+
+def _ranked(models: list[Served]) -> list[Served]:
+    baseline: dict[str | None, float] = {}
+    for s in models:
+        if s.ndcg is not None and not s.partial and not registry.spec(s.model).personalised:
+            baseline[s.cutoff] = max(baseline.get(s.cutoff, 0.0), s.ndcg)
+    for s in models:
+        bar = baseline.get(s.cutoff)
+        s.below_baseline = bool(registry.spec(s.model).personalised and bar is not None
+                                and s.ndcg is not None and s.ndcg < bar)
+        s.title = s.label
+        s.label += (PARTIAL if s.partial else "") + (BELOW if s.below_baseline else "")
+    return sorted(models, key=lambda s: (not s.eligible, s.partial, -(s.ndcg or -1.0)))
+
+
+def default_model(models: list[Served]) -> Served | None:
+    """What a page shows when the analyst has not chosen: the best eligible model, else
+    (nothing complete and above best sellers) the best there is."""
+    return next((s for s in models if s.eligible), models[0] if models else None)
 
 
 def leaderboard_rows(ws: Workspace, fingerprint: str, cutoff: str | None = None
@@ -102,7 +135,9 @@ def leaderboard_rows(ws: Workspace, fingerprint: str, cutoff: str | None = None
     for r in ws.model_records(fingerprint=fingerprint, trained_on=TrainedOn.HOLDOUT):
         if r.metrics is None or (cutoff is not None and r.metrics.cutoff != str(cutoff)):
             continue
-        row = r.metrics.but(model=r.display, tuned=bool(r.tuned or r.metrics.tuned),
+        partial = r.partial or r.metrics.partial
+        row = r.metrics.but(model=r.display + (PARTIAL if partial else ""),
+                            tuned=bool(r.tuned or r.metrics.tuned),
                             settings=r.metrics.settings
                             or settings_in_words(r.model, r.requested or {}))
         rows.setdefault(r.group or r.name, row.to_dict())

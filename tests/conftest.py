@@ -224,3 +224,46 @@ def tune_request(ref, fingerprint: str, models, cutoff, minutes: float, trials=N
 
     return TuneRequest(DatasetKey(ref, fingerprint), tuple(models), cutoff, float(minutes),
                        trials, seed, total_minutes)
+
+
+# ---------------------------------------------------------------- the app under AppTest
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def new_session():
+    """A fresh browser session of the app (AppTest), after its first run."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def no_errors(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.fixture
+def cold(fake_jobs):
+    """The app just opened on the demo: its starter jobs have only been asked for."""
+    return new_session()
+
+
+@pytest.fixture
+def app(trained_demo, _workspace, fake_jobs):
+    """The app opened on a workspace whose starter jobs have finished (a copy per test)."""
+    import shutil
+
+    shutil.copytree(trained_demo, _workspace, dirs_exist_ok=True)
+    return new_session()
+
+
+@pytest.fixture
+def app_with_workers(trained_demo, _workspace):
+    """As ``app``, with real worker processes running what the page asks for."""
+    import shutil
+
+    shutil.copytree(trained_demo, _workspace, dirs_exist_ok=True)
+    return new_session()

@@ -62,7 +62,8 @@ def server_key(monkeypatch):
 
 def test_without_sign_in_the_data_page_says_everything_is_shared(fake_jobs):
     at = session(None)
-    assert any("visible to anyone using this server" in c.value for c in at.caption)
+    # said where an analyst uploads
+    assert any("visible to anyone using this server" in w.value for w in at.warning)
 
 
 def test_sign_in_is_required_when_configured():

@@ -9,51 +9,15 @@ the end run the same journeys with real worker processes."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from recsys.jobs import Jobs
-from tests.conftest import settle
+from tests.conftest import new_session, no_errors, settle
 from tests.test_import_formats import RETAIL
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ["pages/data.py", "pages/models.py", "pages/customer.py", "pages/products.py",
          "pages/embeddings.py", "pages/campaigns.py"]
-
-
-def new_session() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-@pytest.fixture
-def cold(fake_jobs) -> AppTest:
-    """The app just opened on the demo: its starter jobs have only been asked for."""
-    return new_session()
-
-
-@pytest.fixture
-def app(trained_demo, _workspace, fake_jobs) -> AppTest:
-    """The app opened on a workspace whose starter jobs have finished (a copy per test)."""
-    shutil.copytree(trained_demo, _workspace, dirs_exist_ok=True)
-    return new_session()
-
-
-@pytest.fixture
-def app_with_workers(trained_demo, _workspace) -> AppTest:
-    """As ``app``, with real worker processes running what the page asks for."""
-    shutil.copytree(trained_demo, _workspace, dirs_exist_ok=True)
-    return new_session()
-
-
-def no_errors(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 def button(at: AppTest, label: str):

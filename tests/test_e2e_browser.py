@@ -74,6 +74,7 @@ def test_browser_journey(server, tmp_path):
         page.get_by_text("Customers").first.wait_for(timeout=120_000)
         check_page(page, "1-data-demo")
 
+        page.get_by_text("Upload an order export").first.click()  # below the insights
         page.locator("input[type=file]").set_input_files(str(export))
         wait_idle(page)
         page.get_by_role("button", name="Import").click()

@@ -81,7 +81,7 @@ def upload(page, path: Path) -> None:
     page.get_by_role("link", name="Data").click()
     wait_idle(page)
     if not page.get_by_role("button", name="Import").is_visible():
-        page.get_by_text("Upload an order export").first.click()  # collapsed on a shop's data
+        page.get_by_text("Upload an order export").first.click()  # collapsed: one click away
     page.locator("input[type=file]").set_input_files(str(path))
     page.get_by_text(path.name).first.wait_for(timeout=120_000)  # the upload has arrived
     wait_idle(page)

@@ -209,6 +209,18 @@ def test_every_setting_has_a_plain_name(name):
         assert f["label"] != f["name"], (name, f["name"])
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_settings_with_fixed_choices_offer_them_and_refuse_others(name):
+    """Forms offer a choice list, not a free-text box, where a setting has fixed values."""
+    from recsys.presentation import param_fields
+
+    for f in param_fields(name):
+        if f["choices"]:
+            assert f["default"] in f["choices"]
+            with pytest.raises(ValueError):
+                make_model(name, **{f["name"]: "no-such-choice"})
+
+
 def test_recency_weighted_matrix():
     """With a half-life each line counts 0.5 ** (age / half-life), age from the last line:
     'binary' keeps the pair's latest purchase, 'count' adds them up."""

@@ -65,3 +65,12 @@ def test_promote_and_rfm_mix(two_tastes):
         assert ((numbers >= 15) == bool(seg)).all()  # each segment's own catalogue
     mix = sv.rfm_mix(two_tastes, ids, labels)
     np.testing.assert_allclose(mix[list(sv.RFM_STATUS)].sum(1), 1.0)
+
+
+def test_never_promotes_what_a_segment_buys_less_than_everyone(two_tastes):
+    """A segment of customers spread over both catalogues buys each product about as often
+    as everyone does: nothing of theirs is 'promotable' (the demo listed one at 0.9x)."""
+    ids = two_tastes.customer_ids
+    mixed = np.array([int(c[1:]) // 2 % 2 for c in ids])  # each half holds both tastes
+    promo = sv.promote(two_tastes, ids, mixed)
+    assert promo.empty or (promo["times more likely"] > 1.0).all()

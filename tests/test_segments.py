@@ -78,3 +78,16 @@ def test_model_without_customer_vectors_is_a_clear_error(clustered_data):
 
     with pytest.raises(ValueError, match="no customer embeddings"):
         segments.model_vectors(make_model("itemknn").fit(clustered_data), "customers")
+
+
+def test_segments_are_named_from_their_profiles():
+    prof = [{"cluster": 0, "top_categories": ["Christmas", "Gifts"], "mean_recency_days": 200.0,
+             "mean_orders": 2.0, "distinctive_items": ["PAPER CHAIN"]},
+            {"cluster": 1, "top_categories": ["Kitchen"], "mean_recency_days": 20.0,
+             "mean_orders": 9.0, "distinctive_items": ["TEAPOT"]},
+            {"cluster": 2, "top_categories": ["Kitchen"], "mean_recency_days": 90.0,
+             "mean_orders": 3.0, "distinctive_items": ["MUG"]}]
+    names = segments.name_segments(prof, "customers")
+    assert names[0] == "Christmas buyers · lapsing" and names[1].startswith("Kitchen buyers ·")
+    assert "active" in names[1] and "frequent" in names[1] and len(set(names)) == 3
+    assert segments.segment_names([{"cluster": 4}]) == {4: "segment 4"}  # stored before

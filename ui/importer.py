@@ -7,15 +7,20 @@ import streamlit as st
 from recsys.data import FORMATS
 from recsys.requests import ImportRequest
 from recsys.workspace import DatasetRef, StoreError, safe_name
+from ui import access
 from ui import state as S
-from ui.cache import current_ref, workspace
+from ui.cache import workspace
 from ui.jobs import jobs, submit, watch
 from ui.widgets import cleaning_form
 
 
 def upload_panel() -> None:
     """Upload one export (or several that belong together) and import it as a job."""
-    with st.expander("Upload an order export", expanded=current_ref().is_demo):
+    with st.expander("Upload an order export", expanded=False):
+        if not access.sign_in_required():
+            st.warning("No sign-in is configured, so everything saved here is visible to "
+                       "anyone using this server (docs/privacy.md says how to set sign-in "
+                       "up).")
         several = st.toggle("These files belong together (Instacart's tables, monthly "
                             "exports of one shop)", value=False)
         files = st.file_uploader("CSV, XLSX, Parquet or zip",

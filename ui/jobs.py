@@ -14,7 +14,7 @@ from recsys import viz
 from recsys.jobs import FAILED, Job, Jobs, JobTableDamaged, ReadOnlyWorkspace
 from recsys.models import registry
 from recsys.requests import Request
-from recsys.workflow import Served, served_models, starter_requests
+from recsys.workflow import Served, default_model, served_models, starter_requests
 from recsys.workspace import Workspace
 from ui import state as S
 from ui.cache import current_data, current_fingerprint, data_key, workspace
@@ -81,10 +81,17 @@ def warm_up() -> None:
 
 
 def served(capability: str | None = None) -> dict[str, Served]:
-    """label -> the model configurations of this dataset (with a capability, if asked)."""
-
+    """label -> the model configurations of this dataset (with a capability, if asked), best
+    first (``recsys.workflow.served_models``)."""
     return {s.label: s for s in served_models(workspace(), current_fingerprint())
             if capability is None or getattr(registry.spec(s.model), capability)}
+
+
+def default_labels(models: dict[str, Served], n: int = 1) -> list[str]:
+    """What a page shows before the analyst chooses: the ``n`` best eligible models (never a
+    stopped one or one below best sellers), or the best there is when none is."""
+    good = [label for label, s in models.items() if s.eligible][:n]
+    return good or [default_model(list(models.values())).label][:n] if models else []
 
 
 def active() -> list[Job]:
@@ -116,7 +123,8 @@ def job_line(job: Job, stop: bool = False, curve: bool = False) -> None:
     if job.active:
         wait = _queued(job) if job.state == "queued" else job.step or "starting"
         text = (f"**{name}** · {wait} · {_duration(job.elapsed)} elapsed"
-                + (f" · about {_duration(job.eta)} left" if job.eta else ""))
+                + (f" · about {_duration(job.eta)} left" if job.eta and job.eta >= 1
+                   else " · finishing" if job.eta is not None and job.progress > 0.5 else ""))
         cols = st.columns([6, 1]) if stop else [st]
         cols[0].progress(min(max(job.progress, 0.0), 1.0), text=text)
         if stop and not job.cancel:

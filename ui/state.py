@@ -1,6 +1,8 @@
 """Session-state keys the app owns (widget keys are dropped on page switch; these are not).
 Everything else -- models, scores, results, jobs -- lives in the workspace. The dataset in
-view is also in the page address (``?dataset=NAME``), so a reload or a shared link opens it."""
+view is also in the page address (``?dataset=NAME``), so a reload or a shared link opens it;
+so are the analyst's choices on a page (``kept``: the model, the projection), so neither a
+page switch, a reload, a shared link nor another user's new model changes them."""
 
 import streamlit as st
 
@@ -34,3 +36,35 @@ def sync_address() -> None:
         st.query_params.pop("dataset", None)
     elif st.query_params.get("dataset") != ref.address:
         st.query_params["dataset"] = ref.address
+
+
+CHOICE = "choice_{}"  # the analyst's choice called NAME, kept across pages and reloads
+
+
+def kept(name: str, options: list[str], default, multi: bool = False):
+    """The analyst's choice ``name`` if they made one and it is still offered (from this
+    session, else from the page address), else ``default``."""
+    key = CHOICE.format(name)
+    if key not in st.session_state:
+        asked = st.query_params.get_all(name)
+        if asked:
+            st.session_state[key] = asked if multi else asked[0]
+    chosen = st.session_state.get(key)
+    if multi and chosen is not None:
+        still = [c for c in chosen if c in options]
+        return still if still or not chosen else default
+    return chosen if chosen in options else default
+
+
+def keep(name: str, value) -> None:
+    """Remember the analyst's choice ``name`` (and show it in the address)."""
+    st.session_state[CHOICE.format(name)] = value
+    show_choice(name)
+
+
+def show_choice(name: str) -> None:
+    """Put a kept choice in the address again (page switches clear query parameters)."""
+    value = st.session_state.get(CHOICE.format(name))
+    if value is not None and st.query_params.get_all(name) != (
+            list(value) if isinstance(value, list) else [value]):
+        st.query_params[name] = value

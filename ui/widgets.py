@@ -58,6 +58,9 @@ def param_inputs(name: str) -> dict:
             key, label, help_ = f"p_{name}_{f['name']}", f["label"], f["help"]
             if f["type"] == "bool":
                 out[f["name"]] = st.checkbox(label, f["default"], key=key, help=help_)
+            elif f["choices"]:
+                out[f["name"]] = st.selectbox(label, f["choices"], key=key, help=help_,
+                                              index=f["choices"].index(f["default"]))
             elif f["type"] == "str":
                 out[f["name"]] = st.text_input(label, f["default"], key=key, help=help_)
             else:
@@ -99,16 +102,11 @@ def welcome() -> None:
     """A first visit's three steps (shown until dismissed in this session)."""
     if st.session_state.get(S.WELCOMED):
         return
-    with st.container(border=True):
-        st.markdown("**Welcome.** This is a recommendation workbench for your shop's orders. "
-                    "It opens on a generated demo shop, so every page already shows something."
-                    "\n1. **Upload** your order export below (Shopify, UCI Online Retail, "
-                    "Instacart, REES46, or any table with a customer, a product and a date)."
-                    "\n2. **Train**: the first models start on their own; compare more on the "
-                    "Models page."
-                    "\n3. **Use** them: recommendations per customer, similar products and "
-                    "likely buyers, customer segments, and campaign sizing.")
-        st.button("Got it", on_click=lambda: st.session_state.__setitem__(S.WELCOMED, True))
+    left, right = st.columns([8, 1])
+    left.info("**Welcome.** This is a generated demo shop, so every page already shows "
+              "something; upload your own order export under the charts (Shopify, UCI Online "
+              "Retail, Instacart, REES46, or any table with a customer, a product and a date).")
+    right.button("Got it", on_click=lambda: st.session_state.__setitem__(S.WELCOMED, True))
 
 
 def currency_setter(code: str | None) -> None:
@@ -122,3 +120,21 @@ def currency_setter(code: str | None) -> None:
         if st.button("Save currency"):
             workspace().set_currency(ref, new)
             st.rerun()
+
+
+def choice(where, label: str, options: list[str], default, *, name: str,
+           multi: bool = False, **kw):
+    """A selectbox (``multi``: a multiselect) whose choice stays the analyst's: kept in the
+    session and the page address as ``name``; ``default`` until they choose."""
+    key = f"w_{name}"
+    value = S.kept(name, options, default, multi)
+
+    def remember() -> None:
+        S.keep(name, st.session_state[key])
+
+    S.show_choice(name)
+    if multi:
+        return where.multiselect(label, options, default=value, key=key, on_change=remember,
+                                 **kw)
+    return where.selectbox(label, options, index=options.index(value) if value in options
+                           else 0, key=key, on_change=remember, **kw)

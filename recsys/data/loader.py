@@ -80,7 +80,7 @@ def customer_key_rule(ids: pd.Series, format: str, opts: ImportOptions) -> dict[
     values = distinct_text(ids).str.strip()
     if format in ANONYMOUS_ID_FORMATS and len(values) and values.str.fullmatch(r"\d{1,12}").all():
         return {"pseudonymised": False,
-                "why": f"plain customer numbers of an {format} export, anonymous by design"}
+                "why": "the shop's own customer numbers, anonymous by design"}
     return {"pseudonymised": True,
             "why": "every customer key is replaced by a keyed hash before anything is stored"}
 

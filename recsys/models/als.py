@@ -31,6 +31,9 @@ class ALSConfig:
         "weighting": "What counts — 'binary': bought or not; 'count': lines; 'quantity': units",
         "half_life": "Recency (days) — a purchase this old counts half; 0 = all purchases alike"}
 
+    # Settings with fixed choices (forms offer exactly these).
+    CHOICES: ClassVar[dict] = {"weighting": ("binary", "count", "quantity")}
+
     factors: int = 64
     regularization: float = 0.05
     alpha: float = 2.0

@@ -90,9 +90,11 @@ class Recommender(Protocol):
 
 
 def check_config(config: Any) -> None:
-    """Every setting of the type its default has and within the config's ``BOUNDS``, or a
-    ValueError saying which and what is allowed (before any library sees the value)."""
+    """Every setting of the type its default has, within the config's ``BOUNDS`` and among
+    its ``CHOICES``, or a ValueError saying which and what is allowed (before any library
+    sees the value)."""
     bounds = getattr(type(config), "BOUNDS", {})
+    choices = getattr(type(config), "CHOICES", {})
     for f in fields(config):
         value, default = getattr(config, f.name), f.default
         if isinstance(default, bool):
@@ -109,6 +111,9 @@ def check_config(config: Any) -> None:
             continue
         if not ok:
             raise ValueError(f"{f.name} must be {kind}, not {value!r}")
+        if f.name in choices and value not in choices[f.name]:
+            raise ValueError(f"{f.name} must be {' or '.join(map(repr, choices[f.name]))}, "
+                             f"not {value!r}")
         lo, hi = bounds.get(f.name, (None, None))
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             span = (f"at least {lo}" if hi is None else f"at most {hi}" if lo is None

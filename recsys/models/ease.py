@@ -36,18 +36,15 @@ class EASEConfig:
         "over_limit": "Above the limit — 'top': learn on the best sellers only; 'refuse': stop "
             "with a message"}
 
+    # Settings with fixed choices (forms offer exactly these).
+    CHOICES: ClassVar[dict] = {"history": ("binary", "count"), "over_limit": ("top", "refuse")}
+
     l2: float = 500.0
     history: str = "binary"
     self_weight: float = 0.0
     max_items: int = 10_000
     over_limit: str = "top"
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.history not in ("binary", "count"):
-            raise ValueError("history is 'binary' or 'count'")
-        if self.over_limit not in ("top", "refuse"):
-            raise ValueError("over_limit is 'top' or 'refuse'")
 
 
 class EASE(BaseRecommender):

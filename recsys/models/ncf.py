@@ -60,6 +60,10 @@ class NCFConfig:
         "val_days": "Validation window (days)",
         "device": "Device — 'auto' uses a GPU when there is one"}
 
+    # Settings with fixed choices (forms offer exactly these).
+    CHOICES: ClassVar[dict] = {"customer": CUSTOMER_MODES, "sampler": ("uniform", "popularity"),
+                               "loss": ("bce", "bpr"), "device": ("auto", "cpu", "cuda")}
+
     dim: int = 32
     layers: tuple[int, ...] = (64, 32, 16)
     customer: str = "id+features"
