@@ -59,7 +59,7 @@ def test_neural_epoch(demo_csv):
 
 
 def test_segments_bench(demo_csv):
-    assert "umap warm" in run_tool("tools/segments_bench.py", str(demo_csv), "als", "3000")
+    assert "umap warm" in run_tool("tools/segments_bench.py", str(demo_csv), "als", "1000")
 
 
 def test_campaign_validation(demo_csv):
