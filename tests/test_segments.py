@@ -19,7 +19,8 @@ def blobs(k: int = 4, n: int = 400, dim: int = 8, seed: int = 0):
     return centres[labels] + rng.normal(0, 0.3, (n, dim)), labels
 
 
-@pytest.mark.parametrize("method", ["pca", "tsne", "umap"])
+@pytest.mark.parametrize("method", ["pca", "tsne",
+                                    pytest.param("umap", marks=pytest.mark.full)])  # numba: 10 s
 def test_projection_shape_and_determinism(method):
     X, _ = blobs(n=150)
     a = segments.project(X, method, seed=3)
