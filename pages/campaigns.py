@@ -76,8 +76,7 @@ for col, key in zip(cols, ("recall", "lift", "expected_profit")):
     col.plotly_chart(figs[key], width="stretch")
 
 st.subheader("Target list (models fitted on all data)")
-live = ensure(ServeRequest.of(data_key(), compare[0],
-                              dict(registry.spec(compare[0]).campaign_params)))
+live = ensure(ServeRequest.for_campaigns(data_key(), compare[0]))
 if live.active:
     watch([live])
 elif live.result:

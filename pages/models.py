@@ -5,7 +5,7 @@ import streamlit as st
 from recsys import viz
 from recsys.errors import safe_message
 from recsys.models import registry
-from recsys.presentation import COLUMN_HELP, leaderboard_frame, tuning_table
+from recsys.presentation import COLUMN_HELP, leaderboard_frame, served_table, tuning_table
 from recsys.requests import FitRequest, TuneRequest
 from recsys.tuning import too_little_history
 from recsys.workflow import default_cutoff, leaderboard_rows, tuning_summaries
@@ -90,17 +90,13 @@ if ended:
 
 with st.expander("Models of this dataset"):
     models = served()
-    st.dataframe([{"model": s.label, "serving": s.note, "ndcg": s.ndcg,
-                   "holdout from": s.cutoff} for s in models.values()],
-                 hide_index=True, width="stretch")
+    st.dataframe(served_table(models.values()), hide_index=True, width="stretch")
     c1, c2, c3 = st.columns([2, 2, 1])
     pick = c1.selectbox("Rename or delete", [""] + list(models))
     new_name = c2.text_input("New name", value=models[pick].title if pick else "")
     if pick and c3.button("Rename") and new_name.strip():
-        for r in workspace().model_records(group=models[pick].group, fingerprint=fp):
-            workspace().update_model(r.name, label=new_name.strip()[:60])
+        workspace().relabel_configuration(models[pick].group, fp, new_name.strip()[:60])
         st.rerun()
     if pick and c3.button("Delete"):
-        for r in workspace().model_records(group=models[pick].group, fingerprint=fp):
-            workspace().delete_model(r.name)
+        workspace().delete_configuration(models[pick].group, fp)
         st.rerun()

@@ -62,7 +62,7 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
         scored = fit_and_score(name, params.get(name, {}), split, label=name, k=k, task=task,
                                n_boot=n_boot, seed=seed, truth=truth, step=step,
                                fit=_reuse_base(fitted), tuned=r is not None,
-                               validation_ndcg=None if r is None else round(r.score, 5))
+                               validation_ndcg=None if r is None else _round(r.score))
         if bases.get(name) == scored.model.params():
             fitted[name] = scored.model
         results[name] = scored.result
@@ -126,7 +126,6 @@ def _entry(scored, meters: dict[str, PeakRSS], tuned) -> dict[str, Any]:
 
 
 def _tune(models, train, params, log, **how: Any) -> dict[str, Any]:
-
     def show(n: int, e: dict[str, Any]) -> None:
         if log and not registry.spec(e["model"]).wraps_base \
                 and (n % 10 == 0 or e["val_ndcg"] == e["best"]):

@@ -65,8 +65,6 @@ def _parse_value(text: str) -> Any:
 def parse_params(items: Sequence[str], models: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``--set ease.l2=250`` entries into {model: {param: value}}, each checked against the
     model's settings (name, type, allowed range) before anything runs."""
-
-
     out: dict[str, dict[str, Any]] = {m: {} for m in models}
     for item in items:
         try:
@@ -136,7 +134,6 @@ def _progress(message: str) -> None:
 
 def load_input(args: argparse.Namespace):
     """The OrderData the command works on: --demo or the DATA files."""
-
     if args.demo or not args.data:
         if not args.demo:
             raise CliError("Give DATA files, or --demo for the generated demo shop.")
@@ -358,7 +355,6 @@ def _inline_jobs():
 
 def _run_job(jobs, request, reuse: bool = True):
     """Run a job here, printing its progress (and that of its follow-ups) on stderr."""
-
     done = threading.Event()
     since = time.time()
 
@@ -443,7 +439,6 @@ def _import_request(args: argparse.Namespace, name: str):
 
 def _train_dataset(args: argparse.Namespace, jobs):
     """The dataset to train on: --demo, a workspace dataset, or DATA imported first."""
-
     if args.demo:
         return DatasetRef.demo()
     if args.data:
@@ -580,8 +575,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _os_error(exc: OSError) -> str:
     """A file-system error in one line; a workspace that cannot be written says so."""
-
-
     root = Workspace().root.resolve()
     where = Path(exc.filename).resolve() if exc.filename else None
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) and where is not None \

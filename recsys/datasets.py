@@ -183,7 +183,6 @@ def demo_tag() -> str:
 def load_demo(n_customers: int = 2000, n_products: int = 500, seed: int = 0):
     """The demo shop imported and cleaned by the real importer (an OrderData). The
     workspace keeps a copy (``Workspace.load_dataset(DatasetRef.demo())``)."""
-
     raw = demo_csv_bytes(n_customers, n_products, seed)
     data = load_orders(RawSource(name="demo_online_retail.csv", data=raw))
     data.report.currency = "GBP"  # the generated shop's prices are pounds

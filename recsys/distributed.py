@@ -48,7 +48,6 @@ def address() -> str | None:
 
 def train_workers() -> int:
     """How many Ray Train workers a fit uses when Ray is configured (default 2)."""
-
     return env_int(WORKERS_ENV)
 
 

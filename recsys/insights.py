@@ -161,7 +161,6 @@ def product_choices(data: OrderData, limit: int = 1000) -> dict[str, str]:
 def find_customer(data: OrderData, typed: str, key) -> str | None:
     """The customer an analyst typed: their ID as stored, or the e-mail, phone or customer
     number they know, pseudonymised with the workspace's key (``key()``) as at import."""
-
     typed = typed.strip()
     known = set(data.customer_ids)
     if typed in known:

@@ -84,7 +84,6 @@ def segment_model(data: OrderData, model: BaseRecommender, what: str, k: int | s
                   method: str, step: Step = _no_step) -> Segmented:
     """Cluster a fitted model's customer (or product) vectors, choosing K by silhouette
     unless given, and project them to 2D."""
-
     ids, vectors = segments.model_vectors(model, what)
     with step("cluster"):
         res = segments.segment(data, vectors, ids, what, k, method)

@@ -9,6 +9,7 @@ import dataclasses
 import json
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from recsys.models import model_class, model_settings, registry
@@ -151,8 +152,16 @@ def leaderboard_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if "notes" in board:
         board["notes"] = board["notes"].map(lambda n: "; ".join(n) if isinstance(n, list) else n)
     said = [c for c in LEADERBOARD_COLUMNS if c in board and c not in ("cutoff", "partial")
-            and board[c].map(lambda v: v not in (None, "", False) and not pd.isna(v)).any()]
+            and board[c].map(_says_something).any()]
     return board[said].round(4)
+
+
+def _says_something(value: Any) -> bool:
+    """A cell worth a column: not empty, not "no" (a score of 0 still says something)."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    return value is not None and value != "" and not (isinstance(value, float)
+                                                      and np.isnan(value))
 
 
 def tuning_table(summary: dict[str, Any]) -> pd.DataFrame:
@@ -164,3 +173,11 @@ def tuning_table(summary: dict[str, Any]) -> pd.DataFrame:
              "settings": r.get("settings") or "defaults"}
             for name, r in summary["models"].items()]
     return pd.DataFrame(rows).round(4)
+
+
+def served_table(models) -> pd.DataFrame:
+    """A dataset's model configurations (``workflow.Served``, best first) as a table: the
+    name, which version serves the pages, the holdout score and its cutoff."""
+    return pd.DataFrame([{"model": s.label, "serving": s.note, "ndcg": s.ndcg,
+                          "holdout from": s.cutoff} for s in models],
+                        columns=["model", "serving", "ndcg", "holdout from"])

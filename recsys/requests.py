@@ -99,16 +99,12 @@ class Request:
         kw: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             name = f"_{f.name}" if f.metadata.get(NOTE) else f.name
-            if f.type in ("DatasetKey", DatasetKey) or f.name == "data":
+            if f.type == "DatasetKey":
                 kw[f.name] = DatasetKey.from_params(p)
             elif name in p:
-                value = p[name]
-                kw[f.name] = tuple(value) if isinstance(value, list) and f.name in _TUPLES \
-                    else value
+                value = p[name]  # JSON gives a list back where the request holds a tuple
+                kw[f.name] = tuple(value) if str(f.type).startswith("tuple") else value
         return cls(**kw)
-
-
-_TUPLES = {"models", "paths"}
 
 
 # ---------------------------------------------------------------- the requests
@@ -171,6 +167,12 @@ class ServeRequest(Request):
     def of(cls, data: DatasetKey, model: str, params: dict[str, Any] | None) -> ServeRequest:
         return cls(data, model, model_settings(model, params))
 
+    @classmethod
+    def for_campaigns(cls, data: DatasetKey, model: str) -> ServeRequest:
+        """The model with the settings that rank customers best (its spec's campaign
+        settings), fitted on all the data: what target lists are drawn from."""
+        return cls.of(data, model, dict(registry.spec(model).campaign_params))
+
     @property
     def asked(self) -> dict[str, Any]:
         """The settings as asked (what identifies the model's configuration)."""
@@ -221,7 +223,6 @@ class CampaignRequest(Request):
     @classmethod
     def of(cls, data: DatasetKey, model: str, cutoff: str, window_days: int,
            params: dict[str, Any] | None = None) -> CampaignRequest:
-
         given = dict(registry.spec(model).campaign_params) if params is None else params
         return cls(data, model, model_settings(model, given), str(cutoff), int(window_days))
 

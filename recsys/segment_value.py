@@ -92,7 +92,6 @@ def usefulness(data: OrderData, cutoff: str, ids: np.ndarray, vectors: np.ndarra
                seed: int = 0) -> dict[str, Any]:
     """Holdout NDCG@10 and distinctness of k embedding segments (from ``vectors``: a model
     fitted before ``cutoff``) beside k RFM segments, k category-mix segments and one segment."""
-
     split = temporal_split(data, cutoff=cutoff)
     train = split.train
     rfm_ids, rfm = rfm_features(train)

@@ -51,9 +51,6 @@ SE_RULE = 2.0  # the chosen trial must beat the start by this many standard erro
 TrialCallback = Callable[[int, dict[str, Any]], Any]
 
 
-_TOO_LITTLE = ("Too little history to tune: nobody bought products new to them in the last "
-               "weeks before the holdout (after {}). Move the holdout start later, or tune "
-               "once the shop has more history.")
 QUICK_CHECK_LINES = 1_000_000  # below this, the check before a tune job takes under a second
 
 
@@ -63,12 +60,10 @@ def too_little_history(data: OrderData, cutoff: str | None, task: str = "novel")
     instead of after the job has waited its turn."""
     if data.n_lines > QUICK_CHECK_LINES:
         return None
-    try:
-        split = validation_split(temporal_split(data, cutoff=cutoff).train)
+    try:  # the job's own check, on the same window
+        Validation.of(temporal_split(data, cutoff=cutoff).train, task=task)
     except ValueError as exc:
         return str(exc)
-    if build_truth(split, task).matrix.shape[0] == 0:
-        return _TOO_LITTLE.format(split.cutoff.date())
     return None
 
 
@@ -88,7 +83,10 @@ class Validation:
         truth = build_truth(split, task)
         n = len(truth.customer_ids)
         if n == 0:
-            raise ValueError(_TOO_LITTLE.format(split.cutoff.date()))
+            raise ValueError("Too little history to tune: nobody bought products new to them "
+                             "in the last weeks before the holdout (after "
+                             f"{split.cutoff.date()}). Move the holdout start later, or tune "
+                             "once the shop has more history.")
         if n > MAX_VAL_CUSTOMERS:
             keep = np.sort(np.random.default_rng(seed).choice(n, MAX_VAL_CUSTOMERS, False))
             truth = Truth(truth.customer_ids[keep], truth.matrix[keep], truth.task)
@@ -126,7 +124,6 @@ class TuneResult:
 
 
 def _is_torch(model: BaseRecommender) -> bool:
-
     return isinstance(model, TorchRecommender)
 
 
@@ -134,7 +131,6 @@ def _fit_epochs(model, val: Validation, report: Callable[[float, int], bool]
                 ) -> tuple[np.ndarray, int]:
     """Train epoch by epoch on the validation window's training part; ``report(score,
     epoch)`` says whether to stop. Returns the best epoch's per-customer NDCG and count."""
-
     best = {"score": -1.0, "per": None, "epoch": 1, "bad": 0}
 
     def watch(epoch: int) -> dict[str, Any]:
@@ -386,7 +382,6 @@ def blend_grid(step: float = BLEND_STEP) -> list[tuple[float, float]]:
 def blend_scores(base: BaseRecommender, val: Validation, grid: list[tuple[float, float]],
                  recent_days: int = 30) -> np.ndarray:
     """Validation NDCG@K of the blend at every grid point, scoring the base model once."""
-
     blend = Blend.wrap(base, val.train, popularity=0.0, recent=0.0, recent_days=recent_days)
     truth, total = val.truth, np.zeros(len(grid))
     rows_all = blend.customer_rows(truth.customer_ids)

@@ -23,7 +23,6 @@ CAMPAIGN_WINDOW_DAYS = 30
 
 def default_cutoff(data: OrderData):
     """The first day of the default holdout window (see ``evaluate.default_test_days``)."""
-
     last = data.interactions["timestamp"].max()
     return (last - pd.Timedelta(days=default_test_days(data))).date()
 
@@ -40,7 +39,7 @@ def starter_requests(data_key: DatasetKey, data: OrderData) -> list[Request]:
     campaign_cut = str(campaign_cutoff(data, CAMPAIGN_WINDOW_DAYS))
     for m in registry.campaign_models()[:2]:
         out.append(CampaignRequest.of(data_key, m, campaign_cut, CAMPAIGN_WINDOW_DAYS))
-        out.append(ServeRequest.of(data_key, m, dict(registry.spec(m).campaign_params)))
+        out.append(ServeRequest.for_campaigns(data_key, m))
     return out
 
 
@@ -49,7 +48,7 @@ class Served:
     """One trained model configuration of a dataset and the version that serves the pages:
     the refit on all data when it is there, else the holdout model."""
 
-    label: str
+    title: str  # its name (``label`` adds "partial", "below best sellers")
     model: str
     group: str
     serving_id: str
@@ -58,7 +57,12 @@ class Served:
     score: ScoreRow | None
     partial: bool
     below_baseline: bool = False  # personalised, yet under best sellers on its holdout
-    title: str = ""  # its name alone (``label`` adds "partial", "below best sellers")
+
+    @property
+    def label(self) -> str:
+        """How lists show it: its name, and "partial" / "below best sellers" when so."""
+        return self.title + (PARTIAL if self.partial else "") + \
+            (BELOW if self.below_baseline else "")
 
     @property
     def eligible(self) -> bool:
@@ -116,15 +120,15 @@ def _ranked(models: list[Served]) -> list[Served]:
         bar = baseline.get(s.cutoff)
         s.below_baseline = bool(registry.spec(s.model).personalised and bar is not None
                                 and s.ndcg is not None and s.ndcg < bar)
-        s.title = s.label
-        s.label += (PARTIAL if s.partial else "") + (BELOW if s.below_baseline else "")
-    return sorted(models, key=lambda s: (not s.eligible, s.partial, -(s.ndcg or -1.0)))
+    return sorted(models, key=lambda s: (not s.eligible, s.partial,
+                                         1.0 if s.ndcg is None else -s.ndcg))  # unscored last
 
 
-def default_model(models: list[Served]) -> Served | None:
-    """What a page shows when the analyst has not chosen: the best eligible model, else
-    (nothing complete and above best sellers) the best there is."""
-    return next((s for s in models if s.eligible), models[0] if models else None)
+def default_models(models: list[Served], n: int = 1) -> list[Served]:
+    """What a page shows when the analyst has not chosen: the ``n`` best eligible models
+    (never a stopped one or one below best sellers), else the best there is."""
+    return [s for s in models if s.eligible][:n] or models[:1]
+
 
 
 def leaderboard_rows(ws: Workspace, fingerprint: str, cutoff: str | None = None

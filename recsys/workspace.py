@@ -264,13 +264,11 @@ class Workspace:
     def pii_key(self) -> bytes:
         """The key that pseudonymises customer identities: never stored in the workspace
         (see ``recsys.keys``); only a local workspace may create it on first use."""
-
         return keys.pii_key(create=self.create_key, legacy=self._dir(".secret"),
                             pin=self._dir(keys.PIN_FILE))
 
     def key_note(self) -> str:
         """Which key this workspace's pseudonyms use, in words (no path, no key)."""
-
         if self._dir(keys.PIN_FILE).exists():
             return ("this workspace's own key, kept from an earlier version so that its "
                     "datasets' pseudonyms stay valid")
@@ -316,7 +314,6 @@ class Workspace:
         return ref
 
     def _write_dataset(self, data, target: Path, name: str) -> None:
-
         with _AtomicDir(target) as tmp:
             files = storage.write_tables({t: getattr(data, t) for t in _TABLES}, tmp)
             write_json(tmp / "meta.json", {"name": name, "fingerprint": file_digest(files),
@@ -350,7 +347,6 @@ class Workspace:
 
     def load_dataset(self, ref: DatasetRef):
         """The stored OrderData (the demo shop is generated and stored on first use)."""
-
         meta = self.dataset_meta(ref)
         folder = self._safe(self._dataset_dir(ref))
         for attempt in range(3):
@@ -394,7 +390,6 @@ class Workspace:
         return target
 
     def load_model(self, name: str):
-
         folder = self._dir("models", check_name(name))
         if not folder.is_dir():
             raise StoreError(f"No model named {name!r}")
@@ -444,6 +439,16 @@ class Workspace:
 
     def delete_model(self, name: str) -> None:
         self._delete("models", name)
+
+    def relabel_configuration(self, group: str, fingerprint: str, label: str) -> None:
+        """Name a model configuration of a dataset (its holdout model and its refit) anew."""
+        for r in self.model_records(group=group, fingerprint=fingerprint):
+            self.update_model(r.name, label=label)
+
+    def delete_configuration(self, group: str, fingerprint: str) -> None:
+        """Delete a model configuration of a dataset (its holdout model and its refit)."""
+        for r in self.model_records(group=group, fingerprint=fingerprint):
+            self.delete_model(r.name)
 
     # ------------------------------------------------------------ results
     def save_result(self, key: str, summary: dict[str, Any],
@@ -522,7 +527,6 @@ class Workspace:
 
     def upload_sources(self, digest: str) -> list:
         """The stashed files as RawSources (read from disk, under their original names)."""
-
         folder = self._dir("uploads", check_name(digest))
         if not (folder / "names.json").exists():
             raise StoreError("The uploaded files are no longer in the workspace; upload again.")

@@ -24,7 +24,6 @@ MAX_MODELS = 8  # fitted models kept in memory per server process (they are on d
 
 def workspace() -> Workspace:
     """The workspace of the dataset in view: the analyst's own, or the team's."""
-
     if current_ref().team:
         return access.team() or access.home()
     return access.home()
@@ -130,14 +129,12 @@ def result(key: str):
 # ---------------------------------------------------------------- campaigns, stages 2-3
 @st.cache_resource(show_spinner="Preparing the backtest window…", max_entries=4)
 def _campaign_window(root: str, fingerprint: str, cutoff: str, window: int, _data: OrderData):
-
     return CampaignWindow.of(_data, cutoff, window)
 
 
 @st.cache_resource(show_spinner="Backtesting the product…", max_entries=64)
 def _product_backtest(root: str, model_id: str, stamp: str, fingerprint: str, cutoff: str,
                       window: int, item: str, _data: OrderData):
-
     win = _campaign_window(root, fingerprint, cutoff, window, _data)
     fitted = _stored_model(root, model_id, stamp)
     return cp.product_backtest(win, fitted, item, fitted.name)

@@ -14,7 +14,7 @@ from recsys import viz
 from recsys.jobs import FAILED, Job, Jobs, JobTableDamaged, ReadOnlyWorkspace
 from recsys.models import registry
 from recsys.requests import Request
-from recsys.workflow import Served, default_model, served_models, starter_requests
+from recsys.workflow import Served, default_models, served_models, starter_requests
 from recsys.workspace import Workspace
 from ui import state as S
 from ui.cache import current_data, current_fingerprint, data_key, workspace
@@ -90,8 +90,7 @@ def served(capability: str | None = None) -> dict[str, Served]:
 def default_labels(models: dict[str, Served], n: int = 1) -> list[str]:
     """What a page shows before the analyst chooses: the ``n`` best eligible models (never a
     stopped one or one below best sellers), or the best there is when none is."""
-    good = [label for label, s in models.items() if s.eligible][:n]
-    return good or [default_model(list(models.values())).label][:n] if models else []
+    return [s.label for s in default_models(list(models.values()), n)]
 
 
 def active() -> list[Job]:

@@ -51,7 +51,6 @@ def cleaning_form() -> dict[str, bool]:
 
 def param_inputs(name: str) -> dict:
     """A model's settings as form inputs (inside an expander), by their plain names."""
-
     out = {}
     with st.expander(f"{name} hyper-parameters"):
         for f in param_fields(name):
@@ -111,7 +110,6 @@ def welcome() -> None:
 
 def currency_setter(code: str | None) -> None:
     """Say which currency the amounts are in, when the export does not (or says wrongly)."""
-
     ref = current_ref()
     if ref.is_demo:
         return

@@ -79,7 +79,6 @@ class Jobs:
         """Queue the request's job and have it run; returns its record. With ``reuse`` an
         identical job that is running, queued or done (its result still stored) is returned
         instead."""
-
         kind = kind_of(request)
         if kind not in KINDS:
             raise JobError(f"Unknown job kind {kind!r}; kinds: {', '.join(KINDS)}")
@@ -152,7 +151,6 @@ class Jobs:
         """A new job table listing what the workspace holds (its models, stored results and
         datasets, as finished jobs); a damaged one is moved aside first, never deleted.
         Returns where the old file went and how many records were written."""
-
         path = ws.jobs_db()
         aside = None
         if path.exists():
@@ -190,7 +188,6 @@ class Jobs:
     # ------------------------------------------------------------ running (worker side)
     def run(self, job: Job) -> Job:
         """Run a claimed job to its end in this process; never raises for the job's errors."""
-
         reporter = Reporter(lambda **kw: self.store.report(job.id, **kw))
         self.reporters[job.id] = reporter
         ctx = JobContext(self, job, reporter)
@@ -218,7 +215,6 @@ class Jobs:
 
 def _failure(exc: BaseException, reporter: Reporter) -> tuple[str, str]:
     """The state and one-line message a failed job ends with."""
-
     if isinstance(exc, (StopTraining, KeyboardInterrupt)) or reporter.cancelled:
         return CANCELLED, "Stopped on request before anything usable was trained."
     if isinstance(exc, MemoryError):
@@ -252,7 +248,7 @@ class JobContext:
         j = self.job
         record = ModelRecord(
             name=j.id, model=model.name, params=model.params(), trained_on=trained_on,
-            fingerprint=data.fingerprint, dataset={"kind": data.ref.kind, "name": data.ref.name},
+            fingerprint=data.fingerprint, dataset=data.params()["dataset"],
             group=key_of("model", {"model": name, "params": asked}), requested=asked,
             partial=bool(model.partial_), job=j.id, kind=j.kind, job_key=j.key,
             job_params=j.params, job_label=j.label, **fields)

@@ -114,7 +114,6 @@ class RayExecutor:
 def _ray_settings() -> dict[str, str]:
     """This server's Ray settings, for the tasks it submits: a cluster's nodes were started
     without them, and a fit job needs them to hand its training to Ray Train workers."""
-
     names = (distributed.ADDRESS_ENV, distributed.WORKERS_ENV, distributed.STORAGE_ENV)
     return {n: os.environ[n] for n in names if os.environ.get(n)}
 
@@ -123,7 +122,6 @@ def run_on_node(jobs_cls: type[Jobs], root: str, job_id: str, create_key: bool,
                 address: str | None, settings: dict[str, str] | None = None) -> str:
     """A Ray task: claim and run one job of the workspace at ``root``; returns its state.
     (``jobs_cls`` is ``Jobs``, passed in: this module is imported by ``recsys.jobs``.)"""
-
     # Inside a task Ray is already connected: "auto" only says "use this cluster".
     os.environ.update({distributed.ADDRESS_ENV: "auto", **(settings or {})})
     registry.load_plugins()
@@ -137,7 +135,6 @@ def run_on_node(jobs_cls: type[Jobs], root: str, job_id: str, create_key: bool,
 
 def default_executor() -> Executor:
     """Ray's when a cluster is configured (``RECSYS_RAY_ADDRESS``), else local workers."""
-
     where = distributed.address()
     return RayExecutor(where) if where else LocalExecutor()
 
@@ -168,7 +165,6 @@ class _locked:
 
 
 def _spawn(root: Path, log: Path, threads: int, create_key: bool) -> int:
-
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(Path(recsys.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
     # torch and BLAS read these when they load: a worker never takes the app's last core.

@@ -60,6 +60,16 @@ def kind(which: type[Request] | str) -> Callable[[Handler], Handler]:
     return add
 
 
+def _stages(ctx: JobContext, spans: dict[str, tuple]):
+    """A pipeline's ``step(name)`` for this job: each named step moves the bar to its span
+    (text, from, to[, progress steps])."""
+    @contextmanager
+    def step(name: str) -> Iterator[None]:
+        ctx.reporter.stage(*spans[name])
+        yield
+    return step
+
+
 # ---------------------------------------------------------------- import
 @kind(ImportRequest)
 def run_import(ctx: JobContext, req: ImportRequest) -> dict[str, Any]:
@@ -105,19 +115,11 @@ def _fitter(ctx: JobContext, model_name: str, params: dict[str, Any]):
 def run_fit(ctx: JobContext, req: FitRequest) -> dict[str, Any]:
     """Fit before the cutoff, score the holdout, store the model (usable at once), then ask
     for the serving refit on all the data with the same choices."""
-
     split = temporal_split(ctx.dataset(req.data), cutoff=req.cutoff)
     steps = model_class(req.model)(**req.params).progress_steps()
-
-    @contextmanager
-    def step(name: str) -> Iterator[None]:
-        if name == "fit":
-            ctx.reporter.stage("training on the orders before the cutoff", 0.0, TRAIN_SHARE,
-                               steps)
-        else:
-            ctx.reporter.stage("scoring the holdout", TRAIN_SHARE, 0.98)
-        yield
-
+    step = _stages(ctx, {"fit": ("training on the orders before the cutoff", 0.0, TRAIN_SHARE,
+                                 steps),
+                         "evaluate": ("scoring the holdout", TRAIN_SHARE, 0.98)})
     label = fit_label(req)
     scored = fit_and_score(req.model, req.params, split, label=label, k=req.k, task=req.task,
                            n_boot=req.n_boot, fit=_fitter(ctx, req.model, req.params),
@@ -160,7 +162,6 @@ def run_serve(ctx: JobContext, req: ServeRequest) -> dict[str, Any]:
 def run_tune(ctx: JobContext, req: TuneRequest) -> dict[str, Any]:
     """Search each model's settings on the validation window before the cutoff, store the
     search, then fit the tuned models (and their blend) and score them on the holdout."""
-
     split = temporal_split(ctx.dataset(req.data), cutoff=req.cutoff)
     val = tuning.Validation.of(split.train, seed=req.seed)
     names = [m for m in req.models if not registry.spec(m).wraps_base]
@@ -207,14 +208,8 @@ def _trial_reporter(ctx: JobContext, names: list[str]):
 def run_segments(ctx: JobContext, req: SegmentsRequest) -> dict[str, Any]:
     data = ctx.dataset(req.data)
     model = ctx.ws.load_model(req.model_id)
-    spans = {"cluster": ("clustering (choosing K by silhouette)", 0.0, 0.5),
-             "project": (f"projecting to 2D ({req.method.upper()})", 0.5, 0.9)}
-
-    @contextmanager
-    def step(name: str) -> Iterator[None]:
-        ctx.reporter.stage(*spans[name])
-        yield
-
+    step = _stages(ctx, {"cluster": ("clustering (choosing K by silhouette)", 0.0, 0.5),
+                         "project": (f"projecting to 2D ({req.method.upper()})", 0.5, 0.9)})
     seg = segment_model(data, model, req.what, req.k, req.method, step=step)
     res, proj = seg.segments, seg.projection
     summary = {k: res[k] for k in ("what", "k", "chosen_silhouette", "baseline_silhouette",
@@ -241,7 +236,6 @@ def run_segments(ctx: JobContext, req: SegmentsRequest) -> dict[str, Any]:
 @kind(CampaignRequest)
 def run_campaign(ctx: JobContext, req: CampaignRequest) -> dict[str, Any]:
     """Stage 1 of a campaign backtest: the model fitted on the orders before the cutoff."""
-
     window = cp.CampaignWindow.of(ctx.dataset(req.data), req.cutoff, req.window_days)
     ctx.reporter.stage(f"training on the orders before {window.cutoff.date()}", 0.0, 0.97,
                        make_model(req.model, **req.params).progress_steps())

@@ -326,7 +326,6 @@ class BaseRecommender(ABC):
     def score_new_item(self, name: str, category: str | None = None,
                        price: float | None = None) -> np.ndarray:
         """Scores of every training customer for a product the model has never seen."""
-
         raise NotImplementedError(f"{self.name} cannot score new products: it knows products "
                                   "only by their purchase history. Use "
                                   f"{' or '.join(registry.names(new_items=True))}.")
@@ -335,7 +334,6 @@ class BaseRecommender(ABC):
                           exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Recommendations for a customer the model has not seen, from the products they
         bought (cold start). Models that cannot do this raise NotImplementedError."""
-
         raise NotImplementedError(f"{self.name} cannot score customers outside its training "
                                   "data; use "
                                   f"{', '.join(registry.names(new_customers=True))}.")

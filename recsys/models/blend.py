@@ -75,7 +75,6 @@ class Blend(BaseRecommender):
     Config = BlendConfig
 
     def _make_base(self) -> BaseRecommender:
-
         return make_model(self.config.base, **json.loads(self.config.base_params))
 
     def progress_steps(self) -> int:
@@ -96,7 +95,6 @@ class Blend(BaseRecommender):
 
     def _baselines(self, train: OrderData) -> np.ndarray:
         """Standardised log buyers per product: all time, and in the recent window."""
-
         counts = [Popularity().fit(train).counts_,
                   RecentPopularity(days=self.config.recent_days).fit(train).counts_]
         return standardise(np.log1p(np.vstack(counts)))
@@ -147,7 +145,6 @@ class Blend(BaseRecommender):
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
-
         model = super().load(path)
         base = load_model(Path(path) / "base")
         if base.name != model.config.base:

@@ -207,7 +207,6 @@ def prepare_fit(model: Any, train: OrderData, share: Share) -> PreparedPhase:
     there is a validation phase) on ``train``: each phase's examples, built here once.
     ``share(name, order_table)`` publishes a phase's order rows ('validate', 'fit') and
     returns the function a worker calls for its share of them."""
-
     c = model.config
 
     def phase(name: str, data: OrderData) -> PreparedPhase:

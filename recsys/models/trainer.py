@@ -315,7 +315,6 @@ class Trainer:
         """Train a copy on all but the last ``val_days`` of the training period, watch
         NDCG@10 on them, stop after ``patience`` epochs without improvement. Sets the
         report's ``best_epoch`` and ``val_ndcg``; returns the copy (at its best epoch)."""
-
         c = model.config
         if isinstance(train, PreparedPhase):  # a data-parallel worker's, prepared for it
             val, truth = train.validation()
