@@ -1,21 +1,16 @@
-"""Campaigns: who to target for a product, how many, and what it should return."""
+"""Campaigns: plan one (scope, audience, forecast with its interval, money, control group),
+hand it over as a self-contained plan, and read it back afterwards."""
 
 import streamlit as st
 
 from recsys import campaign as cp
-from recsys import insights, viz
+from recsys import insights
 from recsys.errors import safe_message
-from recsys.models import NewProduct, registry
-from recsys.requests import CampaignRequest, ServeRequest
+from recsys.plan_report import plan_figures, plan_html, plan_lines
 from recsys.workflow import CAMPAIGN_WINDOW_DAYS
-from ui.cache import (
-    currency,
-    current_data,
-    data_key,
-    model,
-    product_backtest,
-)
-from ui.jobs import ensure, job_line, served, watch
+from ui import campaign as ui_campaign
+from ui.cache import campaign_plan, currency, current_data, data_key
+from ui.jobs import job_line, watch
 from ui.routing import routed
 from ui.widgets import download, intro
 
@@ -23,79 +18,72 @@ routed()  # a deep link as a fresh server's first request skips the router
 st.header("Campaigns")
 intro("campaigns")
 data = current_data()
+money = insights.currency_prefix(currency())
+days = CAMPAIGN_WINDOW_DAYS
+model, inputs = ui_campaign.inputs(data, money, days)
+cutoff = cp.default_cutoff(data, days)
 
-choices = insights.product_choices(data)
-c1, c2 = st.columns([2, 1])
-item = c1.selectbox("Product to promote", list(choices), format_func=choices.get, key="product")
-offered = registry.campaign_models()
-compare = c2.multiselect("Models (up to two)", offered, default=offered[:2], max_selections=2,
-                         help=" ".join(f"{m}: {registry.spec(m).description}"
-                                       for m in offered[:2]))
-e1, e2, e3, e4, e5 = st.columns(5)
-cutoff = e1.date_input("Backtest cutoff", value=cp.default_cutoff(data, CAMPAIGN_WINDOW_DAYS))
-window = e2.number_input("Window (days)", 7, 120, CAMPAIGN_WINDOW_DAYS, key="window")
-cost = e3.number_input("Cost per contact", 0.0, 100.0, 0.35, step=0.05, key="cost")
-fixed = e4.number_input("Fixed cost", 0.0, 1e6, 0.0, step=50.0, key="fixed")
-margin_pct = e5.number_input("Margin % of price", 1.0, 100.0, 30.0, key="margin")
-econ = cp.Economics(cost_per_contact=cost, fixed_cost=fixed, margin_pct=margin_pct / 100,
-                    currency=insights.currency_prefix(currency()))
-if not compare:
-    st.info("Pick a model to backtest.")
+# The fits are jobs (the backtest's model, the audience's, the track record's); the plan
+# itself is pure and cached by their ids and the inputs.
+model, jobs, note = ui_campaign.usable_jobs(data_key(), model, cutoff, days)
+if note:
+    st.info(note)
+needed = [jobs[str(cutoff)], jobs["live"]]
+if any(j.active for j in needed):
+    st.info("Fitting the campaign model in the background: on the orders before "
+            f"{cutoff} (the backtest) and on all of them (the audience)…")
+    watch([j for j in needed if j.active])
     st.stop()
-
-# Stage 1 (the model before the cutoff) is a job; stage 2 is cached per product; pricing is
-# recomputed on every change, in milliseconds.
-fits = {m: ensure(CampaignRequest.of(data_key(), m, str(cutoff), int(window)))
-        for m in compare}
-if any(j.active for j in fits.values()):
-    st.info("Fitting the models on the orders before the cutoff (in the background)…")
-    watch([j for j in fits.values() if j.active])
-    st.stop()
-for job in fits.values():
+for job in needed:
     if not job.result:
         job_line(job)
         st.stop()
+done = {c: j.model_id for c, j in jobs.items() if j.result and j.model_id}
 try:
-    backtests = {m: product_backtest(j.model_id, str(cutoff), int(window), item)
-                 for m, j in fits.items()}
+    plan = campaign_plan(done, model, str(cutoff), inputs)
 except ValueError as exc:
-    st.error(f"Could not backtest: {safe_message(exc)}")
+    st.error(f"Could not plan this campaign: {safe_message(exc)}")
     st.stop()
-first = backtests[compare[0]]
-priced = {m: bt.priced(econ) for m, bt in backtests.items()}
-curves = {m: p[m] for m, p in priced.items()}
-curves.update({h: priced[compare[0]][h] for h in cp.HEURISTICS})
-best, even = cp.best_sizes(curves[compare[0]])
-size = st.slider("Audience size", 1, int(curves[compare[0]]["n"].max()), best)
-st.success(cp.summary_sentence(curves[compare[0]], size, first.base_rate, econ))
-st.caption(f"{first.positives} of the candidates bought it in the {window} days after "
-           f"the cutoff. Best expected profit at {best:,}; breaks even up to {even:,}.")
-figs = viz.campaign_curves(curves, size, econ.currency)
-cols = st.columns(3)
-for col, key in zip(cols, ("recall", "lift", "expected_profit")):
-    col.plotly_chart(figs[key], width="stretch")
 
-st.subheader("Target list (models fitted on all data)")
-live = ensure(ServeRequest.for_campaigns(data_key(), compare[0]))
-if live.active:
-    watch([live])
-elif live.result:
-    targets = cp.target_list(model(live.model_id), data, item, first.calibration,
-                             n=size)
-    st.dataframe(targets.head(200), hide_index=True, width="stretch")
-    download("Download target list", lambda: insights.safe_csv(targets), f"targets_{item}.csv")
-else:
-    job_line(live)
+lines = plan_lines(plan)
+for key in [k for k in lines if k.startswith("warning")]:
+    st.warning(lines.pop(key))
+if not plan.evidence.buyers:
+    st.stop()
+f, e = plan.forecast, plan.economics()
+m = st.columns(4)
+m[0].metric("Audience", f"{plan.audience:,}", f"{plan.control.control:,} held back",
+            delta_color="off", delta_arrow="off")
+m[1].metric("Expected buyers", f"{f.buyers:,.0f}", f"80%: {f.low:,.0f} to {f.high:,.0f}",
+            delta_color="off", delta_arrow="off")
+m[2].metric("Revenue from the contacted", f"{money}{e['revenue']:,.0f}",
+            f"80%: {money}{e['revenue_low']:,.0f} to {money}{e['revenue_high']:,.0f}",
+            delta_color="off", delta_arrow="off")
+m[3].metric("Expected profit", f"{'-' if e['profit'] < 0 else ''}{money}{abs(e['profit']):,.0f}",
+            f"cost {money}{e['cost']:,.0f}", delta_color="off", delta_arrow="off")
+for key in ("headline", "money", "size", "control", "evidence", "track"):
+    if key in lines:
+        st.write(lines[key])
+figs = plan_figures(plan)
+cols = st.columns(2)
+for i, fig in enumerate(figs.values()):
+    cols[i % 2].plotly_chart(fig, width="stretch")
+if len(plan.track) < ui_campaign.TRACK_WINDOWS:
+    st.caption("The track record (the same plan on the last windows) appears when its "
+               "models are fitted in the background.")
 
+st.subheader("Target list")
+st.dataframe(plan.targets.head(200), hide_index=True, width="stretch")
+name = "_".join(plan.inputs.scope.items[:1]) or "campaign"
+d1, d2 = st.columns(2)
+with d1:
+    download("Download the plan (HTML, opens offline)", lambda: plan_html(plan).encode(),
+             f"campaign_plan_{name}.html", mime="text/html")
+with d2:
+    download("Download the target list (CSV)", lambda: insights.safe_csv(plan.targets),
+             f"targets_{name}.csv")
+
+with st.expander("Read a campaign back"):
+    ui_campaign.read_back_panel(data, money, list(plan.inputs.scope.items), plan.plan_time)
 with st.expander("A product that has not sold yet (cold start)"):
-    n1, n2, n3 = st.columns(3)
-    name = n1.text_input("Name", "RED SPOTTY CAKE STAND")
-    cat = n2.text_input("Category", "")
-    price = n3.number_input("Price", 0.0, 1e4, 4.95)
-    if not served("new_items"):
-        st.caption(f"Train {' or '.join(registry.names(new_items=True))} on the Models page "
-                   "to score new products.")
-    elif st.toggle("Score this new product"):
-        cold = model(next(iter(served("new_items").values())).serving_id)
-        st.dataframe(cp.target_list(cold, data, NewProduct(name, cat or None, price), None,
-                                    n=50), hide_index=True)
+    ui_campaign.new_product_panel(data)

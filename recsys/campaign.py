@@ -172,10 +172,13 @@ class CampaignWindow:
     lines: pd.DataFrame
 
     @classmethod
-    def of(cls, data: OrderData, cutoff: str | None, days: int) -> CampaignWindow:
+    def of(cls, data: OrderData, cutoff: str | pd.Timestamp | None, days: int
+           ) -> CampaignWindow:
         t = data.interactions["timestamp"]
-
-        cut = as_cutoff(cutoff) if cutoff else t.max() - pd.Timedelta(days=days)
+        if isinstance(cutoff, pd.Timestamp):
+            cut = cutoff
+        else:
+            cut = as_cutoff(cutoff) if cutoff else t.max() - pd.Timedelta(days=days)
         after = ((t >= cut) & (t < cut + pd.Timedelta(days=days))).to_numpy()
         if not (t < cut).any():
             raise ValueError(f"No orders before the cutoff {cut.date()}: the backtest needs "
@@ -188,7 +191,11 @@ class CampaignWindow:
 
     def positives(self, item_id: str) -> np.ndarray:
         """Which training customers bought the product in the window."""
-        buyers = self.lines.loc[self.lines["item_id"] == item_id, "customer_id"]
+        return self.positives_any([item_id])
+
+    def positives_any(self, items) -> np.ndarray:
+        """Which training customers bought any of ``items`` in the window."""
+        buyers = self.lines.loc[self.lines["item_id"].isin(list(items)), "customer_id"]
         # A hash lookup: np.isin on text compares element by element on large shops.
         return pd.Index(self.train.customer_ids).isin(buyers.astype(str).unique())
 

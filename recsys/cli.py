@@ -6,7 +6,6 @@ Errors in the input end the program with exit status 2 and one line naming the p
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import errno
 import json
 import os
@@ -17,12 +16,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from recsys import campaign as cp
+from recsys import cli_campaign
 from recsys.bench import format_leaderboard, run_bench
-from recsys.data import FORMATS, ColumnMapping, FormatError, ImportOptions, ReadError, load_orders
+from recsys.cli_common import (
+    CliError,
+    OneLineParser,
+    _add_data_args,
+    _date,
+    _number,
+    _progress,
+    load_input,
+    model_list,
+    output_path,
+    parse_params,
+)
+from recsys.data import FormatError, ReadError
 from recsys.errors import safe_message
-from recsys.evaluate import as_cutoff
-from recsys.insights import currency_prefix
 from recsys.jobs import InlineExecutor, Jobs
 from recsys.jobs.executor import Heartbeat
 from recsys.memory import PeakRSS
@@ -32,124 +41,6 @@ from recsys.requests import DatasetKey, FitRequest, ImportRequest, TuneRequest
 from recsys.settings import problems
 from recsys.synthetic import Shape, generate
 from recsys.workspace import DatasetRef, StoreError, Workspace, check_label, check_name
-
-
-class CliError(Exception):
-    """A problem with the user's input, reported as one line."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one line (exit status 2), like every other error."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
-def _date(text: str) -> str:
-    try:
-        as_cutoff(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
-
-
-def _parse_value(text: str) -> Any:
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(text.lower(), text)
-
-
-def parse_params(items: Sequence[str], models: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """``--set ease.l2=250`` entries into {model: {param: value}}, each checked against the
-    model's settings (name, type, allowed range) before anything runs."""
-    out: dict[str, dict[str, Any]] = {m: {} for m in models}
-    for item in items:
-        try:
-            key, value = item.split("=", 1)
-            model, param = key.split(".", 1)
-        except ValueError:
-            raise CliError(f"--set {item!r} is not MODEL.PARAM=VALUE") from None
-        if model not in out:
-            raise CliError(f"--set {item!r} names model {model!r}, which is not in --models")
-        names = [f.name for f in dataclasses.fields(registry.spec(model).cls.Config)]
-        if param not in names:
-            raise CliError(f"--set {item!r}: {model} has no setting {param!r}; it has "
-                           f"{', '.join(names)}")
-        out[model][param] = _parse_value(value)
-    for model, params in out.items():
-        try:
-            make_model(model, **params)
-        except ValueError as exc:
-            raise CliError(f"--set for {model}: {exc}") from None
-    return out
-
-
-def model_list(text: str) -> list[str]:
-    """``--models a,b`` as a checked list."""
-    names = [m.strip() for m in text.split(",") if m.strip()]
-    if not names:
-        raise CliError("--models names no model; choose from " + ", ".join(registry.names()))
-    for name in names:
-        registry.spec(name)
-    return names
-
-
-def _number(kind, low: float | None = None, high: float | None = None, above: bool = False):
-    """An argparse type: a number of this kind within bounds (``above``: strictly)."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a "
-                                             f"{'whole ' if kind is int else ''}number") from None
-        if value != value or (low is not None and (value <= low if above else value < low)) \
-                or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(
-                f"{text} is out of range ({'above' if above else 'at least'} {low}"
-                + (f", at most {high}" if high is not None else "") + ")")
-        return value
-    return parse
-
-
-def output_path(text: str) -> Path:
-    """A file the command can write to (checked before any work is done)."""
-    path = Path(text)
-    if not path.parent.is_dir():
-        raise argparse.ArgumentTypeError(f"the folder {str(path.parent)!r} does not exist")
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a folder")
-    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise argparse.ArgumentTypeError(f"cannot write to {text!r}")
-    return path
-
-
-def _progress(message: str) -> None:
-    """Progress for people at a terminal (on stderr); scripts see only results and errors."""
-    if sys.stderr.isatty():
-        print(message, file=sys.stderr, flush=True)
-
-
-def load_input(args: argparse.Namespace):
-    """The OrderData the command works on: --demo or the DATA files."""
-    if args.demo or not args.data:
-        if not args.demo:
-            raise CliError("Give DATA files, or --demo for the generated demo shop.")
-        return Workspace().load_dataset(DatasetRef.demo())  # generated once, then kept
-    mapping = ColumnMapping.from_string(args.map) if args.map else None
-    opts = ImportOptions(pii_key=Workspace().pii_key)
-    return load_orders([Path(p) for p in args.data], format=args.format, mapping=mapping,
-                       options=opts)
-
-
-def _add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("data", nargs="*", help="order export files, folders or zips")
-    p.add_argument("--format", default="auto",
-                   choices=["auto", *FORMATS])
-    p.add_argument("--map", help="customer=COL,item=COL,time=COL[,order=COL,quantity=COL,...]")
-    p.add_argument("--demo", action="store_true", help="use the generated demo shop")
 
 
 def _add_tune_args(p: argparse.ArgumentParser, required: bool) -> None:
@@ -189,22 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--k", default="auto", help="auto (by silhouette) or a number")
     seg.add_argument("--projection", default="umap", choices=["umap", "tsne", "pca"])
     seg.add_argument("--json", type=output_path, help="write the segments as JSON here")
-    camp = sub.add_parser("campaign", help="size a campaign for products from a backtest")
-    _add_data_args(camp)
-    camp.add_argument("--model", required=True)
-    camp.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE")
-    target = camp.add_mutually_exclusive_group(required=True)
-    target.add_argument("--product", nargs="+", metavar="SKU")
-    target.add_argument("--top-products", type=_number(int, 1, 10_000), metavar="N",
-                        help="the N best sellers of the training period")
-    target.add_argument("--new-product", metavar="NAME,CATEGORY,PRICE")
-    camp.add_argument("--cutoff", type=_date)
-    camp.add_argument("--window-days", type=_number(int, 1, 365), default=30)
-    camp.add_argument("--cost-per-contact", type=_number(float, 0), default=0.35)
-    camp.add_argument("--fixed-cost", type=_number(float, 0), default=0.0)
-    camp.add_argument("--margin-pct", type=_number(float, 0, 100, above=True), default=30.0,
-                      help="percent of the price")
-    camp.add_argument("--json", type=output_path)
+    cli_campaign.add_parser(sub)
     gen = sub.add_parser("generate", help="write a large synthetic order export (for "
                          "measuring scale): customers in taste clusters, Instacart-like")
     gen.add_argument("--out", type=output_path, required=True,
@@ -315,35 +191,6 @@ def cmd_segments(args: argparse.Namespace) -> dict[str, Any]:
            "baseline_silhouette": res["baseline_silhouette"], "clusters": res["clusters"],
            "projection": args.projection, "projection_seconds": round(proj.seconds, 3),
            "projected_points": int(len(proj.index)), "sampled": bool(proj.sampled)}
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=2, default=str))
-    return out
-
-
-def cmd_campaign(args: argparse.Namespace) -> dict[str, Any]:
-    registry.spec(args.model)
-    params = parse_params(args.set, [args.model])[args.model] or None  # None: campaign defaults
-    data = load_input(args)
-    econ = cp.Economics(cost_per_contact=args.cost_per_contact, fixed_cost=args.fixed_cost,
-                        currency=currency_prefix(data.report.currency),
-                        margin_pct=args.margin_pct / 100)
-    if args.new_product:
-        parts = [p.strip() for p in args.new_product.split(",")]
-        if len(parts) != 3 or not parts[0]:
-            raise CliError("--new-product is NAME,CATEGORY,PRICE")
-        try:
-            price = float(parts[2])
-        except ValueError:
-            raise CliError(f"--new-product: the price {parts[2]!r} is not a number") from None
-        if not 0 <= price < 1e7:
-            raise CliError(f"--new-product: the price {price} is out of range")
-        out = cp.new_product_report(data, args.model, params, parts[0], parts[1] or None,
-                                    price, args.cutoff, args.window_days, econ)
-    else:
-        train_items = None if args.product else args.top_products
-        out = cp.report(data, args.model, params, args.product, train_items, args.cutoff,
-                        args.window_days, econ)
-    print(cp.format_report(out))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2, default=str))
     return out
@@ -550,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         {"bench": cmd_bench, "import": cmd_import, "generate": cmd_generate,
-         "segments": cmd_segments, "campaign": cmd_campaign, "train": cmd_train,
+         "segments": cmd_segments, "campaign": cli_campaign.cmd_campaign, "train": cmd_train,
          "jobs": cmd_jobs, "tune": cmd_tune}[args.command](args)
     except (CliError, FormatError, ReadError, StoreError, ModelFileError, KeyError,
             ValueError) as exc:

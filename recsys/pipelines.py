@@ -91,3 +91,28 @@ def segment_model(data: OrderData, model: BaseRecommender, what: str, k: int | s
         proj = segments.project(vectors, method, strata=res["labels"])
         points = segments.scatter_frame(data, ids, what, proj, res["labels"])
     return Segmented(ids, vectors, res, proj, points)
+
+
+def plan_campaign(data: OrderData, model_name: str, params: dict | None, inputs,
+                  track_windows: int = 0, step: Step = lambda _: nullcontext()):
+    """A campaign plan made now (at the end of the data): the model fitted before the last
+    window for the backtest, one fitted on everything for the audience, and, with
+    ``track_windows``, the same plan replayed on that many past windows (two more fits each
+    way back)."""
+    from recsys import campaign as cp
+    from recsys import plan as pl
+
+    window = cp.CampaignWindow.of(data, str(cp.default_cutoff(data, inputs.days)), inputs.days)
+    params = cp.campaign_params(model_name) if params is None else params
+    fits = {}
+    for j in range(track_windows + 2):
+        cut = window.cutoff - (j - 1) * pd.Timedelta(days=inputs.days)
+        with step(f"fitting {model_name} on the orders before {cut.date()}"):
+            fits[cut] = make_model(model_name, **params).fit(data.before(cut) if j else data)
+    plan_time = window.cutoff + pd.Timedelta(days=inputs.days)
+    with step("planning"):
+        plan = pl.make_plan(data, window, fits[window.cutoff], fits[plan_time], inputs,
+                            model_name)
+        if track_windows:
+            plan.track = pl.track_record(data, inputs, fits, plan_time, track_windows)
+    return plan

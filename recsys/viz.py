@@ -145,28 +145,3 @@ def silhouette_curve(curve: dict[int, float], chosen: int) -> go.Figure:
                   title="Silhouette by number of clusters")
     fig.add_vline(x=chosen, line_dash="dot")
     return fig.update_layout(height=280, margin=dict(l=10, r=10, t=40, b=10))
-
-
-def campaign_curves(curves: dict[str, pd.DataFrame], chosen: int, currency: str = ""
-                    ) -> dict[str, go.Figure]:
-    """Gains (recall), lift and expected profit by audience size, one line per ranking. The
-    audience axis is logarithmic (the decisions are at the top of the list), and the profit
-    axis is scaled to the peak, not to the loss of contacting everyone."""
-    figs = {}
-    for key, title in (("recall", "Gains: share of buyers reached"),
-                       ("lift", "Lift over a random audience"),
-                       ("expected_profit", "Expected profit" + (f" ({currency.strip()})"
-                                                                 if currency else ""))):
-        fig = go.Figure()
-        for name, c in curves.items():
-            fig.add_trace(go.Scatter(x=c["n"], y=c[key], name=name, mode="lines"))
-        fig.add_vline(x=chosen, line_dash="dot")
-        fig.update_layout(title=title, height=300, xaxis_title="audience size (log scale)",
-                          xaxis_type="log", margin=dict(l=10, r=10, t=40, b=10))
-        if key == "expected_profit":
-            peak = max(float(c[key].max()) for c in curves.values())
-            low = min(float(c[key].min()) for c in curves.values())
-            span = max(abs(peak), 1.0)
-            fig.update_yaxes(range=[max(low, -1.5 * span), peak + 0.2 * span])
-        figs[key] = fig
-    return figs

@@ -30,16 +30,16 @@ def default_cutoff(data: OrderData):
 def starter_requests(data_key: DatasetKey, data: OrderData) -> list[Request]:
     """What a dataset gets on first sight, so that every page has something to show: the
     starter models (fitted and scored, then refitted to serve) and the default campaign
-    backtests."""
+    model (before the last window, for the backtest, and on all data, for the audience)."""
 
     cutoff = str(default_cutoff(data))
     starters = [s.name for s in registry.specs() if s.starter and
                 (s.max_default_items is None or data.n_items <= s.max_default_items)]
     out: list[Request] = [FitRequest.of(data_key, m, None, cutoff) for m in starters]
     campaign_cut = str(campaign_cutoff(data, CAMPAIGN_WINDOW_DAYS))
-    for m in registry.campaign_models()[:2]:
-        out.append(CampaignRequest.of(data_key, m, campaign_cut, CAMPAIGN_WINDOW_DAYS))
-        out.append(ServeRequest.for_campaigns(data_key, m))
+    m = registry.campaign_models()[0]  # the plan's default model (others on request)
+    out.append(CampaignRequest.of(data_key, m, campaign_cut, CAMPAIGN_WINDOW_DAYS))
+    out.append(ServeRequest.for_campaigns(data_key, m))
     return out
 
 

@@ -98,14 +98,3 @@ def test_calibration_does_not_saturate_on_a_few_buyers():
     pos[:3] = True  # the three best-ranked customers bought: no reason to promise 100%
     top = cp.calibrate(pos, scores).predict(np.array([0.0]))[0]
     assert 0.003 < top < 0.5
-
-
-def test_profit_chart_shows_its_peak():
-    curve = pd.DataFrame({"n": np.arange(1, 10_001), "hits": np.minimum(np.arange(1, 10_001), 50),
-                          "precision": 0.0, "recall": 0.0, "lift": 0.0})
-    priced = cp.economics(curve, cp.Economics(cost_per_contact=1.0), margin=5.0)
-    from recsys import viz
-
-    fig = viz.campaign_curves({"model": priced}, 50)["expected_profit"]
-    lo, hi = fig.layout.yaxis.range
-    assert hi >= priced["expected_profit"].max() and lo > priced["expected_profit"].min()

@@ -3,6 +3,8 @@ without Ray: averaged gradients, dense and sparse, and ranks that end with the s
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -41,6 +43,15 @@ def _init(rank: int, store: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
 
 
+def _leave() -> None:
+    """Both ranks reach the end before either tears the group down, and the rank exits without
+    interpreter finalisation: gloo's threads can abort a process torn down under them
+    (pytorch#179291), after its results are already written."""
+    dist.barrier()
+    dist.destroy_process_group()
+    os._exit(0)
+
+
 def _average_rank(rank: int, store: str, out: str) -> None:
     _init(rank, store)
     net = _net()
@@ -48,7 +59,7 @@ def _average_rank(rank: int, store: str, out: str) -> None:
     Shard(rank, 2).average_gradients(net.parameters(), [net["a"].weight, net["b"].weight])
     assert net["a"].weight.grad.is_sparse and net["b"].weight.grad.is_sparse
     np.savez(f"{out}/{rank}.npz", **_grads(net))
-    dist.destroy_process_group()
+    _leave()
 
 
 def test_sparse_and_dense_gradients_average_over_ranks(tmp_path):
@@ -80,7 +91,7 @@ def _fit_rank(rank: int, store: str, out: str, name: str) -> None:
     model = make_model(name, **params).fit(make_data(clustered_rows()), shard=Shard(rank, 2))
     sparse = [m.sparse for m in model.net_.modules() if isinstance(m, torch.nn.Embedding)]
     np.savez(f"{out}/{name}-{rank}.npz", U=model.U_, V=model.V_, sparse=any(sparse))
-    dist.destroy_process_group()
+    _leave()
 
 
 @pytest.mark.parametrize("name", ["two_tower", "ncf"])

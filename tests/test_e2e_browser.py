@@ -1,6 +1,6 @@
 """One real-browser journey: start the app, upload an export, train a model as a background
-job, reload the page and find the model still there, tune models, open a customer and a
-product.
+job, reload the page and find the model still there, open a customer, a product and a
+campaign plan, and open the downloaded plan offline.
 
 Drives Debian's Chromium through Playwright (never a downloaded browser); skipped where
 Chromium or Playwright is missing. Screenshots land in artifacts/ (git-ignored).
@@ -18,11 +18,19 @@ from tools.browser import CHROMIUM, ROOT, app_server, has_chromium, wait_idle
 pytestmark = pytest.mark.e2e
 
 ARTIFACTS = ROOT / "artifacts"
-SHOP = """InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
-""" + "".join(
-    f"{1000 + o},{20000 + (o * 7 + k * 3) % 40},PRODUCT {(o * 7 + k * 3) % 40},"
-    f"{1 + k},2024-{1 + o % 6:02d}-{1 + o % 27:02d} 10:00:00,{1.5 + k},{500 + o % 60}.0,UK\n"
-    for o in range(400) for k in range(4))
+HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+
+
+def shop_csv(customer) -> str:
+    """Half a year of a 60-customer, 40-product shop; ``customer(o)`` says who placed order o."""
+    return HEADER + "".join(
+        f"{1000 + o},{20000 + (o * 7 + k * 3) % 40},PRODUCT {(o * 7 + k * 3) % 40},"
+        f"{1 + k},2024-{1 + o % 6:02d}-{1 + o % 27:02d} 10:00:00,{1.5 + k},"
+        f"{500 + customer(o)}.0,UK\n" for o in range(400) for k in range(4))
+
+
+SHOP = shop_csv(lambda o: o // 6 % 60)  # every customer orders in every month
+ONE_MONTH_SHOP = shop_csv(lambda o: o % 60)  # each customer orders in one month only
 
 
 def needs_browser() -> None:
@@ -94,13 +102,6 @@ def test_browser_journey(server, tmp_path):
         assert page.get_by_text("Lines kept").count() == 0  # still on Models, not the demo
         assert "60 customers" in page.locator("[data-testid='stSidebar']").inner_text()  # the shop
 
-        # Half a year of a tiny shop is too little to tune on: it says so where it was asked.
-        page.get_by_text("Tune settings automatically").click()
-        page.get_by_role("button", name="Tune", exact=True).click()
-        # (at once: no job is asked for, so nothing waits behind the starter jobs)
-        page.get_by_text("Too little history to tune").first.wait_for(timeout=60_000)
-        check_page(page, "3c-models-tune-refused")
-
         page.get_by_role("link", name="Customer").click()
         page.get_by_text("Recommendations").first.wait_for(timeout=240_000)
         check_page(page, "4-customer")
@@ -108,4 +109,40 @@ def test_browser_journey(server, tmp_path):
         page.get_by_role("link", name="Products").click()
         page.get_by_text("Similar products").first.wait_for(timeout=240_000)
         check_page(page, "5-products")
+
+        page.get_by_role("link", name="Campaigns").click()
+        page.get_by_text("Expected buyers").first.wait_for(timeout=240_000)
+        check_page(page, "6-campaigns")
+        buyers = page.locator("[data-testid='stMetric']").filter(
+            has_text="Expected buyers").locator("[data-testid='stMetricValue']").inner_text()
+        with page.expect_download() as got:
+            page.get_by_role("button", name="Download the plan (HTML, opens offline)").click()
+        plan = tmp_path / "plan.html"
+        got.value.save_as(plan)
+        open_offline(browser, plan, buyers)
         browser.close()
+
+
+def open_offline(browser, plan: Path, buyers: str) -> None:
+    """The downloaded plan, with every network request refused: its charts draw and its
+    forecast is the page's."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    asked = []
+
+    def refuse(route) -> None:
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            asked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", refuse)
+    offline = context.new_page()
+    offline.goto(plan.as_uri())
+    offline.wait_for_function("document.querySelectorAll('.main-svg').length >= 3",
+                              timeout=60_000)
+    offline.screenshot(path=str(ARTIFACTS / "7-plan-offline.png"), full_page=True)
+    assert asked == []
+    assert "Expected buyers among them" in offline.inner_text("body")
+    assert f": {buyers} (80% interval" in offline.inner_text("body")
+    context.close()

@@ -21,7 +21,7 @@ from tools.browser import CHROMIUM, app_server, wait_idle
 pytestmark = pytest.mark.e2e
 PAGES = [("Data", "Lines kept"), ("Models", "Leaderboard"), ("Customer", "Recommendations"),
          ("Products", "Similar products"), ("Embeddings", "Select a point"),
-         ("Campaigns", "Targeting")]
+         ("Campaigns", "Expected buyers")]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def tour(page, name: str) -> dict[str, str]:
             facts["segments"] = worth.first.inner_text() if worth.count() else ""
         if link == "Campaigns":
             facts["campaign"] = next(line for line in main.splitlines()
-                                     if line.startswith("Targeting"))
+                                     if line.startswith("Contacting"))
     return facts
 
 

@@ -146,7 +146,7 @@ def main(path: str, smoke: bool = False) -> dict[str, float]:
             out["umap_job_s"] = umap.elapsed
 
             switch(page, "Campaigns")
-            page.get_by_text("Targeting").first.wait_for(timeout=300_000)
+            page.get_by_text("Expected buyers").first.wait_for(timeout=300_000)
             cost = page.get_by_label("Cost per contact")
             whatifs = []
             for value in ("0.40", "0.55", "0.30"):

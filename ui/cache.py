@@ -1,18 +1,21 @@
 """Caching: datasets by their fingerprint (a hash of the stored bytes), models by their id in
-the workspace (a stored model never changes), campaign backtests by model id and product;
+the workspace (a stored model never changes), campaign plans by model ids and inputs;
 never by a name and never by hashing a DataFrame. Everything here is read from the
 workspace, which the background jobs write to, so a reload loses nothing."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import streamlit as st
 
-from recsys import campaign as cp
+from recsys import plan as pl
 from recsys.campaign import CampaignWindow
 from recsys.data import OrderData
+from recsys.evaluate import as_cutoff
 from recsys.models import ModelFileError
 from recsys.requests import DatasetKey
 from recsys.workspace import DatasetRef, StoreError, Workspace
@@ -132,17 +135,24 @@ def _campaign_window(root: str, fingerprint: str, cutoff: str, window: int, _dat
     return CampaignWindow.of(_data, cutoff, window)
 
 
-@st.cache_resource(show_spinner="Backtesting the product…", max_entries=64)
-def _product_backtest(root: str, model_id: str, stamp: str, fingerprint: str, cutoff: str,
-                      window: int, item: str, _data: OrderData):
-    win = _campaign_window(root, fingerprint, cutoff, window, _data)
-    fitted = _stored_model(root, model_id, stamp)
-    return cp.product_backtest(win, fitted, item, fitted.name)
+@st.cache_resource(show_spinner="Planning the campaign…", max_entries=16)
+def _campaign_plan(root: str, fingerprint: str, models: tuple, asked: str, model_name: str,
+                   cutoff: str, _inputs: pl.PlanInputs, _data: OrderData) -> pl.CampaignPlan:
+    """``models``: (cutoff or 'live', model id, stamp) of every fitted model the plan uses."""
+    fitted = {c: _stored_model(root, mid, stamp) for c, mid, stamp in models}
+    window = _campaign_window(root, fingerprint, cutoff, _inputs.days, _data)
+    plan = pl.make_plan(_data, window, fitted[cutoff], fitted["live"], _inputs, model_name)
+    past = {as_cutoff(c) if c != "live" else plan.plan_time: m for c, m in fitted.items()}
+    plan.track = pl.track_record(_data, _inputs, past, plan.plan_time, len(models) - 2)
+    return plan
 
 
-def product_backtest(model_id: str, cutoff: str, window: int, item: str):
-    """Stage 2 for one product, on the stored stage-1 model (cached per model and product;
-    pricing, stage 3, is left to the page: it is pure and takes milliseconds)."""
+def campaign_plan(models: dict[str, str], model_name: str, cutoff: str,
+                  inputs: pl.PlanInputs) -> pl.CampaignPlan:
+    """The plan from the stored models (``models``: cutoff date or 'live' -> model id), cached
+    by their ids, the dataset's fingerprint and the inputs."""
     ws = workspace()
-    return _product_backtest(str(ws.root), model_id, ws.model_stamp(model_id),
-                             current_fingerprint(), cutoff, window, item, current_data())
+    ids = tuple((c, mid, ws.model_stamp(mid)) for c, mid in sorted(models.items()))
+    asked = json.dumps(asdict(inputs), sort_keys=True, default=str)
+    return _campaign_plan(str(ws.root), current_fingerprint(), ids, asked, model_name, cutoff,
+                          inputs, current_data())

@@ -56,6 +56,21 @@ def kept(name: str, options: list[str], default, multi: bool = False):
     return chosen if chosen in options else default
 
 
+def kept_number(name: str, low: float, high: float, default: float) -> float:
+    """The analyst's number ``name`` (this session's, else the page address's) within
+    [low, high], else ``default``."""
+    key = CHOICE.format(name)
+    if key not in st.session_state and name in st.query_params:
+        try:
+            st.session_state[key] = float(st.query_params[name])
+        except ValueError:
+            pass
+    value = st.session_state.get(key)
+    if isinstance(value, int | float) and low <= value <= high:
+        return value
+    return default
+
+
 def keep(name: str, value) -> None:
     """Remember the analyst's choice ``name`` (and show it in the address)."""
     st.session_state[CHOICE.format(name)] = value
@@ -65,6 +80,6 @@ def keep(name: str, value) -> None:
 def show_choice(name: str) -> None:
     """Put a kept choice in the address again (page switches clear query parameters)."""
     value = st.session_state.get(CHOICE.format(name))
-    if value is not None and st.query_params.get_all(name) != (
-            list(value) if isinstance(value, list) else [value]):
+    if value is not None and st.query_params.get_all(name) != [
+            str(v) for v in (value if isinstance(value, list) else [value])]:
         st.query_params[name] = value

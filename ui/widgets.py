@@ -36,10 +36,10 @@ def sidebar() -> None:
                        + (f" · {len(running)} job(s) running" if running else ""))
 
 
-def download(label: str, build, file_name: str) -> None:
-    """A CSV download built only when clicked (``build`` is a no-argument callable), without
+def download(label: str, build, file_name: str, mime: str = "text/csv") -> None:
+    """A download built only when clicked (``build`` is a no-argument callable), without
     rerunning the app."""
-    st.download_button(label, build, file_name=file_name, mime="text/csv", on_click="ignore")
+    st.download_button(label, build, file_name=file_name, mime=mime, on_click="ignore")
 
 
 def cleaning_form() -> dict[str, bool]:
@@ -136,3 +136,22 @@ def choice(where, label: str, options: list[str], default, *, name: str,
                                  **kw)
     return where.selectbox(label, options, index=options.index(value) if value in options
                            else 0, key=key, on_change=remember, **kw)
+
+
+def number(where, label: str, low: float, high: float, default: float, *, name: str,
+           step: float | None = None, **kw) -> float:
+    """A number input whose value stays the analyst's (kept in the session and the page
+    address as ``name``, so a shared link opens the same figures)."""
+    key = f"w_{name}"
+    whole = all(float(v).is_integer() for v in (low, high, default)) and (
+        step is None or float(step).is_integer())
+    cast = int if whole else float
+    value = cast(S.kept_number(name, low, high, default))
+
+    def remember() -> None:
+        S.keep(name, st.session_state[key])
+
+    S.show_choice(name)
+    return where.number_input(label, cast(low), cast(high), value,
+                              step=None if step is None else cast(step), key=key,
+                              on_change=remember, **kw)

@@ -222,11 +222,16 @@ def load_orders(source: Any, format: str = "auto", mapping: fmt.ColumnMapping | 
         cleaning=cleaning, cleaning_options=opts.cleaning.as_dict(),
         time_style=times["style"], dates_out_of_range=times["out_of_range"],
         pseudonymised=bool(key_rule["pseudonymised"]), customer_key=key_rule,
-        currency=_currency(kept))
+        currency=_currency(kept) or FORMAT_CURRENCY.get(main.format))
     data = OrderData.from_lines(kept, report, signals)
     data.report.warnings = _warnings(data)
     data.report.seconds = round(time.perf_counter() - t0, 3)
     return data
+
+
+# The currency a format's own data is priced in, where its lines do not say: the UCI Online
+# Retail export is a UK shop's, in pounds (the analyst can still set another on the Data page).
+FORMAT_CURRENCY = {"online_retail": "GBP"}
 
 
 def _currency(lines: pd.DataFrame) -> str | None:

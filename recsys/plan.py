@@ -1,0 +1,372 @@
+"""A campaign plan: scope, audience size, a forecast with its interval, economics, a control
+group and the target list, made "now" (at the end of the data) from two models: one fitted
+before the last window (the backtest: who of its ranking bought in that window) and one
+fitted on all data (who to contact now).
+
+``make_plan`` is pure given the two models; ``track_record`` replays the same plan on the
+last windows (planned vs bought) given the models fitted at their cutoffs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys import campaign as cp
+from recsys import forecast as fc
+from recsys.data import OrderData
+from recsys.experiment import ControlDesign, assign_groups, design_control
+
+MAX_SCOPE_ITEMS = 50  # a category's products scored one by one: the top sellers of it
+EVIDENCE_HITS = 10  # the smallest audience offered holds this many backtest buyers
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the campaign sells: one product, or any of a set (a category or a collection)."""
+
+    items: tuple[str, ...]
+    name: str
+    kind: str = "product"
+
+    @classmethod
+    def product(cls, data: OrderData, item: str) -> Scope:
+        names = data.products.set_index("item_id")["name"]
+        if item not in names.index:
+            raise ValueError(f"No product {item!r} in this dataset.")
+        return cls((item,), f"{names[item]} ({item})")
+
+    @classmethod
+    def category(cls, data: OrderData, category: str) -> Scope:
+        p = data.products
+        inside = p[p["category"].astype(str) == category].sort_values("lines", ascending=False)
+        if inside.empty:
+            raise ValueError(f"No product in the category {category!r}.")
+        items = tuple(inside["item_id"].astype(str).head(MAX_SCOPE_ITEMS))
+        return cls(items, f"category {category} ({len(inside):,} products)", "category")
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """How the audience is sized: ``number`` of customers, ``share`` of them, a ``budget``,
+    or the best expected ``profit`` (among sizes with evidence)."""
+
+    how: str = "profit"
+    value: float | None = None
+
+    @classmethod
+    def parse(cls, audience: str | None, budget: float | None) -> Sizing:
+        """The CLI's ``--audience 5%`` / ``--audience 500`` / ``--budget 500``."""
+        if budget is not None:
+            return cls("budget", float(budget))
+        if not audience:
+            return cls("profit")
+        text = audience.strip()
+        try:
+            if text.endswith("%"):
+                share = float(text[:-1]) / 100
+                if not 0 < share <= 1:
+                    raise ValueError
+                return cls("share", share)
+            number = int(text)
+            if number < 1:
+                raise ValueError
+            return cls("number", float(number))
+        except ValueError:
+            raise ValueError(f"--audience {audience!r}: a number of customers (500) or a "
+                             "share of them (5%)") from None
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    scope: Scope
+    sizing: Sizing = field(default_factory=Sizing)
+    econ: cp.Economics = field(default_factory=lambda: cp.Economics(uplift=0.25))
+    days: int = 30
+    control_share: float | None = None  # None: the smallest that can measure the campaign
+    exclude_recent_days: int = 0  # leave out who bought the scope this recently
+    seed: int = 0
+
+
+@dataclass
+class Evidence:
+    """The backtest of the scope: the model's ranking before the last window against who
+    bought in it."""
+
+    curve: pd.DataFrame  # n, hits, precision, recall, lift (the backtest's customers)
+    heuristics: dict[str, pd.DataFrame]
+    rank_curve: fc.RankCurve
+    candidates: int
+    buyers: int
+    unit_value: float
+
+    def hits_at(self, share: float) -> float:
+        n = share * self.candidates
+        return float(np.interp(n, np.r_[0, self.curve["n"]], np.r_[0, self.curve["hits"]]))
+
+
+def scope_scores(model, train: OrderData, items) -> np.ndarray:
+    """Every customer's score for the scope: the model's score for one product; for a set,
+    the mean rank share over its products (scores of different products do not compare)."""
+    if len(items) == 1:
+        return cp.customer_scores(model, train, items[0])
+    known = set(train.item_ids)
+    ranks = [pd.Series(cp.customer_scores(model, train, i)).rank(pct=True).to_numpy()
+             for i in items if i in known]
+    return np.mean(ranks, axis=0) if ranks else np.zeros(train.n_customers)
+
+
+def recent_buyers(data: OrderData, items, end: pd.Timestamp, days: int) -> np.ndarray:
+    """Which customers bought any of ``items`` in the ``days`` before ``end`` (customer order)."""
+    inter = data.interactions
+    if days <= 0:
+        return np.zeros(data.n_customers, bool)
+    t = inter["timestamp"]
+    hit = ((t >= end - pd.Timedelta(days=days)) & (t < end)).to_numpy()
+    hit = hit & inter["item_id"].isin(list(items)).to_numpy()
+    codes = inter.loc[hit, "customer_id"].cat.codes.to_numpy()
+    return np.bincount(codes, minlength=data.n_customers) > 0
+
+
+def backtest_scope(window: cp.CampaignWindow, model, inputs: PlanInputs) -> Evidence:
+    """The scope's backtest: rank the customers before the window, see who bought in it."""
+    train, items = window.train, inputs.scope.items
+    pos = window.positives_any(items)
+    scores = scope_scores(model, train, items)
+    scores = np.where(recent_buyers(train, items, window.cutoff, inputs.exclude_recent_days),
+                      -np.inf, scores)
+    sizes = cp.size_grid(train.n_customers)
+    heuristics = {}
+    if len(items) == 1:
+        heuristics = {h: cp.gains(cp.heuristic_scores(train, items[0], h), pos, sizes)
+                      for h in cp.HEURISTICS[1:]}
+    heuristics["random"] = cp.expected_random(pos, sizes)
+    value = float(np.mean([cp.unit_value(train, i) for i in items[:MAX_SCOPE_ITEMS]]))
+    return Evidence(cp.gains(scores, pos, sizes), heuristics, fc.fit_rank_curve(pos, scores),
+                    train.n_customers, int(pos.sum()), value)
+
+
+@dataclass
+class CampaignPlan:
+    inputs: PlanInputs
+    model: str
+    cutoff: pd.Timestamp  # the backtest's cutoff: its window runs to the plan's time
+    plan_time: pd.Timestamp
+    candidates: int
+    audience: int
+    why_size: str
+    forecast: fc.Forecast  # buyers in the whole audience (what the target list adds up to)
+    control: ControlDesign
+    evidence: Evidence
+    targets: pd.DataFrame
+    warnings: list[str]
+    demand_spread: float = 0.5
+    demand_rule: str = "last"
+    track: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def contacted(self) -> int:
+        return self.control.target
+
+    def economics(self) -> dict[str, float]:
+        """Money at the forecast and at both ends of its interval."""
+        e = self.inputs.econ
+        margin = self.margin_per_buyer()
+        cost = e.fixed_cost + self.contacted * e.cost_per_contact
+        out = {"cost": cost, "unit_value": self.evidence.unit_value, "margin_per_buyer": margin,
+               "caused_share": e.uplift}
+        contacted = self.contacted / max(self.audience, 1)
+        for key, buyers in (("", self.forecast.buyers), ("_low", self.forecast.low),
+                            ("_high", self.forecast.high)):
+            buyers *= contacted
+            out[f"buyers_contacted{key}"] = buyers
+            out[f"revenue{key}"] = buyers * self.evidence.unit_value
+            out[f"incremental_buyers{key}"] = buyers * e.uplift
+            out[f"profit{key}"] = buyers * e.uplift * margin - cost
+        out["roi"] = out["profit"] / cost if cost > 0 else float("nan")
+        return {k: round(float(v), 4) for k, v in out.items()}
+
+    def margin_per_buyer(self) -> float:
+        e = self.inputs.econ
+        return (e.margin_per_conversion if e.margin_per_conversion is not None
+                else self.evidence.unit_value * e.margin_pct)
+
+    def profit_curve(self) -> pd.DataFrame:
+        """Buyers and profit (with the interval) by audience size, everyone contacted."""
+        e, grid = self.inputs.econ, cp.size_grid(self.candidates)
+        rows = []
+        for n in grid:
+            f = _forecast(self.evidence, int(n), self.candidates,
+                          self.forecast.demand_factor, self.demand_spread)
+            cost = e.fixed_cost + n * e.cost_per_contact
+            rows.append({"n": int(n), "buyers": f.buyers, "low": f.low, "high": f.high,
+                         **{f"profit{k}": b * e.uplift * self.margin_per_buyer() - cost
+                            for k, b in (("", f.buyers), ("_low", f.low), ("_high", f.high))}})
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        share = self.audience / max(self.candidates, 1)
+        ev = self.evidence
+        return {
+            "scope": {"kind": self.inputs.scope.kind, "name": self.inputs.scope.name,
+                      "products": list(self.inputs.scope.items)},
+            "model": self.model, "plan_time": str(self.plan_time.date()),
+            "backtest_cutoff": str(self.cutoff.date()), "window_days": self.inputs.days,
+            "candidates": self.candidates, "audience": self.audience,
+            "contacted": self.contacted, "why_size": self.why_size,
+            "forecast": {**self.forecast.to_dict(), "demand_rule": self.demand_rule},
+            "economics": self.economics(),
+            "assumptions": {**asdict(self.inputs.econ), "sizing": asdict(self.inputs.sizing),
+                            "exclude_recent_days": self.inputs.exclude_recent_days,
+                            "seed": self.inputs.seed},
+            "control": self.control.to_dict(),
+            "backtest": {"buyers_in_window": ev.buyers, "candidates": ev.candidates,
+                         "hits_at_share": round(ev.hits_at(share), 2),
+                         "lift_at_share": _at(ev.curve, share * ev.candidates, "lift"),
+                         "recall_at_share": _at(ev.curve, share * ev.candidates, "recall")},
+            "track_record": self.track, "warnings": self.warnings,
+        }
+
+
+def _at(curve: pd.DataFrame, n: float, key: str) -> float | None:
+    v = float(curve.loc[(curve["n"] - n).abs().idxmin(), key])
+    return None if not np.isfinite(v) else round(v, 4)
+
+
+def _forecast(ev: Evidence, size: int, candidates: int, factor: float, spread: float
+              ) -> fc.Forecast:
+    return fc.forecast(ev.hits_at(size / max(candidates, 1)), factor, spread)
+
+
+def choose_size(ev: Evidence, inputs: PlanInputs, candidates: int, factor: float,
+                spread: float) -> tuple[int, str]:
+    """The audience size and why, in words."""
+    s, e = inputs.sizing, inputs.econ
+    if s.how == "number":
+        n = int(min(max(s.value or 1, 1), candidates))
+        return n, f"{n:,} customers, as asked"
+    if s.how == "share":
+        n = max(1, round((s.value or 0.05) * candidates))
+        return n, f"the top {s.value:.1%} of {candidates:,} customers, as asked"
+    if s.how == "budget":
+        n = int(min(max((s.value - e.fixed_cost) // max(e.cost_per_contact, 1e-9), 0),
+                    candidates))
+        if n < 1:
+            raise ValueError(f"A budget of {s.value:,.2f} does not cover the fixed cost "
+                             f"({e.fixed_cost:,.2f}) and one contact.")
+        return n, f"as many as a budget of {e.currency}{s.value:,.0f} pays for"
+    smallest = _evidence_floor(ev, candidates)
+    grid = np.unique(np.r_[cp.size_grid(candidates), smallest])
+    grid = grid[grid >= smallest]
+    margin = ev.unit_value * e.margin_pct if e.margin_per_conversion is None else (
+        e.margin_per_conversion)
+    profit = [_forecast(ev, n, candidates, factor, spread).buyers * e.uplift * margin
+              - n * e.cost_per_contact for n in grid]
+    n = int(grid[int(np.argmax(profit))])
+    why = (f"the best expected profit among audiences of at least {smallest:,} (the "
+           f"smallest whose backtest holds {EVIDENCE_HITS} buyers)")
+    if max(profit) < 0:
+        why += "; no size is expected to pay for itself at these costs and margins"
+    return n, why
+
+
+def _evidence_floor(ev: Evidence, candidates: int) -> int:
+    enough = ev.curve.loc[ev.curve["hits"] >= EVIDENCE_HITS, "n"]
+    n_back = int(enough.iloc[0]) if len(enough) else int(ev.curve["n"].iloc[-1])
+    return max(1, min(candidates, round(n_back * candidates / max(ev.candidates, 1))))
+
+
+def make_plan(data: OrderData, window: cp.CampaignWindow, window_model, live_model,
+              inputs: PlanInputs, model_name: str) -> CampaignPlan:
+    """The plan at the end of the data (the backtest window's end)."""
+    scope, days = inputs.scope, inputs.days
+    missing = [i for i in scope.items if i not in set(data.item_ids)]
+    if missing:
+        raise ValueError(f"Products not in this dataset: {', '.join(missing[:5])}")
+    plan_time = window.cutoff + pd.Timedelta(days=days)
+    ev = backtest_scope(window, window_model, inputs)
+    rule = fc.demand_rule(data, plan_time, days, list(scope.items))
+    factor, spread = rule.factor(fc.window_buyers(data, scope.items, plan_time, days, 2)), \
+        rule.spread
+    excluded = recent_buyers(data, scope.items, plan_time, inputs.exclude_recent_days)
+    candidates = int(data.n_customers - excluded.sum())
+    size, why = choose_size(ev, inputs, candidates, factor, spread)
+    fcast = _forecast(ev, size, candidates, factor, spread)
+    control = design_control(size, fcast.buyers, inputs.econ.uplift, inputs.control_share)
+    targets = target_table(data, live_model, scope, size, ev.rank_curve, fcast.buyers,
+                           excluded, control.control, inputs.seed, ev.unit_value)
+    warnings = []
+    if ev.buyers == 0:
+        warnings.append(f"No customer bought {scope.name} in the {days} days before "
+                        f"{plan_time.date()}: the backtest has no buyers to learn from, so the "
+                        "forecast rests on nothing but chance. Pick a product that sells.")
+    return CampaignPlan(inputs, model_name, window.cutoff, plan_time, candidates, size, why,
+                        fcast, control, ev, targets, warnings, spread, rule.rule)
+
+
+def target_table(data: OrderData, model, scope: Scope, size: int, curve: fc.RankCurve,
+                 expected: float, excluded: np.ndarray, control: int, seed: int,
+                 unit_value: float) -> pd.DataFrame:
+    """The audience, best first: customer, product, probability (adding up to the forecast,
+    decreasing with rank), expected value, rank and group."""
+    scores = np.where(excluded, -np.inf, scope_scores(model, data, scope.items))
+    order = np.argsort(-scores, kind="stable")[:size]
+    prob = fc.audience_probabilities(curve, len(order), int((~excluded).sum()), expected)
+    names = data.products.set_index("item_id")["name"]
+    product = (f"{names[scope.items[0]]}" if scope.kind == "product" else scope.name)
+    return pd.DataFrame({"rank": np.arange(1, len(order) + 1),
+                         "customer_id": data.customer_ids[order], "product": product,
+                         "probability": np.round(prob, 6),
+                         "expected_value": np.round(prob * unit_value, 4),
+                         "group": assign_groups(order, control, seed)})
+
+
+def track_record(data: OrderData, inputs: PlanInputs, models: dict[pd.Timestamp, Any],
+                 plan_time: pd.Timestamp, windows: int = 2) -> list[dict[str, Any]]:
+    """The same plan made at each of the last ``windows`` windows' starts (the models fitted
+    before each cutoff in ``models``), against what its audience bought in that window."""
+    days = pd.Timedelta(days=inputs.days)
+    rows = []
+    for j in range(windows, 0, -1):
+        then = plan_time - j * days
+        if then - days not in models or then not in models:
+            continue
+        upto = data.before(then)
+        past = cp.CampaignWindow.of(upto, then - days, inputs.days)
+        plan = make_plan(upto, past, models[then - days], models[then],
+                         replace(inputs, control_share=0.0), "")
+        after = cp.CampaignWindow.of(data, then, inputs.days)
+        bought = after.positives_any(inputs.scope.items)
+        got = int(bought[pd.Index(after.train.customer_ids).get_indexer(
+            plan.targets["customer_id"])].sum())
+        rows.append({"plan_time": str(then.date()), "audience": plan.audience,
+                     "planned": round(plan.forecast.buyers, 1),
+                     "low": round(plan.forecast.low, 1), "high": round(plan.forecast.high, 1),
+                     "bought": got})
+    return rows
+
+
+def product_choices(data: OrderData, days: int, limit: int = 1000) -> dict[str, str]:
+    """item_id -> 'name (id) · N buyers in the last window', the last window's best sellers
+    first, then the rest by lines. Only buyers seen before the window count: a plan's
+    backtest learns from customers it could have contacted."""
+    inter = data.interactions
+    start = inter["timestamp"].max() - pd.Timedelta(days=days)
+    known = inter.loc[inter["timestamp"] < start, "customer_id"].unique()
+    last = inter[(inter["timestamp"] >= start) & inter["customer_id"].isin(known)]
+    buyers = last.groupby("item_id", observed=True)["customer_id"].nunique()
+    p = data.products.assign(recent=data.products["item_id"].map(buyers).fillna(0).astype(int))
+    p = p.sort_values(["recent", "lines"], ascending=False).head(limit)
+    label = p["name"].astype(str) + " (" + p["item_id"].astype(str) + ") · " + p["recent"].map(
+        lambda n: f"{n:,} returning buyer{'s' if n != 1 else ''} in the last {days} days")
+    return dict(zip(p["item_id"].astype(str), label))
+
+
+def category_choices(data: OrderData) -> list[str]:
+    """Categories with their products, most sold first."""
+    p = data.products.dropna(subset=["category"])
+    return list(p.groupby("category", observed=True)["lines"].sum()
+                .sort_values(ascending=False).index.astype(str))

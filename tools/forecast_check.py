@@ -1,0 +1,102 @@
+"""Does a campaign plan's forecast hold on the next window? Plan at C2 = C1 + window (the
+backtest: a model fitted before C1, checked on [C1, C2); the audience: the top share of a
+model fitted before C2), then count what that audience bought in [C2, C2 + window).
+
+    python tools/forecast_check.py [DATA] [--cutoffs 2011-07-01,...] [--products 20]
+                                   [--share 0.05] [--days 30] [--model propensity]
+                                   [--demand last|level]
+
+DATA: a path the importer reads, or "demo" (the generated demo shop). Prints, per cutoff, the
+total planned (today's rule and the previous rule: the backtest's hits at the same share),
+the realised total, the products within +-15%, the median error per product, the 80%
+interval's coverage and median width; then the pooled coverage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from recsys import campaign as cp  # noqa: E402
+from recsys import forecast as fc  # noqa: E402
+from recsys import plan as pl  # noqa: E402
+
+
+def load(path: str):
+    if path == "demo":
+        from recsys.datasets import load_demo
+
+        return load_demo()
+    from recsys.data import load_orders
+
+    if not Path(path).exists():
+        sys.exit(f"no data at {path}")
+    return load_orders(path)
+
+
+def check_cutoff(data, c1: str, args) -> pd.DataFrame:
+    w1 = cp.CampaignWindow.of(data, c1, args.days)
+    c2 = w1.cutoff + pd.Timedelta(days=args.days)
+    upto = data.before(c2)
+    w1 = cp.CampaignWindow.of(upto, c1, args.days)
+    m1 = cp.fit_window_model(w1, args.model)
+    m2 = cp.make_model(args.model, **cp.campaign_params(args.model)).fit(upto)
+    after = cp.CampaignWindow.of(data, str(c2.date()), args.days)
+    known = pd.Index(after.train.customer_ids)
+    rows = []
+    for item in cp.best_sellers(w1.train, args.products):
+        inputs = pl.PlanInputs(pl.Scope.product(upto, item), pl.Sizing("share", args.share),
+                               days=args.days, control_share=0.0)
+        plan = pl.make_plan(upto, w1, m1, m2, inputs, args.model)
+        bought = after.positives(item)[known.get_indexer(plan.targets["customer_id"])]
+        old = plan.evidence.hits_at(args.share) * plan.audience / max(
+            args.share * plan.evidence.candidates, 1)
+        rows.append({"cutoff": c1, "item": item, "planned": plan.forecast.buyers,
+                     "low": plan.forecast.low, "high": plan.forecast.high, "previous": old,
+                     "bought": int(bought.sum())})
+    return pd.DataFrame(rows)
+
+
+def summarise(d: pd.DataFrame) -> str:
+    err = d["planned"] / d["bought"].clip(lower=1) - 1
+    cover = ((d["bought"] >= d["low"]) & (d["bought"] <= d["high"])).mean()
+    width = ((d["high"] - d["low"]) / d["planned"].clip(lower=1e-9)).median()
+    total, prev, got = d["planned"].sum(), d["previous"].sum(), d["bought"].sum()
+    return (f"planned {total:7.0f} ({total / got - 1:+.0%})  previous rule {prev:7.0f} "
+            f"({prev / got - 1:+.0%})  bought {got:6d}  within 15%: "
+            f"{int((err.abs() <= 0.15).sum()):2d} of {len(d)}  median error "
+            f"{err.abs().median():.0%}  80% interval covers {cover:.0%} (median width "
+            f"{width:.0%} of the forecast)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data", nargs="?", default="../shared/data/online_retail.csv.gz")
+    ap.add_argument("--cutoffs", default="2011-07-01,2011-08-01,2011-09-01,2011-10-01")
+    ap.add_argument("--products", type=int, default=20)
+    ap.add_argument("--share", type=float, default=0.05)
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--model", default="propensity")
+    ap.add_argument("--demand", choices=fc.RULES, default=fc.RULE,
+                    help="how the next window's demand is carried forward")
+    args = ap.parse_args()
+    fc.RULE = args.demand
+    data = load(args.data)
+    parts = []
+    for c1 in args.cutoffs.split(","):
+        start = time.perf_counter()
+        parts.append(check_cutoff(data, c1, args))
+        print(f"C1 {c1}: {summarise(parts[-1])}  [{time.perf_counter() - start:.0f}s]",
+              flush=True)
+    every = pd.concat(parts)
+    print(f"all: {summarise(every)}")
+
+
+if __name__ == "__main__":
+    main()
