@@ -146,6 +146,7 @@ class ReadBack:
     unknown_customers: int
     window: tuple[str, str]
     covered_days: int = 0  # of the window, the days the dataset's orders reach
+    qini_curve: pd.DataFrame | None = None  # contacted (by score) -> incremental buyers
 
     @property
     def has_control(self) -> bool:
@@ -175,7 +176,8 @@ class ReadBack:
 
     def to_dict(self) -> dict:
         out = {k: (None if v is None else round(float(v), 6)) for k, v in self.__dict__.items()
-               if k not in ("groups", "window", "unknown_customers", "covered_days")}
+               if k not in ("groups", "window", "unknown_customers", "covered_days",
+                            "qini_curve")}
         out["covered_days"] = self.covered_days
         out["groups"] = self.groups.round(6).to_dict("records")
         out["window"] = list(self.window)
@@ -240,10 +242,10 @@ def read_back(contacts: pd.DataFrame, data: OrderData, items=None, days: int = 3
     welch = stats.ttest_ind(t["revenue"], c["revenue"], equal_var=False)
     r_lo, r_hi = welch.confidence_interval(0.95) if len(t) > 1 and len(c) > 1 else (np.nan,) * 2
     r_diff = t["revenue"].mean() - c["revenue"].mean()
-    qini, at30 = _uplift_metrics(contacts, out)
+    qini, at30, curve = _uplift_metrics(contacts, out)
     n_t = len(t)
     return ReadBack(groups, diff, lo, hi, diff * n_t, lo * n_t, hi * n_t, r_diff * n_t,
-                    r_lo * n_t, r_hi * n_t, qini, at30, unknown, window, covered)
+                    r_lo * n_t, r_hi * n_t, qini, at30, unknown, window, covered, curve)
 
 
 def _as_stored(ids: pd.Series, data: OrderData, key) -> pd.Series:
@@ -288,18 +290,21 @@ def _checked_contacts(contacts: pd.DataFrame, start) -> pd.DataFrame:
     return out.drop_duplicates("customer_id").reset_index(drop=True)
 
 
-def _uplift_metrics(contacts: pd.DataFrame, out: pd.DataFrame) -> tuple[float | None, ...]:
-    """Qini AUC and uplift at the top 30% by score (scikit-uplift), where scores exist."""
+def _uplift_metrics(contacts: pd.DataFrame, out: pd.DataFrame) -> tuple:
+    """Qini AUC, uplift at the top 30% by score and the Qini curve (scikit-uplift), where
+    scores exist."""
     if "score" not in contacts or contacts["score"].isna().all():
-        return None, None
-    from sklift.metrics import qini_auc_score, uplift_at_k
+        return None, None, None
+    from sklift.metrics import qini_auc_score, qini_curve, uplift_at_k
 
     y = out["bought"].to_numpy().astype(int)
     treat = (out["group"] == "target").to_numpy().astype(int)
     score = contacts["score"].fillna(contacts["score"].min()).to_numpy()
     if y.sum() == 0 or treat.all() or not treat.any():
-        return None, None
+        return None, None, None
     with warnings.catch_warnings():  # scikit-uplift 0.5 calls a deprecated sklearn helper
         warnings.simplefilter("ignore", FutureWarning)
+        x, q = qini_curve(y, score, treat)
         return (float(qini_auc_score(y, score, treat)),
-                float(uplift_at_k(y, score, treat, strategy="by_group", k=0.3)))
+                float(uplift_at_k(y, score, treat, strategy="by_group", k=0.3)),
+                pd.DataFrame({"contacted": x, "incremental_buyers": q}))

@@ -114,6 +114,18 @@ def plan_figures(plan: CampaignPlan) -> dict[str, go.Figure]:
     return figs
 
 
+def qini_figure(curve) -> go.Figure:
+    """A read-back's Qini curve: incremental buyers as more of the list, best scores first,
+    is counted, against a list in random order."""
+    fig = go.Figure([
+        go.Scatter(x=curve["contacted"], y=curve["incremental_buyers"], name="by score"),
+        go.Scatter(x=[0, curve["contacted"].iloc[-1]], y=[0, curve["incremental_buyers"].iloc[-1]],
+                   name="random order", line_dash="dot")])
+    return fig.update_layout(title="Qini curve: incremental buyers by list position",
+                             height=320, template="plotly_white", xaxis_title="contacted",
+                             margin=dict(l=50, r=10, t=40, b=40))
+
+
 def _axes(fig: go.Figure, title: str, chosen: float) -> go.Figure:
     fig.add_vline(x=max(chosen, 1), line_dash="dot")
     return fig.update_layout(title=title, height=320, xaxis_title="audience size (log scale)",

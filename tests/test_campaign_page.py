@@ -106,6 +106,7 @@ def test_reading_a_campaign_back_from_the_downloaded_list(app):
     said = " ".join(s.value for s in app.success) + " ".join(s.value for s in app.info)
     assert "contacted customers bought" in said and "held back" in said
     assert "caused an estimated" in said
+    assert any("Qini" in c.proto.spec for c in app.get("plotly_chart"))
 
 
 def test_the_link_carries_the_plan(app):

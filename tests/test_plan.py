@@ -216,7 +216,7 @@ def test_a_planted_effect_is_recovered_inside_its_interval():
     assert back.rate_low < 0.05 < back.rate_high
     assert back.buyers_low < 200 < back.buyers_high  # 4,000 contacted x 5 points
     assert back.revenue_low < 2000 < back.revenue_high
-    assert back.qini is not None
+    assert back.qini is not None and back.qini_curve["contacted"].iloc[-1] == 5000
     assert "caused an estimated" in back.words("£")
 
 

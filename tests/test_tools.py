@@ -98,3 +98,9 @@ def test_ray_compare(demo_csv):
                         "requirements-ray.txt)")
     run_tool("tools/ray_compare.py", str(demo_csv), "--params",
              '{"epochs": 1, "patience": 0}', "--no-single")
+
+
+def test_forecast_check(demo_csv):
+    out = run_tool("tools/forecast_check.py", str(demo_csv), "--cutoffs", "2011-10-01",
+                   "--products", "3")
+    assert "80% interval covers" in out and "all:" in out

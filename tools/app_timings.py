@@ -126,11 +126,12 @@ def campaign_whatif_timing(path: str = "../shared/data/online_retail.csv.gz") ->
                ("fixed", 0.0), ("margin", 30.0)]
     for key, value in changes:
         t = time.perf_counter()
-        at.number_input(key=key).set_value(value).run()
+        at.number_input(key=f"w_{key}").set_value(value).run()
         times.append(time.perf_counter() - t)
+    at.selectbox(key="w_size_by").set_value("Number of customers").run()
     for size in (100, 400, 1000):
         t = time.perf_counter()
-        at.slider[0].set_value(size).run()
+        at.number_input(key="w_size_n").set_value(size).run()
         times.append(time.perf_counter() - t)
     assert not at.exception, [e.value for e in at.exception]
     out.update({"campaigns_what_if_median_s": statistics.median(times),

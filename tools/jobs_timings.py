@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 from tools.browser import CHROMIUM, app_server  # noqa: E402
 
 MARKERS = {"Customer": "Recommendations", "Products": "Similar products",
-           "Data": "Orders per week", "Campaigns": "Backtest cutoff", "Models": "Models to train"}
+           "Data": "Orders per week", "Campaigns": "Size the audience by",
+           "Models": "Models to train"}
 
 
 def wait_jobs(jobs, pred, timeout: float = 1800.0, poll: float = 0.5):

@@ -43,7 +43,7 @@ MARKERS = {
     "Data": "Orders per week", "Models": "Models to train", "Customer": "Recommendations",
     "Products": "Who bought it",
     "Embeddings": re.compile("Projection|are training in the background|No model is trained"),
-    "Campaigns": "Backtest cutoff"}
+    "Campaigns": "Size the audience by"}
 QUEUED = re.compile(r"queued · (next|\d+\w\w in line) for a free worker")
 
 

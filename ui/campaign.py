@@ -14,6 +14,7 @@ from recsys import plan as pl
 from recsys.data import OrderData
 from recsys.errors import safe_message
 from recsys.models import NewProduct, registry
+from recsys.plan_report import qini_figure
 from recsys.requests import CampaignRequest, DatasetKey, ServeRequest
 from ui.cache import model, workspace
 from ui.jobs import ensure, served
@@ -120,7 +121,8 @@ def read_back_panel(data: OrderData, currency: str, items, default_start) -> Non
         return
     (st.success if back.has_control else st.info)(back.words(currency))
     st.dataframe(back.groups, hide_index=True)
-    if back.qini is not None:
+    if back.qini_curve is not None:
+        st.plotly_chart(qini_figure(back.qini_curve), width="stretch")
         st.caption(f"Qini AUC {back.qini:.4f}; uplift in the top 30% by score "
                    f"{back.uplift_at_30:.2%} (scikit-uplift).")
     if back.unknown_customers:
