@@ -61,7 +61,7 @@ m[2].metric("Revenue from the contacted", f"{money}{e['revenue']:,.0f}",
             delta_color="off", delta_arrow="off")
 m[3].metric("Expected profit", f"{'-' if e['profit'] < 0 else ''}{money}{abs(e['profit']):,.0f}",
             f"cost {money}{e['cost']:,.0f}", delta_color="off", delta_arrow="off")
-for key in ("headline", "money", "size", "control", "evidence", "track"):
+for key in ("headline", "offers", "money", "size", "control", "evidence", "track"):
     if key in lines:
         st.write(lines[key])
 figs = plan_figures(plan)
@@ -77,11 +77,11 @@ st.dataframe(plan.targets.head(200), hide_index=True, width="stretch")
 name = "_".join(plan.inputs.scope.items[:1]) or "campaign"
 d1, d2 = st.columns(2)
 with d1:
-    download("Download the plan (HTML, opens offline)", lambda: plan_html(plan).encode(),
-             f"campaign_plan_{name}.html", mime="text/html")
+    download("Download the plan (HTML, opens offline)", lambda: plan_html(plan),
+             f"campaign_plan_{name}.html", mime="text/html", key=(plan.fingerprint(),))
 with d2:
     download("Download the target list (CSV)", lambda: insights.safe_csv(plan.targets),
-             f"targets_{name}.csv")
+             f"targets_{name}.csv", key=(plan.fingerprint(),))
 
 with st.expander("Read a campaign back"):
     ui_campaign.read_back_panel(data, money, list(plan.inputs.scope.items), plan.plan_time)

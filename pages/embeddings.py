@@ -76,7 +76,9 @@ with st.expander("How the number of segments was chosen"):
 d1, d2 = st.columns(2)
 with d1:
     download("Download embeddings", lambda: insights.safe_csv(
-        segments.vectors_table(ids, vectors)), f"{label}_{what}_embeddings.csv")
+        segments.vectors_table(ids, vectors)), f"{label}_{what}_embeddings.csv",
+        key=(job.result_key,))
 with d2:
     download("Download segment of each", lambda: insights.safe_csv(
-        segments.assignments_table(ids, arrays["labels"])), f"{label}_{what}_segments.csv")
+        segments.assignments_table(ids, arrays["labels"])), f"{label}_{what}_segments.csv",
+        key=(job.result_key,))

@@ -29,7 +29,7 @@ from recsys.pipelines import plan_campaign
 from recsys.plan_report import plan_html, plan_lines
 from recsys.workspace import Workspace
 
-PLAN_FLAGS = ("audience", "budget", "plan", "targets", "category")
+PLAN_FLAGS = ("audience", "budget", "plan", "targets", "category", "mailing")
 
 
 def add_parser(sub) -> None:
@@ -43,6 +43,9 @@ def add_parser(sub) -> None:
     target.add_argument("--product", nargs="+", metavar="SKU",
                         help="one product, or several: a plan reaches buyers of any of them")
     target.add_argument("--category", help="plan for buyers of any product of a category")
+    target.add_argument("--mailing", nargs="+", metavar="SKU",
+                        help="a personalised mailing: each customer offered their best "
+                             "product of these")
     target.add_argument("--top-products", type=_number(int, 1, 10_000), metavar="N",
                         help="the N best sellers of the training period (backtest report)")
     target.add_argument("--new-product", metavar="NAME,CATEGORY,PRICE")
@@ -125,10 +128,13 @@ def _new_product(text: str) -> tuple[str, str | None, float]:
 
 
 def _scope(args, data) -> pl.Scope:
+    if args.mailing:
+        return pl.Scope.mailing(data, args.mailing)
     if args.category:
         return pl.Scope.category(data, args.category)
     if not args.product:
-        raise CliError("A plan needs --product SKU (one or more) or --category NAME.")
+        raise CliError("A plan needs --product SKU (one or more), --category NAME or "
+                       "--mailing SKU SKU ...")
     if len(args.product) == 1:
         return pl.Scope.product(data, args.product[0])
     missing = [p for p in args.product if p not in set(data.item_ids)]

@@ -9,6 +9,8 @@ last windows (planned vs bought) given the models fitted at their cutoffs.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -19,76 +21,18 @@ from recsys import campaign as cp
 from recsys import forecast as fc
 from recsys.data import OrderData
 from recsys.experiment import ControlDesign, assign_groups, design_control
-
-MAX_SCOPE_ITEMS = 50  # a category's products scored one by one: the top sellers of it
-EVIDENCE_HITS = 10  # the smallest audience offered holds this many backtest buyers
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What the campaign sells: one product, or any of a set (a category or a collection)."""
-
-    items: tuple[str, ...]
-    name: str
-    kind: str = "product"
-
-    @classmethod
-    def product(cls, data: OrderData, item: str) -> Scope:
-        names = data.products.set_index("item_id")["name"]
-        if item not in names.index:
-            raise ValueError(f"No product {item!r} in this dataset.")
-        return cls((item,), f"{names[item]} ({item})")
-
-    @classmethod
-    def category(cls, data: OrderData, category: str) -> Scope:
-        p = data.products
-        inside = p[p["category"].astype(str) == category].sort_values("lines", ascending=False)
-        if inside.empty:
-            raise ValueError(f"No product in the category {category!r}.")
-        items = tuple(inside["item_id"].astype(str).head(MAX_SCOPE_ITEMS))
-        return cls(items, f"category {category} ({len(inside):,} products)", "category")
-
-
-@dataclass(frozen=True)
-class Sizing:
-    """How the audience is sized: ``number`` of customers, ``share`` of them, a ``budget``,
-    or the best expected ``profit`` (among sizes with evidence)."""
-
-    how: str = "profit"
-    value: float | None = None
-
-    @classmethod
-    def parse(cls, audience: str | None, budget: float | None) -> Sizing:
-        """The CLI's ``--audience 5%`` / ``--audience 500`` / ``--budget 500``."""
-        if budget is not None:
-            return cls("budget", float(budget))
-        if not audience:
-            return cls("profit")
-        text = audience.strip()
-        try:
-            if text.endswith("%"):
-                share = float(text[:-1]) / 100
-                if not 0 < share <= 1:
-                    raise ValueError
-                return cls("share", share)
-            number = int(text)
-            if number < 1:
-                raise ValueError
-            return cls("number", float(number))
-        except ValueError:
-            raise ValueError(f"--audience {audience!r}: a number of customers (500) or a "
-                             "share of them (5%)") from None
-
-
-@dataclass(frozen=True)
-class PlanInputs:
-    scope: Scope
-    sizing: Sizing = field(default_factory=Sizing)
-    econ: cp.Economics = field(default_factory=lambda: cp.Economics(uplift=0.25))
-    days: int = 30
-    control_share: float | None = None  # None: the smallest that can measure the campaign
-    exclude_recent_days: int = 0  # leave out who bought the scope this recently
-    seed: int = 0
+from recsys.plan_scope import (  # noqa: F401 (the plan's inputs, importable from here too)
+    EVIDENCE_HITS,
+    MAX_SCOPE_ITEMS,
+    PlanInputs,
+    Scope,
+    Sizing,
+    category_choices,
+    item_ranks,
+    product_choices,
+    recent_buyers,
+    scope_scores,
+)
 
 
 @dataclass
@@ -106,29 +50,6 @@ class Evidence:
     def hits_at(self, share: float) -> float:
         n = share * self.candidates
         return float(np.interp(n, np.r_[0, self.curve["n"]], np.r_[0, self.curve["hits"]]))
-
-
-def scope_scores(model, train: OrderData, items) -> np.ndarray:
-    """Every customer's score for the scope: the model's score for one product; for a set,
-    the mean rank share over its products (scores of different products do not compare)."""
-    if len(items) == 1:
-        return cp.customer_scores(model, train, items[0])
-    known = set(train.item_ids)
-    ranks = [pd.Series(cp.customer_scores(model, train, i)).rank(pct=True).to_numpy()
-             for i in items if i in known]
-    return np.mean(ranks, axis=0) if ranks else np.zeros(train.n_customers)
-
-
-def recent_buyers(data: OrderData, items, end: pd.Timestamp, days: int) -> np.ndarray:
-    """Which customers bought any of ``items`` in the ``days`` before ``end`` (customer order)."""
-    inter = data.interactions
-    if days <= 0:
-        return np.zeros(data.n_customers, bool)
-    t = inter["timestamp"]
-    hit = ((t >= end - pd.Timedelta(days=days)) & (t < end)).to_numpy()
-    hit = hit & inter["item_id"].isin(list(items)).to_numpy()
-    codes = inter.loc[hit, "customer_id"].cat.codes.to_numpy()
-    return np.bincount(codes, minlength=data.n_customers) > 0
 
 
 def backtest_scope(window: cp.CampaignWindow, model, inputs: PlanInputs) -> Evidence:
@@ -189,6 +110,14 @@ class CampaignPlan:
         out["roi"] = out["profit"] / cost if cost > 0 else float("nan")
         return {k: round(float(v), 4) for k, v in out.items()}
 
+    def offers(self) -> dict[str, float]:
+        """A mailing's expected buyers among those offered each product (best first)."""
+        if self.inputs.scope.kind != "mailing":
+            return {}
+        per = self.targets.groupby("product")["probability"].agg(["sum", "size"])
+        return {k: round(float(v), 2) for k, v in per["sum"].sort_values(ascending=False)
+                .items()}
+
     def margin_per_buyer(self) -> float:
         e = self.inputs.econ
         return (e.margin_per_conversion if e.margin_per_conversion is not None
@@ -206,6 +135,12 @@ class CampaignPlan:
                          **{f"profit{k}": b * e.uplift * self.margin_per_buyer() - cost
                             for k, b in (("", f.buyers), ("_low", f.low), ("_high", f.high))}})
         return pd.DataFrame(rows)
+
+    def fingerprint(self) -> str:
+        """A hash of everything the plan says and who it targets (for caching its files)."""
+        said = json.dumps([self.to_dict(), self.targets.to_dict("list")], sort_keys=True,
+                          default=str)
+        return hashlib.sha256(said.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         share = self.audience / max(self.candidates, 1)
@@ -227,7 +162,7 @@ class CampaignPlan:
                          "hits_at_share": round(ev.hits_at(share), 2),
                          "lift_at_share": _at(ev.curve, share * ev.candidates, "lift"),
                          "recall_at_share": _at(ev.curve, share * ev.candidates, "recall")},
-            "track_record": self.track, "warnings": self.warnings,
+            "offers": self.offers(), "track_record": self.track, "warnings": self.warnings,
         }
 
 
@@ -312,11 +247,16 @@ def target_table(data: OrderData, model, scope: Scope, size: int, curve: fc.Rank
                  unit_value: float) -> pd.DataFrame:
     """The audience, best first: customer, product, probability (adding up to the forecast,
     decreasing with rank), expected value, rank and group."""
-    scores = np.where(excluded, -np.inf, scope_scores(model, data, scope.items))
-    order = np.argsort(-scores, kind="stable")[:size]
+    ranks = item_ranks(model, data, scope.items) if len(scope.items) > 1 else None
+    scores = scope_scores(model, data, scope.items) if ranks is None else ranks.mean(axis=1)
+    order = np.argsort(-np.where(excluded, -np.inf, scores), kind="stable")[:size]
     prob = fc.audience_probabilities(curve, len(order), int((~excluded).sum()), expected)
     names = data.products.set_index("item_id")["name"]
-    product = (f"{names[scope.items[0]]}" if scope.kind == "product" else scope.name)
+    if scope.kind == "mailing":  # each their best placed product of the set
+        best = np.asarray(scope.items)[ranks[order].argmax(axis=1)]
+        product = np.array([names.get(i, i) for i in best], dtype=object)
+    else:
+        product = f"{names[scope.items[0]]}" if scope.kind == "product" else scope.name
     return pd.DataFrame({"rank": np.arange(1, len(order) + 1),
                          "customer_id": data.customer_ids[order], "product": product,
                          "probability": np.round(prob, 6),
@@ -349,24 +289,3 @@ def track_record(data: OrderData, inputs: PlanInputs, models: dict[pd.Timestamp,
     return rows
 
 
-def product_choices(data: OrderData, days: int, limit: int = 1000) -> dict[str, str]:
-    """item_id -> 'name (id) · N buyers in the last window', the last window's best sellers
-    first, then the rest by lines. Only buyers seen before the window count: a plan's
-    backtest learns from customers it could have contacted."""
-    inter = data.interactions
-    start = inter["timestamp"].max() - pd.Timedelta(days=days)
-    known = inter.loc[inter["timestamp"] < start, "customer_id"].unique()
-    last = inter[(inter["timestamp"] >= start) & inter["customer_id"].isin(known)]
-    buyers = last.groupby("item_id", observed=True)["customer_id"].nunique()
-    p = data.products.assign(recent=data.products["item_id"].map(buyers).fillna(0).astype(int))
-    p = p.sort_values(["recent", "lines"], ascending=False).head(limit)
-    label = p["name"].astype(str) + " (" + p["item_id"].astype(str) + ") · " + p["recent"].map(
-        lambda n: f"{n:,} returning buyer{'s' if n != 1 else ''} in the last {days} days")
-    return dict(zip(p["item_id"].astype(str), label))
-
-
-def category_choices(data: OrderData) -> list[str]:
-    """Categories with their products, most sold first."""
-    p = data.products.dropna(subset=["category"])
-    return list(p.groupby("category", observed=True)["lines"].sum()
-                .sort_values(ascending=False).index.astype(str))

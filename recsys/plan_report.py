@@ -51,6 +51,13 @@ def plan_lines(plan: CampaignPlan) -> dict[str, str]:
             f"shop's best sellers that rule missed the next month by a median "
             f"{plan.demand_spread / 1.4826:.0%} (which the interval allows for)."),
     }
+    offers = plan.offers()
+    if offers:
+        counts = plan.targets["product"].value_counts()
+        out["offers"] = ("Each customer is offered their best placed product of the set: "
+                         + "; ".join(f"{name} to {counts[name]:,} (expected {b:,.0f} buyers)"
+                                     for name, b in list(offers.items())[:8])
+                         + ("; …" if len(offers) > 8 else "") + ".")
     if ev.buyers == 0:  # nothing to forecast from: no money, no ratios, no control design
         out = {k: out[k] for k in ("size",)}
     if plan.track:

@@ -11,8 +11,6 @@ import pytest
 from recsys.jobs import Jobs
 from tests.conftest import new_session, no_errors
 
-pytestmark = pytest.mark.fast
-
 
 def open_page(app):
     app.switch_page("pages/campaigns.py").run()
@@ -81,6 +79,7 @@ def quiet_shop() -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
 
+@pytest.mark.full  # the shop's campaign models are trained (in this process)
 def test_a_product_without_buyers_in_the_window_says_so_in_words(cold, fake_jobs):
     cold.file_uploader[0].upload("quiet.csv", quiet_shop(), "text/csv").run()
     cold.text_input[0].set_value("quiet-shop")
@@ -123,3 +122,11 @@ def test_the_link_carries_the_plan(app):
     no_errors(colleague)
     assert metric(colleague, "Audience") == "120"
     assert colleague.number_input(key="w_cost").value == 0.5
+
+
+def test_a_personalised_mailing_says_who_is_offered_what(app):
+    open_page(app)
+    app.selectbox(key="w_scope").set_value("A personalised mailing").run()
+    no_errors(app)
+    assert any("offered their best placed product" in m.value for m in app.markdown)
+    assert targets(app)["product"].nunique() >= 2

@@ -99,6 +99,7 @@ CASES: list[tuple[list[str], str]] = [
     # campaign
     (["campaign", "--demo", "--model", "ease"], "Name what to promote"),
     (["campaign", "--demo", "--audience", "5%"], "A plan needs --product"),
+    (["campaign", "--demo", "--mailing", "20574"], "two or more products"),
     (["campaign", "--demo", "--product", "20574", "--audience", "lots"], "--audience 'lots'"),
     (["campaign", "--demo", "--product", "20574", "--audience", "0"], "--audience '0'"),
     (["campaign", "--demo", "--product", "20574", "--audience", "150%"], "--audience '150%'"),

@@ -355,3 +355,23 @@ def test_the_spread_is_how_far_the_rule_missed_on_the_shops_past(counts, rule, m
     got = fc.demand_rule(data, end, 30, rule=rule)
     assert got.rule == rule and got.cases >= 5
     assert got.spread == pytest.approx(1.4826 * miss, rel=0.15)
+
+
+def test_a_mailing_offers_each_customer_their_best_product(data):
+    window, m1, m2 = _window_models(data)
+    scope = pl.Scope.mailing(data, ["p1", "p3", "p5"])
+    p = pl.make_plan(data, window, m1, m2, pl.PlanInputs(scope, pl.Sizing("number", 90)),
+                     "propensity")
+    t = p.targets
+    assert set(t["product"]) <= {"PRODUCT p1", "PRODUCT p3", "PRODUCT p5"}
+    assert t["product"].nunique() >= 2
+    ranks = pl.item_ranks(m2, data, scope.items)
+    first = list(data.customer_ids).index(t["customer_id"].iloc[0])
+    assert t["product"].iloc[0] == f"PRODUCT {scope.items[int(ranks[first].argmax())]}"
+    offers = p.offers()
+    assert sum(offers.values()) == pytest.approx(p.forecast.buyers, abs=0.05)
+    from recsys.plan_report import plan_lines
+
+    assert "offered their best placed product" in plan_lines(p)["offers"]
+    with pytest.raises(ValueError, match="two or more"):
+        pl.Scope.mailing(data, ["p1"])

@@ -64,6 +64,14 @@ def _figure(kind: str, key: tuple, _build: Callable[[], Any]):
     return _build()
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def download_bytes(name: str, key: tuple, _build: Callable[[], bytes]) -> bytes:
+    """A download's bytes, built once per (file name, key): a big file is not rebuilt on
+    every re-run of its page."""
+    data = _build()
+    return data.encode() if isinstance(data, str) else data
+
+
 def figure(kind: str, key: tuple, build: Callable[[], Any]):
     """A figure of the dataset in view, drawn once per (kind, key) -- the key names what it
     shows: a customer, a product -- and shared by every session. Building plotly figures

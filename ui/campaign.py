@@ -27,12 +27,21 @@ MAX_CONTACTS_MB = 50
 
 
 def scope(data: OrderData, days: int) -> pl.Scope:
-    kinds = ["One product"] + (["A category"] if pl.category_choices(data) else [])
+    kinds = ["One product", "A personalised mailing"] + (
+        ["A category"] if pl.category_choices(data) else [])
     kind = choice(st, "Promote", kinds, kinds[0], name="scope")
     if kind == "A category":
         cats = pl.category_choices(data)
         return pl.Scope.category(data, choice(st, "Category", cats, cats[0], name="category"))
     products = pl.product_choices(data, days)
+    if kind == "A personalised mailing":
+        picked = choice(st, "Products (each customer is offered their best placed one)",
+                        list(products), list(products)[:3], name="mailing", multi=True,
+                        format_func=products.get)
+        if len(picked) < 2:
+            st.info("Pick two or more products for a mailing.")
+            st.stop()
+        return pl.Scope.mailing(data, picked)
     first = next(iter(products))
     item = choice(st, "Product to promote", list(products), first, name="product",
                   format_func=products.get)

@@ -155,7 +155,22 @@ def _watch(ids: tuple[str, ...], stop: bool, curve: bool) -> None:
             job_line(job, stop, curve)
     if any(not j.active for j in now):
         time.sleep(0.2)  # let the worker's last write land before the page reads results
-        st.rerun()
+        _rerun_unless_asked()
+
+
+def _rerun_unless_asked() -> None:
+    """Rerun the page to show what a finished job left, unless the analyst has already
+    asked for a run (a page switch, a click): Streamlit folds two pending runs into one on
+    the newer one's page, so a rerun asked here would replace their page switch with this
+    page, and the page they chose would never open (seen under load, on the Models page
+    while jobs ended)."""
+    from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    requests = getattr(get_script_run_ctx(), "script_requests", None)
+    if getattr(requests, "_state", None) == ScriptRequestType.RERUN:
+        return  # theirs runs next, and shows the finished job too
+    st.rerun()
 
 
 _watch_live = st.fragment(run_every=1.0)(_watch)

@@ -9,7 +9,7 @@ from recsys.presentation import param_fields
 from recsys.workspace import DatasetRef
 from ui import access
 from ui import state as S
-from ui.cache import current_data, current_ref, workspace
+from ui.cache import current_data, current_ref, download_bytes, workspace
 from ui.jobs import active, served
 
 
@@ -36,10 +36,14 @@ def sidebar() -> None:
                        + (f" · {len(running)} job(s) running" if running else ""))
 
 
-def download(label: str, build, file_name: str, mime: str = "text/csv") -> None:
-    """A download built only when clicked (``build`` is a no-argument callable), without
-    rerunning the app."""
-    st.download_button(label, build, file_name=file_name, mime=mime, on_click="ignore")
+def download(label: str, build, file_name: str, mime: str = "text/csv",
+             key: tuple | None = None) -> None:
+    """A download button whose file always arrives: built now (``build`` is a no-argument
+    callable; with ``key``, built once per key and kept), not when clicked. A file built
+    on click is dropped when the page re-runs, so a click during a re-run got nothing
+    (Streamlit's "Deferred file not found"); a built file outlives the next run."""
+    data = download_bytes(file_name, key, build) if key is not None else build()
+    st.download_button(label, data, file_name=file_name, mime=mime, on_click="ignore")
 
 
 def cleaning_form() -> dict[str, bool]:

@@ -1,0 +1,146 @@
+"""What a campaign plan is for and how big it is: its scope (a product, a category, several
+products, a personalised mailing), its sizing and inputs, each customer's place in each
+product's ranking, and the choices a page offers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from recsys import campaign as cp
+from recsys.data import OrderData
+
+MAX_SCOPE_ITEMS = 50  # a category's products scored one by one: the top sellers of it
+EVIDENCE_HITS = 10  # the smallest audience offered holds this many backtest buyers
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the campaign sells: one product, or any of a set (a category or a collection)."""
+
+    items: tuple[str, ...]
+    name: str
+    kind: str = "product"
+
+    @classmethod
+    def product(cls, data: OrderData, item: str) -> Scope:
+        names = data.products.set_index("item_id")["name"]
+        if item not in names.index:
+            raise ValueError(f"No product {item!r} in this dataset.")
+        return cls((item,), f"{names[item]} ({item})")
+
+    @classmethod
+    def mailing(cls, data: OrderData, items) -> Scope:
+        """A personalised mailing: each customer is offered their best product of the set."""
+        items = tuple(dict.fromkeys(str(i) for i in items))
+        missing = [i for i in items if i not in set(data.item_ids)]
+        if len(items) < 2 or missing:
+            raise ValueError("A mailing needs two or more products of this dataset"
+                             + (f" (not in it: {', '.join(missing[:5])})" if missing else "."))
+        return cls(items[:MAX_SCOPE_ITEMS], f"a mailing of {len(items)} products", "mailing")
+
+    @classmethod
+    def category(cls, data: OrderData, category: str) -> Scope:
+        p = data.products
+        inside = p[p["category"].astype(str) == category].sort_values("lines", ascending=False)
+        if inside.empty:
+            raise ValueError(f"No product in the category {category!r}.")
+        items = tuple(inside["item_id"].astype(str).head(MAX_SCOPE_ITEMS))
+        return cls(items, f"category {category} ({len(inside):,} products)", "category")
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """How the audience is sized: ``number`` of customers, ``share`` of them, a ``budget``,
+    or the best expected ``profit`` (among sizes with evidence)."""
+
+    how: str = "profit"
+    value: float | None = None
+
+    @classmethod
+    def parse(cls, audience: str | None, budget: float | None) -> Sizing:
+        """The CLI's ``--audience 5%`` / ``--audience 500`` / ``--budget 500``."""
+        if budget is not None:
+            return cls("budget", float(budget))
+        if not audience:
+            return cls("profit")
+        text = audience.strip()
+        try:
+            if text.endswith("%"):
+                share = float(text[:-1]) / 100
+                if not 0 < share <= 1:
+                    raise ValueError
+                return cls("share", share)
+            number = int(text)
+            if number < 1:
+                raise ValueError
+            return cls("number", float(number))
+        except ValueError:
+            raise ValueError(f"--audience {audience!r}: a number of customers (500) or a "
+                             "share of them (5%)") from None
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    scope: Scope
+    sizing: Sizing = field(default_factory=Sizing)
+    econ: cp.Economics = field(default_factory=lambda: cp.Economics(uplift=0.25))
+    days: int = 30
+    control_share: float | None = None  # None: the smallest that can measure the campaign
+    exclude_recent_days: int = 0  # leave out who bought the scope this recently
+    seed: int = 0
+
+
+def item_ranks(model, train: OrderData, items) -> np.ndarray:
+    """customers x items: each customer's rank share in each product's ranking (1 = the
+    best placed; scores of different products do not compare, ranks do)."""
+    known = set(train.item_ids)
+    cols = [pd.Series(cp.customer_scores(model, train, i)).rank(pct=True).to_numpy()
+            if i in known else np.zeros(train.n_customers) for i in items]
+    return np.column_stack(cols) if cols else np.zeros((train.n_customers, 0))
+
+
+def scope_scores(model, train: OrderData, items) -> np.ndarray:
+    """Every customer's score for the scope: the model's score for one product; for a set,
+    the mean rank share over its products."""
+    if len(items) == 1:
+        return cp.customer_scores(model, train, items[0])
+    ranks = item_ranks(model, train, items)
+    return ranks.mean(axis=1) if ranks.size else np.zeros(train.n_customers)
+
+
+def recent_buyers(data: OrderData, items, end: pd.Timestamp, days: int) -> np.ndarray:
+    """Which customers bought any of ``items`` in the ``days`` before ``end`` (customer order)."""
+    inter = data.interactions
+    if days <= 0:
+        return np.zeros(data.n_customers, bool)
+    t = inter["timestamp"]
+    hit = ((t >= end - pd.Timedelta(days=days)) & (t < end)).to_numpy()
+    hit = hit & inter["item_id"].isin(list(items)).to_numpy()
+    codes = inter.loc[hit, "customer_id"].cat.codes.to_numpy()
+    return np.bincount(codes, minlength=data.n_customers) > 0
+
+
+def product_choices(data: OrderData, days: int, limit: int = 1000) -> dict[str, str]:
+    """item_id -> 'name (id) · N buyers in the last window', the last window's best sellers
+    first, then the rest by lines. Only buyers seen before the window count: a plan's
+    backtest learns from customers it could have contacted."""
+    inter = data.interactions
+    start = inter["timestamp"].max() - pd.Timedelta(days=days)
+    known = inter.loc[inter["timestamp"] < start, "customer_id"].unique()
+    last = inter[(inter["timestamp"] >= start) & inter["customer_id"].isin(known)]
+    buyers = last.groupby("item_id", observed=True)["customer_id"].nunique()
+    p = data.products.assign(recent=data.products["item_id"].map(buyers).fillna(0).astype(int))
+    p = p.sort_values(["recent", "lines"], ascending=False).head(limit)
+    label = p["name"].astype(str) + " (" + p["item_id"].astype(str) + ") · " + p["recent"].map(
+        lambda n: f"{n:,} returning buyer{'s' if n != 1 else ''} in the last {days} days")
+    return dict(zip(p["item_id"].astype(str), label))
+
+
+def category_choices(data: OrderData) -> list[str]:
+    """Categories with their products, most sold first."""
+    p = data.products.dropna(subset=["category"])
+    return list(p.groupby("category", observed=True)["lines"].sum()
+                .sort_values(ascending=False).index.astype(str))
