@@ -21,14 +21,14 @@ from recsys.bench import format_leaderboard, run_bench
 from recsys.cli_common import (
     CliError,
     OneLineParser,
-    _add_data_args,
-    _date,
-    _number,
-    _progress,
+    add_data_args,
+    date_arg,
     load_input,
     model_list,
+    number_arg,
     output_path,
     parse_params,
+    progress,
 )
 from recsys.data import FormatError, ReadError
 from recsys.errors import safe_message
@@ -44,13 +44,13 @@ from recsys.workspace import DatasetRef, StoreError, Workspace, check_label, che
 
 
 def _add_tune_args(p: argparse.ArgumentParser, required: bool) -> None:
-    p.add_argument("--tune-minutes", type=_number(float, 0, 24 * 60, above=True),
+    p.add_argument("--tune-minutes", type=number_arg(float, 0, 24 * 60, above=True),
                    required=required, metavar="N",
                    help="tune each model's settings for up to N minutes on the validation "
                         "window at the end of the training period (never the test window)")
-    p.add_argument("--tune-trials", type=_number(int, 1, 100_000), metavar="N",
+    p.add_argument("--tune-trials", type=number_arg(int, 1, 100_000), metavar="N",
                    help="at most N trials per model (with the seed: the same choice each time)")
-    p.add_argument("--tune-total-minutes", type=_number(float, 0, 7 * 24 * 60, above=True),
+    p.add_argument("--tune-total-minutes", type=number_arg(float, 0, 7 * 24 * 60, above=True),
                    metavar="N", help="all models' tuning within N minutes (shared out)")
 
 
@@ -58,22 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m recsys", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("bench", help="fit models and print a temporal-holdout leaderboard")
-    _add_data_args(bench)
+    add_data_args(bench)
     when = bench.add_mutually_exclusive_group()
-    when.add_argument("--cutoff", type=_date, help="YYYY-MM-DD: train before, test on/after")
-    when.add_argument("--test-days", type=_number(float, 0, above=True),
+    when.add_argument("--cutoff", type=date_arg, help="YYYY-MM-DD: train before, test on/after")
+    when.add_argument("--test-days", type=number_arg(float, 0, above=True),
                       help="test on the last N days")
     bench.add_argument("--task", default="novel", choices=["novel", "all"])
-    bench.add_argument("--k", type=_number(int, 1, 1000), default=10)
+    bench.add_argument("--k", type=number_arg(int, 1, 1000), default=10)
     bench.add_argument("--models", default=",".join(registry.names(bench_default=True)),
                        help="comma-separated: " + ", ".join(registry.names()))
     bench.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE")
-    bench.add_argument("--bootstrap", type=_number(int, 0, 100_000), default=1000,
+    bench.add_argument("--bootstrap", type=number_arg(int, 0, 100_000), default=1000,
                        help="bootstrap resamples")
     bench.add_argument("--json", type=output_path, help="write the results as JSON here")
     _add_tune_args(bench, required=False)
     seg = sub.add_parser("segments", help="cluster customer or product embeddings of a model")
-    _add_data_args(seg)
+    add_data_args(seg)
     seg.add_argument("--model", required=True)
     seg.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE")
     seg.add_argument("--what", default="customers", choices=["customers", "items"])
@@ -85,23 +85,23 @@ def build_parser() -> argparse.ArgumentParser:
                          "measuring scale): customers in taste clusters, Instacart-like")
     gen.add_argument("--out", type=output_path, required=True,
                      help="file to write: .parquet, .csv or .csv.gz")
-    gen.add_argument("--lines", type=_number(int, 1, 2_000_000_000), default=1_000_000)
-    gen.add_argument("--customers", type=_number(int, 1, 100_000_000), default=20_000)
-    gen.add_argument("--products", type=_number(int, 2, 10_000_000), default=10_000)
-    gen.add_argument("--seed", type=_number(int, 0), default=0)
+    gen.add_argument("--lines", type=number_arg(int, 1, 2_000_000_000), default=1_000_000)
+    gen.add_argument("--customers", type=number_arg(int, 1, 100_000_000), default=20_000)
+    gen.add_argument("--products", type=number_arg(int, 2, 10_000_000), default=10_000)
+    gen.add_argument("--seed", type=number_arg(int, 0), default=0)
     imp = sub.add_parser("import", help="import and clean an export into the workspace")
-    _add_data_args(imp)
+    add_data_args(imp)
     imp.add_argument("--name", required=True, help="dataset name in the workspace")
     imp.add_argument("--replace", action="store_true",
                      help="replace a dataset of the same name (otherwise refused)")
     train = sub.add_parser("train", help="fit a model as a job: scored on the holdout, "
                            "refitted on all data, stored in the workspace with its metrics")
-    _add_data_args(train)
+    add_data_args(train)
     train.add_argument("--dataset", help="a dataset already in the workspace (or import DATA "
                        "under this name)")
     train.add_argument("--model", required=True)
     train.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE")
-    train.add_argument("--cutoff", type=_date, help="YYYY-MM-DD: train before, score on/after")
+    train.add_argument("--cutoff", type=date_arg, help="YYYY-MM-DD: train before, score on/after")
     train.add_argument("--name", help="what to call the trained model in the workspace")
     train.add_argument("--replace", action="store_true",
                        help="with DATA: replace the dataset of that name")
@@ -109,14 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="keep only the holdout model (no refit on all data)")
     tune = sub.add_parser("tune", help="search each model's settings on the validation "
                           "window as a job; the app then trains and shows the tuned models")
-    _add_data_args(tune)
+    add_data_args(tune)
     tune.add_argument("--dataset", help="a dataset already in the workspace (or import DATA "
                       "under this name)")
     tune.add_argument("--models", default=",".join(registry.names(tune_default=True)),
                       help="comma-separated registry names")
     tune.add_argument("--replace", action="store_true",
                       help="with DATA: replace the dataset of that name")
-    tune.add_argument("--cutoff", type=_date, help="YYYY-MM-DD: the holdout the tuned "
+    tune.add_argument("--cutoff", type=date_arg, help="YYYY-MM-DD: the holdout the tuned "
                       "models are scored on; tuning sees only the orders before it")
     _add_tune_args(tune, required=True)
     tune.add_argument("--json", type=output_path, help="write the search as JSON here")
@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("--json", action="store_true", help="print them as JSON")
     jobs.add_argument("--state", choices=["queued", "running", "done", "failed", "cancelled",
                                           "stopped"])
-    jobs.add_argument("--limit", type=_number(int, 1, 100_000), default=50)
+    jobs.add_argument("--limit", type=number_arg(int, 1, 100_000), default=50)
     jobs.add_argument("--rebuild", action="store_true",
                       help="make the job table again from the models and results on disk "
                            "(a damaged one is moved aside, never deleted)")
@@ -139,12 +139,12 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
         held = [load_input(args)]  # handed over below: the bench frees it once split
     import_s = mem.seconds
     rep, n = held[0].report, len(held[0].interactions)
-    _progress(f"imported {rep.rows_read:,} lines -> {n:,} "
+    progress(f"imported {rep.rows_read:,} lines -> {n:,} "
               f"clean in {import_s:.2f}s ({rep.format}, peak {mem.peak_gb:.2f} GB)")
     result = run_bench(held.pop(), models, params, cutoff=args.cutoff, test_days=args.test_days,
                        task=args.task, k=args.k, n_boot=args.bootstrap,
                        tune_minutes=args.tune_minutes, tune_trials=args.tune_trials,
-                       tune_total_minutes=args.tune_total_minutes, log=_progress)
+                       tune_total_minutes=args.tune_total_minutes, log=progress)
     result["dataset"]["import_seconds"] = round(import_s, 3)
     result["steps"] = {"import": {"seconds": round(import_s, 3), "peak_gb": mem.peak_gb},
                        **result.get("steps", {})}
@@ -160,7 +160,7 @@ def cmd_generate(args: argparse.Namespace) -> dict[str, Any]:
         raise CliError("--out must end in .parquet, .csv or .csv.gz")
     shape = Shape(lines=args.lines, customers=args.customers, products=args.products,
                   aisles=min(134, args.products), seed=args.seed)
-    done = generate(args.out, shape, log=_progress)
+    done = generate(args.out, shape, log=progress)
     print(f"wrote {done['lines']:,} lines to {args.out} ({done['bytes'] / 2**20:,.1f} MB) "
           f"in {done['seconds']:.1f}s")
     return done
@@ -247,7 +247,7 @@ def _run_or_join(jobs, request, reuse: bool):
                 return jobs.run(claimed)
         if not job.active:
             return job
-        _progress(f"the same job is already running (job {job.id}, {job.label or job.kind}); "
+        progress(f"the same job is already running (job {job.id}, {job.label or job.kind}); "
                   "waiting for it")
         while job.active:
             time.sleep(0.5)
@@ -361,7 +361,7 @@ def cmd_jobs(args: argparse.Namespace) -> list[dict[str, Any]]:
               "results and datasets on disk"
               + (f"; the old file is kept as {aside}" if aside else ""))
     if not ws.root.exists():
-        _progress(f"no jobs: there is no workspace at {ws.root} yet (the first import or "
+        progress(f"no jobs: there is no workspace at {ws.root} yet (the first import or "
                   "training makes it)")
     jobs = Jobs(ws, create=False)  # a listing never makes a workspace (nor starts workers)
     jobs.store.reap()

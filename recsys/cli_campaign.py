@@ -16,10 +16,10 @@ from recsys import experiment as ex
 from recsys import plan as pl
 from recsys.cli_common import (
     CliError,
-    _add_data_args,
-    _date,
-    _number,
+    add_data_args,
+    date_arg,
     load_input,
+    number_arg,
     output_path,
     parse_params,
 )
@@ -35,7 +35,7 @@ PLAN_FLAGS = ("audience", "budget", "plan", "targets", "category", "mailing")
 def add_parser(sub) -> None:
     camp = sub.add_parser("campaign", help="size a campaign from a backtest, plan one now, "
                                            "or read one back")
-    _add_data_args(camp)
+    add_data_args(camp)
     camp.add_argument("--model", help="default: the best campaign model ("
                                       f"{registry.campaign_models()[0]})")
     camp.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE")
@@ -46,32 +46,32 @@ def add_parser(sub) -> None:
     target.add_argument("--mailing", nargs="+", metavar="SKU",
                         help="a personalised mailing: each customer offered their best "
                              "product of these")
-    target.add_argument("--top-products", type=_number(int, 1, 10_000), metavar="N",
+    target.add_argument("--top-products", type=number_arg(int, 1, 10_000), metavar="N",
                         help="the N best sellers of the training period (backtest report)")
     target.add_argument("--new-product", metavar="NAME,CATEGORY,PRICE")
-    camp.add_argument("--cutoff", type=_date, help="the backtest report's cutoff")
-    camp.add_argument("--window-days", type=_number(int, 1, 365), default=30)
-    camp.add_argument("--cost-per-contact", type=_number(float, 0), default=0.35)
-    camp.add_argument("--fixed-cost", type=_number(float, 0), default=0.0)
-    camp.add_argument("--margin-pct", type=_number(float, 0, 100, above=True), default=30.0,
+    camp.add_argument("--cutoff", type=date_arg, help="the backtest report's cutoff")
+    camp.add_argument("--window-days", type=number_arg(int, 1, 365), default=30)
+    camp.add_argument("--cost-per-contact", type=number_arg(float, 0), default=0.35)
+    camp.add_argument("--fixed-cost", type=number_arg(float, 0), default=0.0)
+    camp.add_argument("--margin-pct", type=number_arg(float, 0, 100, above=True), default=30.0,
                       help="percent of the price")
-    camp.add_argument("--caused-pct", type=_number(float, 0, 100), default=25.0,
+    camp.add_argument("--caused-pct", type=number_arg(float, 0, 100), default=25.0,
                       help="percent of the audience's buying the campaign causes (plan)")
     camp.add_argument("--audience", help="plan: a number of customers (500) or a share (5%%); "
                                          "default: the best expected profit")
-    camp.add_argument("--budget", type=_number(float, 0, above=True), help="plan: size by money")
-    camp.add_argument("--control-pct", type=_number(float, 0, 50),
+    camp.add_argument("--budget", type=number_arg(float, 0, above=True), help="plan: size by money")
+    camp.add_argument("--control-pct", type=number_arg(float, 0, 50),
                       help="plan: percent held back (default: the least that measures it)")
-    camp.add_argument("--exclude-recent-days", type=_number(int, 0, 3650), default=0,
+    camp.add_argument("--exclude-recent-days", type=number_arg(int, 0, 3650), default=0,
                       help="plan: leave out who bought it this many days before")
-    camp.add_argument("--seed", type=_number(int, 0), default=0, help="plan: control draw")
-    camp.add_argument("--track-record", type=_number(int, 0, 6), default=2, metavar="N",
+    camp.add_argument("--seed", type=number_arg(int, 0), default=0, help="plan: control draw")
+    camp.add_argument("--track-record", type=number_arg(int, 0, 6), default=2, metavar="N",
                       help="plan: replay it on the last N windows (2 fits each)")
     camp.add_argument("--plan", type=output_path, help="plan: write the HTML plan here")
     camp.add_argument("--targets", type=output_path, help="plan: write the target list here")
     camp.add_argument("--read-back", type=Path, metavar="CONTACTS.csv",
                       help="read a campaign back: customer_id, group (target/control), date")
-    camp.add_argument("--since", type=_date, help="read-back: the campaign's start date")
+    camp.add_argument("--since", type=date_arg, help="read-back: the campaign's start date")
     camp.add_argument("--json", type=output_path)
 
 

@@ -28,7 +28,7 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def _date(text: str) -> str:
+def date_arg(text: str) -> str:
     try:
         as_cutoff(text)
     except ValueError as exc:
@@ -80,7 +80,7 @@ def model_list(text: str) -> list[str]:
     return names
 
 
-def _number(kind, low: float | None = None, high: float | None = None, above: bool = False):
+def number_arg(kind, low: float | None = None, high: float | None = None, above: bool = False):
     """An argparse type: a number of this kind within bounds (``above``: strictly)."""
     def parse(text: str):
         try:
@@ -109,7 +109,7 @@ def output_path(text: str) -> Path:
     return path
 
 
-def _progress(message: str) -> None:
+def progress(message: str) -> None:
     """Progress for people at a terminal (on stderr); scripts see only results and errors."""
     if sys.stderr.isatty():
         print(message, file=sys.stderr, flush=True)
@@ -127,7 +127,7 @@ def load_input(args: argparse.Namespace):
                        options=opts)
 
 
-def _add_data_args(p: argparse.ArgumentParser) -> None:
+def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", nargs="*", help="order export files, folders or zips")
     p.add_argument("--format", default="auto",
                    choices=["auto", *FORMATS])

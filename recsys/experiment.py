@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.data import OrderData
+from recsys.data.loader import pseudonymise
 
 ALPHA = 0.05
 POWER = 0.8
@@ -250,8 +251,6 @@ def read_back(contacts: pd.DataFrame, data: OrderData, items=None, days: int = 3
 
 def _as_stored(ids: pd.Series, data: OrderData, key) -> pd.Series:
     """The IDs as the dataset stores them: pseudonymised where they are not already."""
-    from recsys.data.loader import pseudonymise
-
     missing = ~ids.isin(set(data.customer_ids))
     if key is None or not data.report.pseudonymised or not missing.any():
         return ids

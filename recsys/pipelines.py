@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recsys import campaign as cp
+from recsys import plan as pl
 from recsys import segments
 from recsys.data import OrderData
 from recsys.evaluate import EvalResult, Split, Truth, evaluate
@@ -99,9 +101,6 @@ def plan_campaign(data: OrderData, model_name: str, params: dict | None, inputs,
     window for the backtest, one fitted on everything for the audience, and, with
     ``track_windows``, the same plan replayed on that many past windows (two more fits each
     way back)."""
-    from recsys import campaign as cp
-    from recsys import plan as pl
-
     window = cp.CampaignWindow.of(data, str(cp.default_cutoff(data, inputs.days)), inputs.days)
     params = cp.campaign_params(model_name) if params is None else params
     fits = {}
