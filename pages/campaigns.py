@@ -6,7 +6,7 @@ import streamlit as st
 from recsys import campaign as cp
 from recsys import insights
 from recsys.errors import safe_message
-from recsys.plan_report import plan_figures, plan_html, plan_lines
+from recsys.plan_report import plan_figures, plan_html, plan_lines, plan_metrics
 from recsys.workflow import CAMPAIGN_WINDOW_DAYS
 from ui import campaign as ui_campaign
 from ui.cache import campaign_plan, currency, current_data, data_key
@@ -50,17 +50,8 @@ for key in [k for k in lines if k.startswith("warning")]:
     st.warning(lines.pop(key))
 if not plan.evidence.buyers:
     st.stop()
-f, e = plan.forecast, plan.economics()
-m = st.columns(4)
-m[0].metric("Audience", f"{plan.audience:,}", f"{plan.control.control:,} held back",
-            delta_color="off", delta_arrow="off")
-m[1].metric("Expected buyers", f"{f.buyers:,.0f}", f"80%: {f.low:,.0f} to {f.high:,.0f}",
-            delta_color="off", delta_arrow="off")
-m[2].metric("Revenue from the contacted", f"{money}{e['revenue']:,.0f}",
-            f"80%: {money}{e['revenue_low']:,.0f} to {money}{e['revenue_high']:,.0f}",
-            delta_color="off", delta_arrow="off")
-m[3].metric("Expected profit", f"{'-' if e['profit'] < 0 else ''}{money}{abs(e['profit']):,.0f}",
-            f"cost {money}{e['cost']:,.0f}", delta_color="off", delta_arrow="off")
+for col, (label, value, under) in zip(st.columns(4), plan_metrics(plan)):
+    col.metric(label, value, under, delta_color="off", delta_arrow="off")
 for key in ("headline", "offers", "money", "size", "control", "evidence", "track"):
     if key in lines:
         st.write(lines[key])

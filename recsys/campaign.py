@@ -11,6 +11,7 @@ simple heuristics too, and a calibrated purchase probability per rank (+ the pro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,12 @@ class Economics:
     margin_per_conversion: float | None = None
     uplift: float = 1.0
     currency: str = ""  # what goes before an amount ('£'); nothing when it is unknown
+
+    def margin(self, unit_value: float) -> float:
+        """What one buyer earns: the given margin, else ``margin_pct`` of what they spend."""
+        if self.margin_per_conversion is not None:
+            return self.margin_per_conversion
+        return unit_value * self.margin_pct
 
 
 def default_cutoff(data: OrderData, window_days: int = 30):
@@ -171,6 +178,11 @@ class CampaignWindow:
     train: OrderData
     lines: pd.DataFrame
 
+    @cached_property
+    def line_cats(self) -> pd.Series:
+        """The category of every training line (once per window, for the heuristics)."""
+        return line_categories(self.train)
+
     @classmethod
     def of(cls, data: OrderData, cutoff: str | pd.Timestamp | None, days: int
            ) -> CampaignWindow:
@@ -209,13 +221,10 @@ class Backtest:
     base_rate: float
     positives: int
     curves: dict[str, pd.DataFrame]
-    calibration: Any
     unit_value: float
 
     def margin(self, econ: Economics) -> float:
-        if econ.margin_per_conversion is not None:
-            return econ.margin_per_conversion
-        return self.unit_value * econ.margin_pct
+        return econ.margin(self.unit_value)
 
     def priced(self, econ: Economics) -> dict[str, pd.DataFrame]:
         """Stage 3: every curve with costs, margin, expected profit and ROI (pure)."""
@@ -231,21 +240,21 @@ def fit_window_model(window: CampaignWindow, model_name: str, params: dict | Non
     return make_model(model_name, **params).fit(window.train, callback=callback)
 
 
-def product_backtest(window: CampaignWindow, model, item_id: str, label: str | None = None,
-                     line_cats: pd.Series | None = None) -> Backtest:
+def product_backtest(window: CampaignWindow, model, item_id: str, label: str | None = None
+                     ) -> Backtest:
     """Stage 2: rank every training customer for the product, check who bought it in the
     window; curves for the model (named ``label``) and the heuristics."""
     train = window.train
-    line_cats = line_categories(train) if line_cats is None else line_cats
     sizes = size_grid(train.n_customers)
     pos = window.positives(item_id)
     scores = customer_scores(model, train, item_id)
     curves = {label or model.name: gains(scores, pos, sizes)}
     for h in HEURISTICS[1:]:
-        curves[h] = gains(heuristic_scores(train, item_id, h, line_cats=line_cats), pos, sizes)
+        curves[h] = gains(heuristic_scores(train, item_id, h, line_cats=window.line_cats),
+                          pos, sizes)
     curves["random"] = expected_random(pos, sizes)
     return Backtest(item_id, float(pos.mean()), int(pos.sum()), curves,
-                    calibrate(pos, scores), unit_value(train, item_id))
+                    unit_value(train, item_id))
 
 
 def backtest(data: OrderData, items: list[str], model_name: str, params: dict | None = None,
@@ -254,8 +263,7 @@ def backtest(data: OrderData, items: list[str], model_name: str, params: dict | 
     """All three stages but pricing for several products: fit once, then each product."""
     window = window or CampaignWindow.of(data, cutoff, window_days)
     model = fit_window_model(window, model_name, params)
-    line_cats = line_categories(window.train)
-    return [product_backtest(window, model, item, model_name, line_cats) for item in items]
+    return [product_backtest(window, model, item, model_name) for item in items]
 
 
 def customer_scores(model, train: OrderData, item) -> np.ndarray:
@@ -289,17 +297,13 @@ def summary_sentence(curve: pd.DataFrame, n: int, base_rate: float, econ: Econom
             f" per contact: {c}{r['cost']:,.0f} cost, {c}{r['margin']:,.0f} margin, {roi}.")
 
 
-def target_list(model, data: OrderData, item, calibration=None, n: int | None = None
-                ) -> pd.DataFrame:
-    """Customers to contact now (a model fitted on all data), best first, with a purchase
-    probability from the backtest's calibration of rank share."""
+def target_list(model, data: OrderData, item, n: int | None = None) -> pd.DataFrame:
+    """Customers to contact now (a model fitted on all data), best first, with the model's
+    score (a plan's list, with probabilities, is ``plan.target_table``)."""
     n = n or data.n_customers
     cust, scores = model.recommend_customers(item, n=n, exclude_buyers=False)
-    rank = np.arange(len(cust)) / max(data.n_customers - 1, 1)
-    prob = calibration.predict(rank) if calibration is not None else np.full(len(cust), np.nan)
     out = pd.DataFrame({"rank": np.arange(1, len(cust) + 1), "customer_id": cust,
-                        "score": np.round(scores.astype(float), 5),
-                        "probability": np.round(prob, 4)})
+                        "score": np.round(scores.astype(float), 5)})
     if registry.spec(model.name).drivers and not isinstance(item, NewProduct):
         out["why"] = model.drivers(cust, [item])
     return out

@@ -9,8 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from recsys import campaign as cp
 from recsys import experiment as ex
 from recsys import plan as pl
@@ -55,7 +53,8 @@ def add_parser(sub) -> None:
     camp.add_argument("--fixed-cost", type=number_arg(float, 0), default=0.0)
     camp.add_argument("--margin-pct", type=number_arg(float, 0, 100, above=True), default=30.0,
                       help="percent of the price")
-    camp.add_argument("--caused-pct", type=number_arg(float, 0, 100), default=25.0,
+    camp.add_argument("--caused-pct", type=number_arg(float, 0, 100),
+                      default=100 * pl.CAUSED_SHARE,
                       help="percent of the audience's buying the campaign causes (plan)")
     camp.add_argument("--audience", help="plan: a number of customers (500) or a share (5%%); "
                                          "default: the best expected profit")
@@ -137,10 +136,7 @@ def _scope(args, data) -> pl.Scope:
                        "--mailing SKU SKU ...")
     if len(args.product) == 1:
         return pl.Scope.product(data, args.product[0])
-    missing = [p for p in args.product if p not in set(data.item_ids)]
-    if missing:
-        raise CliError(f"Products not in this dataset: {', '.join(missing[:5])}")
-    return pl.Scope(tuple(args.product), f"any of {len(args.product)} products", "collection")
+    return pl.Scope.collection(data, args.product)
 
 
 def _plan(args, model: str, params) -> dict[str, Any]:
@@ -172,10 +168,9 @@ def _plan(args, model: str, params) -> dict[str, Any]:
 def _read_back(args) -> dict[str, Any]:
     data = load_input(args)
     try:
-        contacts = pd.read_csv(args.read_back, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise CliError(f"Could not read the contact list {args.read_back}: "
-                       f"{type(exc).__name__}") from None
+        contacts = ex.read_contacts(args.read_back, str(args.read_back))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     items = args.product or (list(pl.Scope.category(data, args.category).items)
                              if args.category else None)
     try:

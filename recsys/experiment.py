@@ -7,6 +7,7 @@ uplift-at-k where the contact list carries scores.
 
 from __future__ import annotations
 
+import io
 import warnings
 from dataclasses import dataclass
 
@@ -256,6 +257,17 @@ def _as_stored(ids: pd.Series, data: OrderData, key) -> pd.Series:
         return ids
     hashed = pseudonymise(ids[missing].astype("string"), key()).astype(str)
     return ids.where(~missing, hashed.reindex(ids.index))
+
+
+def read_contacts(source, name: str = "") -> pd.DataFrame:
+    """A contact list (a path, or the bytes of an upload) as text columns; one line saying
+    so when it is not a readable CSV."""
+    try:
+        return pd.read_csv(io.BytesIO(source) if isinstance(source, bytes) else source,
+                           dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:  # a ParserError is a ValueError
+        raise ValueError(f"Could not read the contact list{' ' + name if name else ''}: "
+                         f"{type(exc).__name__}") from None
 
 
 def _checked_contacts(contacts: pd.DataFrame, start) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from recsys import campaign as cp
 from recsys.data import OrderData
 
 LEVEL = 0.8  # the interval's coverage
@@ -24,22 +25,40 @@ Z80 = 1.2815515655446004  # its normal quantile
 SPREAD_WINDOWS = 6  # past windows the spread is learned from
 REFERENCE_PRODUCTS = 20  # the best sellers it is learned on
 MIN_SPREAD = 0.10  # a floor: a handful of calm windows does not promise a narrow future
+MAD_TO_SD = 1.4826  # a normal's sd per median absolute deviation
 
 
-def window_buyers(data: OrderData, items, end: pd.Timestamp, days: int, k: int) -> np.ndarray:
-    """Distinct buyers of any of ``items`` in each of the ``k`` windows of ``days`` before
-    ``end`` (oldest first)."""
+def _window_lines(data: OrderData, items, end: pd.Timestamp, days: int, k: int
+                  ) -> pd.DataFrame:
+    """The lines of ``items`` in the ``k`` windows of ``days`` before ``end``: customer
+    code, item and window (0 = the last)."""
     inter = data.interactions
     t = inter["timestamp"]
     span = pd.Timedelta(days=days)
     keep = ((t >= end - k * span) & (t < end)).to_numpy()
     keep = keep & inter["item_id"].isin(list(items)).to_numpy()
-    rows = inter.loc[keep, ["customer_id", "timestamp"]]
-    # [end - (k+1) span, end - k span) is window k back (0 = the last)
+    rows = inter.loc[keep, ["customer_id", "item_id", "timestamp"]]
+    # [end - (w+1) span, end - w span) is window w back
     back = (-((rows["timestamp"] - end) // span) - 1).astype(int).to_numpy()
-    pairs = pd.DataFrame({"c": rows["customer_id"].cat.codes.to_numpy(), "w": back})
-    counts = pairs.drop_duplicates().groupby("w").size()
+    return pd.DataFrame({"c": rows["customer_id"].cat.codes.to_numpy(),
+                         "item": rows["item_id"].astype(str).to_numpy(), "w": back})
+
+
+def window_buyers(data: OrderData, items, end: pd.Timestamp, days: int, k: int) -> np.ndarray:
+    """Distinct buyers of any of ``items`` in each of the ``k`` windows of ``days`` before
+    ``end`` (oldest first)."""
+    lines = _window_lines(data, items, end, days, k)
+    counts = lines[["c", "w"]].drop_duplicates().groupby("w").size()
     return counts.reindex(range(k - 1, -1, -1), fill_value=0).to_numpy()
+
+
+def buyers_by_item(data: OrderData, items, end: pd.Timestamp, days: int, k: int
+                   ) -> pd.DataFrame:
+    """items x windows: each product's distinct buyers in each of the ``k`` windows before
+    ``end`` (oldest first), in one pass over the lines."""
+    lines = _window_lines(data, items, end, days, k).drop_duplicates()
+    counts = lines.groupby(["item", "w"]).size().unstack(fill_value=0)
+    return counts.reindex(index=list(items), columns=range(k - 1, -1, -1), fill_value=0)
 
 
 RULES = ("level", "last")
@@ -74,23 +93,23 @@ def demand_rule(data: OrderData, end: pd.Timestamp, days: int,
     last ``SPREAD_WINDOWS`` windows before ``end``: its spread. (Choosing, per shop, the rule
     that missed least on these windows was tried: it picked the worse rule for the next
     month as often as the better one.)"""
-    before = data.interactions[data.interactions["timestamp"] < end]
-    ref = list(before["item_id"].value_counts().index[:REFERENCE_PRODUCTS].astype(str))
-    errors: dict[str, list[float]] = {r: [] for r in RULES}
-    for item in dict.fromkeys(ref + list(items or [])):
-        b = window_buyers(data, [item], end, days, SPREAD_WINDOWS + 2)
+    chosen = rule if rule in RULES else RULE
+    inter = data.interactions
+    sold = inter.loc[(inter["timestamp"] < end).to_numpy(), "item_id"].value_counts()
+    ref = list(sold.index[:REFERENCE_PRODUCTS].astype(str))
+    table = buyers_by_item(data, list(dict.fromkeys(ref + list(items or []))), end, days,
+                           SPREAD_WINDOWS + 2).to_numpy()
+    errors = []
+    for b in table:
         for i in range(2, len(b)):
             if b[i - 1] + b[i - 2] == 0:
                 continue  # not sold yet: no forecast was possible
-            for r in RULES:
-                planned = b[i - 1] * demand_factor(b[i - 2:i], r)
-                errors[r].append(float(np.log((b[i] + 1) / (planned + 1))))
-    misses = {r: float(np.median(np.abs(e))) if e else np.inf for r, e in errors.items()}
-    chosen = rule if rule in RULES else RULE
-    cases = len(errors[chosen])
-    if cases < 5:  # too little history to learn from: carry the last window, widely
-        return DemandRule("last", 0.5, cases)
-    return DemandRule(chosen, max(MIN_SPREAD, 1.4826 * misses[chosen]), cases)
+            planned = b[i - 1] * demand_factor(b[i - 2:i], chosen)
+            errors.append(float(np.log((b[i] + 1) / (planned + 1))))
+    if len(errors) < 5:  # too little history to learn from: carry the last window, widely
+        return DemandRule("last", 0.5, len(errors))
+    miss = float(np.median(np.abs(errors)))
+    return DemandRule(chosen, max(MIN_SPREAD, MAD_TO_SD * miss), len(errors))
 
 
 @dataclass(frozen=True)
@@ -103,14 +122,6 @@ class Forecast:
     backtest_hits: float  # what the same share of the audience bought in the last window
     demand_factor: float
     spread: float  # sd of the log error (demand and counting noise together)
-
-    @property
-    def level(self) -> float:
-        return LEVEL
-
-    def scaled(self, value: float) -> tuple[float, float, float]:
-        """(expected, low, high) of a quantity proportional to buyers (revenue, margin)."""
-        return self.buyers * value, self.low * value, self.high * value
 
     def to_dict(self) -> dict[str, float]:
         return {"buyers": round(self.buyers, 2), "low": round(self.low, 2),
@@ -138,27 +149,26 @@ class RankCurve:
 
     a: float
     b: float
-    n: int  # customers ranked in the backtest
+    offset: float  # the first band's centre: the curve flattens above it, never beyond
 
     def predict(self, rank_share: np.ndarray) -> np.ndarray:
-        x = np.log(np.asarray(rank_share, float) + 0.5 / max(self.n, 1))
+        x = np.log(np.asarray(rank_share, float) + self.offset)
         return 1 / (1 + np.exp(-(self.a + self.b * x)))
 
 
 def fit_rank_curve(positives: np.ndarray, scores: np.ndarray) -> RankCurve:
-    """A logistic fit of the backtest's buyers on log rank share (ties in score broken by
-    customer order, as the ranking does)."""
-    from sklearn.linear_model import LogisticRegression
-
-    n = len(scores)
-    y = np.asarray(positives, bool)[np.argsort(-scores, kind="stable")]
-    x = np.log(np.arange(n) / max(n, 1) + 0.5 / max(n, 1))
-    if y.all() or not y.any():
-        rate = (y.sum() + 0.5) / (n + 1)
-        return RankCurve(float(np.log(rate / (1 - rate))), -1e-6, n)
-    fit = LogisticRegression(C=1e4, max_iter=1000).fit(x[:, None], y)
-    b = min(float(fit.coef_[0, 0]), -1e-6)  # a model with no lift at all: nearly flat
-    return RankCurve(float(fit.intercept_[0]), b, n)
+    """The line through the backtest's buying rate by rank band, on the logit and log-rank
+    scales. The bands are ``campaign.calibrate``'s: widening down the list, each pulled
+    towards the base rate by a few customers' worth of evidence, so a handful of buyers at
+    the very top does not read as certainty."""
+    bands = cp.calibrate(positives, scores)
+    rate = np.clip(bands.y, 1e-6, 1 - 1e-6)
+    logit = np.log(rate) - np.log1p(-rate)
+    offset = max(float(bands.x[0]), 1e-9) if len(bands.x) else 1.0
+    if len(rate) < 2 or np.ptp(rate) == 0:  # one band, or no lift at all: nearly flat
+        return RankCurve(float(logit.mean()), -1e-6, offset)
+    b, a = np.polyfit(np.log(bands.x + offset), logit, 1)
+    return RankCurve(float(a), min(float(b), -1e-6), offset)
 
 
 def audience_probabilities(curve: RankCurve, size: int, n_customers: int,

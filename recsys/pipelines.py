@@ -108,10 +108,5 @@ def plan_campaign(data: OrderData, model_name: str, params: dict | None, inputs,
         cut = window.cutoff - (j - 1) * pd.Timedelta(days=inputs.days)
         with step(f"fitting {model_name} on the orders before {cut.date()}"):
             fits[cut] = make_model(model_name, **params).fit(data.before(cut) if j else data)
-    plan_time = window.cutoff + pd.Timedelta(days=inputs.days)
     with step("planning"):
-        plan = pl.make_plan(data, window, fits[window.cutoff], fits[plan_time], inputs,
-                            model_name)
-        if track_windows:
-            plan.track = pl.track_record(data, inputs, fits, plan_time, track_windows)
-    return plan
+        return pl.plan_with_record(data, window, fits, inputs, model_name)

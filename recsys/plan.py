@@ -22,6 +22,7 @@ from recsys import forecast as fc
 from recsys.data import OrderData
 from recsys.experiment import ControlDesign, assign_groups, design_control
 from recsys.plan_scope import (  # noqa: F401 (the plan's inputs, importable from here too)
+    CAUSED_SHARE,
     EVIDENCE_HITS,
     MAX_SCOPE_ITEMS,
     PlanInputs,
@@ -62,7 +63,8 @@ def backtest_scope(window: cp.CampaignWindow, model, inputs: PlanInputs) -> Evid
     sizes = cp.size_grid(train.n_customers)
     heuristics = {}
     if len(items) == 1:
-        heuristics = {h: cp.gains(cp.heuristic_scores(train, items[0], h), pos, sizes)
+        heuristics = {h: cp.gains(cp.heuristic_scores(train, items[0], h,
+                                                      line_cats=window.line_cats), pos, sizes)
                       for h in cp.HEURISTICS[1:]}
     heuristics["random"] = cp.expected_random(pos, sizes)
     value = float(np.mean([cp.unit_value(train, i) for i in items[:MAX_SCOPE_ITEMS]]))
@@ -114,33 +116,30 @@ class CampaignPlan:
         """A mailing's expected buyers among those offered each product (best first)."""
         if self.inputs.scope.kind != "mailing":
             return {}
-        per = self.targets.groupby("product")["probability"].agg(["sum", "size"])
-        return {k: round(float(v), 2) for k, v in per["sum"].sort_values(ascending=False)
-                .items()}
+        per = self.targets.groupby("product")["probability"].sum()
+        return {k: round(float(v), 2) for k, v in per.sort_values(ascending=False).items()}
 
     def margin_per_buyer(self) -> float:
-        e = self.inputs.econ
-        return (e.margin_per_conversion if e.margin_per_conversion is not None
-                else self.evidence.unit_value * e.margin_pct)
+        return self.inputs.econ.margin(self.evidence.unit_value)
 
     def profit_curve(self) -> pd.DataFrame:
         """Buyers and profit (with the interval) by audience size, everyone contacted."""
-        e, grid = self.inputs.econ, cp.size_grid(self.candidates)
+        e, margin = self.inputs.econ, self.margin_per_buyer()
         rows = []
-        for n in grid:
+        for n in cp.size_grid(self.candidates):
             f = _forecast(self.evidence, int(n), self.candidates,
                           self.forecast.demand_factor, self.demand_spread)
             cost = e.fixed_cost + n * e.cost_per_contact
             rows.append({"n": int(n), "buyers": f.buyers, "low": f.low, "high": f.high,
-                         **{f"profit{k}": b * e.uplift * self.margin_per_buyer() - cost
+                         **{f"profit{k}": b * e.uplift * margin - cost
                             for k, b in (("", f.buyers), ("_low", f.low), ("_high", f.high))}})
         return pd.DataFrame(rows)
 
     def fingerprint(self) -> str:
         """A hash of everything the plan says and who it targets (for caching its files)."""
-        said = json.dumps([self.to_dict(), self.targets.to_dict("list")], sort_keys=True,
-                          default=str)
-        return hashlib.sha256(said.encode()).hexdigest()[:16]
+        said = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        who = pd.util.hash_pandas_object(self.targets, index=False).to_numpy().tobytes()
+        return hashlib.sha256(said + who).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         share = self.audience / max(self.candidates, 1)
@@ -196,8 +195,7 @@ def choose_size(ev: Evidence, inputs: PlanInputs, candidates: int, factor: float
     smallest = _evidence_floor(ev, candidates)
     grid = np.unique(np.r_[cp.size_grid(candidates), smallest])
     grid = grid[grid >= smallest]
-    margin = ev.unit_value * e.margin_pct if e.margin_per_conversion is None else (
-        e.margin_per_conversion)
+    margin = e.margin(ev.unit_value)
     profit = [_forecast(ev, n, candidates, factor, spread).buyers * e.uplift * margin
               - n * e.cost_per_contact for n in grid]
     n = int(grid[int(np.argmax(profit))])
@@ -218,14 +216,15 @@ def make_plan(data: OrderData, window: cp.CampaignWindow, window_model, live_mod
               inputs: PlanInputs, model_name: str) -> CampaignPlan:
     """The plan at the end of the data (the backtest window's end)."""
     scope, days = inputs.scope, inputs.days
-    missing = [i for i in scope.items if i not in set(data.item_ids)]
+    known = set(data.item_ids)
+    missing = [i for i in scope.items if i not in known]
     if missing:
         raise ValueError(f"Products not in this dataset: {', '.join(missing[:5])}")
     plan_time = window.cutoff + pd.Timedelta(days=days)
     ev = backtest_scope(window, window_model, inputs)
     rule = fc.demand_rule(data, plan_time, days, list(scope.items))
-    factor, spread = rule.factor(fc.window_buyers(data, scope.items, plan_time, days, 2)), \
-        rule.spread
+    factor = rule.factor(fc.window_buyers(data, scope.items, plan_time, days, 2))
+    spread = rule.spread
     excluded = recent_buyers(data, scope.items, plan_time, inputs.exclude_recent_days)
     candidates = int(data.n_customers - excluded.sum())
     size, why = choose_size(ev, inputs, candidates, factor, spread)
@@ -262,6 +261,18 @@ def target_table(data: OrderData, model, scope: Scope, size: int, curve: fc.Rank
                          "probability": np.round(prob, 6),
                          "expected_value": np.round(prob * unit_value, 4),
                          "group": assign_groups(order, control, seed)})
+
+
+def plan_with_record(data: OrderData, window: cp.CampaignWindow,
+                     fits: dict[pd.Timestamp, Any], inputs: PlanInputs, model_name: str
+                     ) -> CampaignPlan:
+    """The plan from models fitted before cutoffs (``fits``: the backtest's cutoff, earlier
+    ones for the track record, and the plan's time for the model on all data), with the
+    same plan replayed on every past window whose models are there."""
+    plan_time = window.cutoff + pd.Timedelta(days=inputs.days)
+    plan = make_plan(data, window, fits[window.cutoff], fits[plan_time], inputs, model_name)
+    plan.track = track_record(data, inputs, fits, plan_time, max(len(fits) - 2, 0))
+    return plan
 
 
 def track_record(data: OrderData, inputs: PlanInputs, models: dict[pd.Timestamp, Any],

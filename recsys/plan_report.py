@@ -8,6 +8,7 @@ import json
 
 import plotly.graph_objects as go
 
+from recsys import forecast as fc
 from recsys.plan import CampaignPlan
 
 RULE_WORDS = {"level": "with the demand of the last two months against the last",
@@ -49,7 +50,7 @@ def plan_lines(plan: CampaignPlan) -> dict[str, str]:
             f"after ({_lift(plan, share)} a random audience). The forecast carries that "
             f"forward, {RULE_WORDS[plan.demand_rule]} (x{f.demand_factor:.2f}): on this "
             f"shop's best sellers that rule missed the next month by a median "
-            f"{plan.demand_spread / 1.4826:.0%} (which the interval allows for)."),
+            f"{plan.demand_spread / fc.MAD_TO_SD:.0%} (which the interval allows for)."),
     }
     offers = plan.offers()
     if offers:
@@ -68,6 +69,16 @@ def plan_lines(plan: CampaignPlan) -> dict[str, str]:
     for i, w in enumerate(plan.warnings):
         out[f"warning{i}"] = w
     return out
+
+
+def plan_metrics(plan: CampaignPlan) -> list[tuple[str, str, str]]:
+    """(label, value, the line under it) of the plan's four headline figures."""
+    c, e, f = plan.inputs.econ.currency, plan.economics(), plan.forecast
+    return [("Audience", f"{plan.audience:,}", f"{plan.control.control:,} held back"),
+            ("Expected buyers", f"{f.buyers:,.0f}", f"80%: {f.low:,.0f} to {f.high:,.0f}"),
+            ("Revenue from the contacted", _m(c, e["revenue"]),
+             f"80%: {_m(c, e['revenue_low'])} to {_m(c, e['revenue_high'])}"),
+            ("Expected profit", _m(c, e["profit"]), f"cost {_m(c, e['cost'])}")]
 
 
 def _count(n: float, word: str) -> str:

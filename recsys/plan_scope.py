@@ -13,6 +13,7 @@ from recsys import campaign as cp
 from recsys.data import OrderData
 
 MAX_SCOPE_ITEMS = 50  # a category's products scored one by one: the top sellers of it
+CAUSED_SHARE = 0.25  # the default share of the audience's buying the campaign causes
 EVIDENCE_HITS = 10  # the smallest audience offered holds this many backtest buyers
 
 
@@ -34,12 +35,16 @@ class Scope:
     @classmethod
     def mailing(cls, data: OrderData, items) -> Scope:
         """A personalised mailing: each customer is offered their best product of the set."""
-        items = tuple(dict.fromkeys(str(i) for i in items))
-        missing = [i for i in items if i not in set(data.item_ids)]
-        if len(items) < 2 or missing:
-            raise ValueError("A mailing needs two or more products of this dataset"
-                             + (f" (not in it: {', '.join(missing[:5])})" if missing else "."))
+        items = _known(data, items)
+        if len(items) < 2:
+            raise ValueError("A mailing needs two or more products of this dataset.")
         return cls(items[:MAX_SCOPE_ITEMS], f"a mailing of {len(items)} products", "mailing")
+
+    @classmethod
+    def collection(cls, data: OrderData, items) -> Scope:
+        """Buyers of any of several products."""
+        items = _known(data, items)
+        return cls(items, f"any of {len(items)} products", "collection")
 
     @classmethod
     def category(cls, data: OrderData, category: str) -> Scope:
@@ -49,6 +54,17 @@ class Scope:
             raise ValueError(f"No product in the category {category!r}.")
         items = tuple(inside["item_id"].astype(str).head(MAX_SCOPE_ITEMS))
         return cls(items, f"category {category} ({len(inside):,} products)", "category")
+
+
+def _known(data: OrderData, items) -> tuple[str, ...]:
+    """The products, once each, all of them in the dataset (else a ValueError naming the
+    missing ones)."""
+    items = tuple(dict.fromkeys(str(i) for i in items))
+    known = set(data.item_ids)
+    missing = [i for i in items if i not in known]
+    if missing:
+        raise ValueError(f"Products not in this dataset: {', '.join(missing[:5])}")
+    return items
 
 
 @dataclass(frozen=True)
@@ -86,7 +102,7 @@ class Sizing:
 class PlanInputs:
     scope: Scope
     sizing: Sizing = field(default_factory=Sizing)
-    econ: cp.Economics = field(default_factory=lambda: cp.Economics(uplift=0.25))
+    econ: cp.Economics = field(default_factory=lambda: cp.Economics(uplift=CAUSED_SHARE))
     days: int = 30
     control_share: float | None = None  # None: the smallest that can measure the campaign
     exclude_recent_days: int = 0  # leave out who bought the scope this recently

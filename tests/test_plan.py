@@ -375,3 +375,11 @@ def test_a_mailing_offers_each_customer_their_best_product(data):
     assert "offered their best placed product" in plan_lines(p)["offers"]
     with pytest.raises(ValueError, match="two or more"):
         pl.Scope.mailing(data, ["p1"])
+
+
+def test_a_few_buyers_at_the_top_do_not_read_as_certainty():
+    scores = np.arange(1000)[::-1].astype(float)
+    pos = np.zeros(1000, bool)
+    pos[:3] = True  # the three best-ranked customers bought: no reason to promise 100%
+    top = fc.fit_rank_curve(pos, scores).predict(np.array([0.0]))[0]
+    assert 0.003 < top < 0.5

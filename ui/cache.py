@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from recsys import plan as pl
@@ -149,10 +150,9 @@ def _campaign_plan(root: str, fingerprint: str, models: tuple, asked: str, model
     """``models``: (cutoff or 'live', model id, stamp) of every fitted model the plan uses."""
     fitted = {c: _stored_model(root, mid, stamp) for c, mid, stamp in models}
     window = _campaign_window(root, fingerprint, cutoff, _inputs.days, _data)
-    plan = pl.make_plan(_data, window, fitted[cutoff], fitted["live"], _inputs, model_name)
-    past = {as_cutoff(c) if c != "live" else plan.plan_time: m for c, m in fitted.items()}
-    plan.track = pl.track_record(_data, _inputs, past, plan.plan_time, len(models) - 2)
-    return plan
+    now = window.cutoff + pd.Timedelta(days=_inputs.days)
+    fits = {now if c == "live" else as_cutoff(c): m for c, m in fitted.items()}
+    return pl.plan_with_record(_data, window, fits, _inputs, model_name)
 
 
 def campaign_plan(models: dict[str, str], model_name: str, cutoff: str,

@@ -3,8 +3,6 @@ opening the link sees the same plan), the jobs a plan waits for, and the read-ba
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 import streamlit as st
 
@@ -69,7 +67,7 @@ def inputs(data: OrderData, currency: str, days: int) -> tuple[str, pl.PlanInput
                                 name="cost"),
         fixed_cost=number(e[1], "Fixed cost", 0.0, 1e6, 0.0, step=50.0, name="fixed"),
         margin_pct=number(e[2], "Margin % of price", 1.0, 100.0, 30.0, name="margin") / 100,
-        uplift=number(e[3], "Buying caused %", 0.0, 100.0, 25.0, name="caused",
+        uplift=number(e[3], "Buying caused %", 0.0, 100.0, 100 * pl.CAUSED_SHARE, name="caused",
                       help="Share of the audience's buying the campaign causes (the rest "
                            "would buy anyway). A read-back with a control group measures "
                            "it.") / 100,
@@ -121,11 +119,11 @@ def read_back_panel(data: OrderData, currency: str, items, default_start) -> Non
         st.error(f"The contact list is over {MAX_CONTACTS_MB} MB.")
         return
     try:
-        contacts = pd.read_csv(io.BytesIO(upload.getvalue()), dtype=str, keep_default_na=False)
+        contacts = ex.read_contacts(upload.getvalue(), upload.name)
         has_date = "date" in {c.lower().strip() for c in contacts.columns}
         back = ex.read_back(contacts, data, items, int(days), None if has_date else start,
                             workspace().pii_key)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+    except ValueError as exc:
         st.error(f"Could not read the campaign back: {safe_message(exc)}")
         return
     (st.success if back.has_control else st.info)(back.words(currency))
@@ -150,5 +148,5 @@ def new_product_panel(data: OrderData) -> None:
                    "to score new products.")
     elif st.toggle("Score this new product"):
         cold = model(next(iter(able.values())).serving_id)
-        st.dataframe(cp.target_list(cold, data, NewProduct(name, cat or None, price), None,
-                                    n=50), hide_index=True)
+        st.dataframe(cp.target_list(cold, data, NewProduct(name, cat or None, price), n=50),
+                     hide_index=True)
