@@ -5,12 +5,13 @@ import streamlit as st
 from recsys import viz
 from recsys.errors import safe_message
 from recsys.models import registry
-from recsys.presentation import COLUMN_HELP, leaderboard_frame, served_table, tuning_table
+from recsys.presentation import COLUMN_HELP, leaderboard_frame, tuning_table
 from recsys.requests import FitRequest, TuneRequest
 from recsys.tuning import too_little_history
 from recsys.workflow import default_cutoff, leaderboard_rows, tuning_summaries
 from ui.cache import current_data, current_fingerprint, data_key, workspace
-from ui.jobs import active, job_line, jobs, served, submit, watch
+from ui.jobs import active, job_line, jobs, submit, watch
+from ui.models import models_panel
 from ui.routing import routed
 from ui.widgets import intro, param_inputs, show_notice
 
@@ -88,15 +89,4 @@ if ended:
         for job in ended:
             job_line(job)
 
-with st.expander("Models of this dataset"):
-    models = served()
-    st.dataframe(served_table(models.values()), hide_index=True, width="stretch")
-    c1, c2, c3 = st.columns([2, 2, 1])
-    pick = c1.selectbox("Rename or delete", [""] + list(models))
-    new_name = c2.text_input("New name", value=models[pick].title if pick else "")
-    if pick and c3.button("Rename") and new_name.strip():
-        workspace().relabel_configuration(models[pick].group, fp, new_name.strip()[:60])
-        st.rerun()
-    if pick and c3.button("Delete"):
-        workspace().delete_configuration(models[pick].group, fp)
-        st.rerun()
+models_panel()

@@ -1,4 +1,4 @@
-"""Command line: ``python -m recsys bench|tune|train|jobs|segments|campaign|import|generate``.
+"""Command line: ``python -m recsys bench|tune|train|jobs|model|segments|campaign|import|generate``.
 
 Errors in the input end the program with exit status 2 and one line naming the problem.
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from recsys import cli_campaign
+from recsys import cli_campaign, cli_model
 from recsys.bench import format_leaderboard, run_bench
 from recsys.cli_common import (
     CliError,
@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--projection", default="umap", choices=["umap", "tsne", "pca"])
     seg.add_argument("--json", type=output_path, help="write the segments as JSON here")
     cli_campaign.add_parser(sub)
+    cli_model.add_parser(sub)
     gen = sub.add_parser("generate", help="write a large synthetic order export (for "
                          "measuring scale): customers in taste clusters, Instacart-like")
     gen.add_argument("--out", type=output_path, required=True,
@@ -398,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         {"bench": cmd_bench, "import": cmd_import, "generate": cmd_generate,
          "segments": cmd_segments, "campaign": cli_campaign.cmd_campaign, "train": cmd_train,
-         "jobs": cmd_jobs, "tune": cmd_tune}[args.command](args)
+         "jobs": cmd_jobs, "tune": cmd_tune, "model": cli_model.cmd_model}[args.command](args)
     except (CliError, FormatError, ReadError, StoreError, ModelFileError, KeyError,
             ValueError) as exc:
         # safe_message: a library's own message may quote a row of the user's file.

@@ -123,6 +123,7 @@ class ModelRecord:
     job_key: str | None = None
     job_params: dict[str, Any] | None = None
     job_label: str | None = None
+    origin: dict[str, Any] | None = None  # an imported model: its card's dataset, score, date
 
     @property
     def display(self) -> str:

@@ -79,6 +79,9 @@ class Served:
 
     @property
     def note(self) -> str:
+        if self.holdout_id is None:
+            return "serving: a model file taken in" + (
+                "" if self.score else " (trained on other data: no holdout score here)")
         if self.trained_on is TrainedOn.ALL:
             return "serving: fitted on all orders"
         cut = self.cutoff or "the cutoff"
@@ -102,12 +105,16 @@ def served_models(ws: Workspace, fingerprint: str) -> list[Served]:
     for group, records in groups.items():
         full = [r for r in records if r.trained_on is TrainedOn.ALL and not r.partial]
         holdout = [r for r in records if r.trained_on is TrainedOn.HOLDOUT]
-        if not holdout:  # fitted for a campaign target list only: not a trained model
-            continue
-        serving = (full or holdout)[0]
-        out.append(Served(serving.display, serving.model, group, serving.name,
-                          serving.trained_on, holdout[0].name, holdout[0].metrics,
-                          serving.partial))
+        imported = [r for r in records if r.origin is not None]
+        if imported:  # a model file taken in: served as it came, scored where it was made
+            r = imported[0]
+            out.append(Served(r.display, r.model, group, r.name, r.trained_on, None,
+                              r.metrics, r.partial))
+        elif holdout:  # else fitted for a campaign target list only: not a trained model
+            serving = (full or holdout)[0]
+            out.append(Served(serving.display, serving.model, group, serving.name,
+                              serving.trained_on, holdout[0].name, holdout[0].metrics,
+                              serving.partial))
     return _ranked(out)
 
 

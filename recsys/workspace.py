@@ -396,6 +396,15 @@ class Workspace:
         self.model_record(name)  # a model the workspace cannot describe is not used either
         return load_model(self._safe(folder))
 
+    def model_files(self, name: str) -> list[tuple[str, Path]]:
+        """A stored model's files as (path inside its folder, path), for an export."""
+        folder = self._dir("models", check_name(name))
+        if not (folder / "meta.json").exists():
+            raise StoreError(f"No model named {name!r}")
+        folder = self._safe(folder)
+        return [(p.relative_to(folder).as_posix(), p) for p in sorted(folder.rglob("*"))
+                if p.is_file()]
+
     def model_stamp(self, name: str) -> str:
         """What a stored model's folder holds now (names, sizes, modification times): a
         server that keeps a model in memory serves it only while this is unchanged, so a
