@@ -14,7 +14,7 @@ import pytest
 
 from recsys import cli, model_files
 from recsys.model_files import ModelFileError, export_model, import_model, read_card
-from recsys.models import make_model
+from recsys.models import make_model, registry
 from recsys.records import ModelRecord, ScoreRow, TrainedOn
 from recsys.workflow import served_models
 from recsys.workspace import DatasetRef, Workspace
@@ -33,8 +33,9 @@ def _workspace_with_model(root, data, model: str = "ease", **params):
     return ws, ref
 
 
-@pytest.mark.parametrize("model,params", [("ease", {}), ("itemknn", {}),
-                                          ("als", {"factors": 4, "iterations": 2})])
+@pytest.mark.parametrize("model,params", [
+    ("ease", {}), ("itemknn", {}), ("als", {"factors": 4, "iterations": 2}),
+    ("two_tower", dict(registry.spec("two_tower").quick))])
 def test_exported_model_serves_identical_recommendations_in_another_workspace(
         clustered_data, tmp_path, model, params):
     a, ref = _workspace_with_model(tmp_path / "a", clustered_data, model, **params)
