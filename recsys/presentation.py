@@ -22,6 +22,7 @@ from recsys.requests import (
     SegmentsRequest,
     ServeRequest,
     TuneRequest,
+    decode,
 )
 
 
@@ -87,6 +88,35 @@ def request_label(request: Request) -> str:
         return (f"{request.model} · learns who bought what before {request.cutoff}, to "
                 "backtest campaigns")
     return request.kind_name if isinstance(request, Params) else request.kind
+
+
+def job_details(kind: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """A job's settings as (what, value) rows in words: the details view of a job line,
+    whose name only says what the job is for."""
+    try:
+        request = decode(kind, params)
+    except (KeyError, TypeError, ValueError):
+        return [("settings", json.dumps(params, default=str)[:400])]
+    rows: list[tuple[str, str]] = []
+    model = getattr(request, "model", None)
+    if model:
+        rows.append(("model", f"{model}: {registry.spec(model).description}"))
+        given = getattr(request, "params", None) or getattr(request, "asked", None) or {}
+        rows.append(("settings", settings_in_words(model, given) or "the defaults"))
+    for name, what in (("cutoff", "learns from orders before"), ("window_days", "window (days)"),
+                       ("models", "models"), ("minutes", "minutes per model"),
+                       ("what", "what"), ("method", "projection"),
+                       ("k", "segments" if isinstance(request, SegmentsRequest)
+                        else "scored on the top"),
+                       ("refit", "refit on all orders after"), ("n_boot", "bootstrap samples")):
+        value = getattr(request, name, None)
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        if value not in (None, "", ()):
+            rows.append((what, ", ".join(value) if isinstance(value, tuple) else str(value)))
+    if getattr(request, "tuned", None):
+        rows.append(("settings chosen by", "a tuning search on the validation window"))
+    return rows
 
 
 def param_fields(name: str) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import streamlit as st
 from recsys import viz
 from recsys.jobs import FAILED, Job, Jobs, JobTableDamaged, ReadOnlyWorkspace
 from recsys.models import registry
+from recsys.presentation import job_details
 from recsys.requests import Request
 from recsys.workflow import Served, default_models, served_models, starter_requests
 from recsys.workspace import Workspace
@@ -115,9 +116,10 @@ def _queued(job: Job) -> str:
     return f"queued · {place}{suffix} in line for a free worker"
 
 
-def job_line(job: Job, stop: bool = False, curve: bool = False) -> None:
-    """One job: a progress bar with its step, elapsed time and ETA (or how it ended), and
-    with ``curve`` its loss / validation NDCG by epoch so far."""
+def job_line(job: Job, stop: bool = False, curve: bool = False, details: bool = True) -> None:
+    """One job: a progress bar with its step, elapsed time and ETA (or how it ended), with
+    ``curve`` its loss / validation NDCG by epoch so far, with ``details`` its settings in
+    a details view (the name only says what the job is for)."""
     name = job.label or job.kind
     if job.active:
         wait = _queued(job) if job.state == "queued" else job.step or "starting"
@@ -143,6 +145,10 @@ def job_line(job: Job, stop: bool = False, curve: bool = False) -> None:
     else:
         st.caption(f"**{name}** · {job.state} after {_duration(job.elapsed)}"
                    + (f" · {job.error}" if job.error else ""))
+    if details:
+        with st.popover("Settings", help="What this job was asked to do"):
+            st.markdown("\n".join(f"- **{what}**: {value}"
+                                   for what, value in job_details(job.kind, job.params)))
 
 
 def _watch(ids: tuple[str, ...], stop: bool, curve: bool) -> None:
