@@ -71,8 +71,12 @@ if "promote" in frames and len(frames["promote"]):
                    width="stretch")
     right.plotly_chart(viz.rfm_mix(frames["rfm"]), width="stretch")
 with st.expander("How the number of segments was chosen"):
-    st.plotly_chart(viz.silhouette_curve({int(k): v for k, v in res["silhouette"].items()},
-                                         res["k"]), width="stretch")
+    if res.get("choice"):
+        st.caption(res["choice"]["why"])
+        st.plotly_chart(viz.segment_count_curve(res["choice"]), width="stretch")
+    else:
+        st.plotly_chart(viz.silhouette_curve({int(k): v for k, v in res["silhouette"].items()},
+                                             res["k"]), width="stretch")
 d1, d2 = st.columns(2)
 with d1:
     download("Download embeddings", lambda: insights.safe_csv(

@@ -139,6 +139,27 @@ def rfm_mix(table: pd.DataFrame) -> go.Figure:
                              margin=dict(l=10, r=10, t=40, b=10))
 
 
+def segment_count_curve(choice: dict) -> go.Figure:
+    """How well K segments predict next purchases (NDCG@10 of their best sellers on the
+    holdout) and how distinct their baskets are, by K; the chosen K marked."""
+    ks = [int(k) for k in choice["curve"]]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=ks, y=[v["ndcg"] for v in choice["curve"].values()],
+                             mode="lines+markers", name="predicts next purchases (NDCG@10)"))
+    fig.add_trace(go.Scatter(x=ks, y=[v["distinct"] for v in choice["curve"].values()],
+                             mode="lines+markers", name="distinct from the nearest other segment",
+                             line_dash="dot"),
+                  secondary_y=True)
+    fig.add_hline(y=choice["everyone"], line_dash="dash", line_color="grey",
+                  annotation_text="one list for everyone")
+    fig.add_vline(x=choice["k"], line_dash="dot", annotation_text=f"chosen: {choice['k']}")
+    fig.update_yaxes(title_text="NDCG@10", secondary_y=False)
+    fig.update_yaxes(title_text="distinctness", secondary_y=True)
+    return fig.update_layout(height=300, xaxis_title="number of segments", xaxis_dtick=1,
+                             margin=dict(l=10, r=10, t=30, b=10),
+                             legend=dict(orientation="h", y=-0.3))
+
+
 def silhouette_curve(curve: dict[int, float], chosen: int) -> go.Figure:
     fig = px.line(x=list(curve), y=list(curve.values()), markers=True,
                   labels={"x": "K (clusters)", "y": "silhouette (cosine)"},

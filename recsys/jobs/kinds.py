@@ -208,24 +208,36 @@ def _trial_reporter(ctx: JobContext, names: list[str]):
 def run_segments(ctx: JobContext, req: SegmentsRequest) -> dict[str, Any]:
     data = ctx.dataset(req.data)
     model = ctx.ws.load_model(req.model_id)
-    step = _stages(ctx, {"cluster": ("clustering (choosing K by silhouette)", 0.0, 0.5),
-                         "project": (f"projecting to 2D ({req.method.upper()})", 0.5, 0.9)})
-    seg = segment_model(data, model, req.what, req.k, req.method, step=step)
+    # Customer segments are counted by use, measured with the holdout model (it never saw
+    # the test weeks); without one, or for products, by silhouette.
+    by_use = req.what == "customers" and req.holdout_id and req.k == "auto"
+    cutoff = ctx.ws.model_record(req.holdout_id).cutoff if req.holdout_id else None
+    if by_use:
+        ctx.reporter.stage("choosing how many segments predict purchases best", 0.0, 0.3)
+        h_ids, h_vec = segments.model_vectors(ctx.ws.load_model(req.holdout_id), "customers")
+        choice = sv.choose_k(data, cutoff, h_ids, h_vec)
+    step = _stages(ctx, {"cluster": ("clustering" if by_use else
+                                     "clustering (choosing K by silhouette)", 0.3, 0.55),
+                         "project": (f"projecting to 2D ({req.method.upper()})", 0.55, 0.9)})
+    seg = segment_model(data, model, req.what, choice["k"] if by_use else req.k, req.method,
+                        step=step)
     res, proj = seg.segments, seg.projection
     summary = {k: res[k] for k in ("what", "k", "chosen_silhouette", "baseline_silhouette",
                                    "clusters", "projection")}
     summary.update(silhouette={str(k): v for k, v in res["silhouette"].items()},
                    sampled=bool(proj.sampled), seconds=proj.seconds, points=len(seg.points))
+    if by_use:
+        summary["choice"] = choice
     frames = {"points": seg.points}
     if req.what == "customers":
         frames["promote"] = sv.promote(data, seg.ids, res["labels"])
         frames["rfm"] = sv.rfm_mix(data, seg.ids, res["labels"])
         if req.holdout_id:  # measured with the model that never saw the test weeks
             ctx.reporter.stage("measuring how well segments predict purchases", 0.9, 0.95)
-            holdout = ctx.ws.load_model(req.holdout_id)
-            h_ids, h_vec = segments.model_vectors(holdout, "customers")
-            summary["value"] = sv.usefulness(data, ctx.ws.model_record(req.holdout_id).cutoff,
-                                             h_ids, h_vec, res["k"])
+            if not by_use:
+                h_ids, h_vec = segments.model_vectors(ctx.ws.load_model(req.holdout_id),
+                                                      "customers")
+            summary["value"] = sv.usefulness(data, cutoff, h_ids, h_vec, res["k"])
     ctx.reporter.stage("saving", 0.95, 1.0)
     ctx.save_result(summary, frames=frames,
                     arrays={"ids": seg.ids, "vectors": seg.vectors, "labels": res["labels"]})
