@@ -7,6 +7,7 @@ k-means), never on the 2D picture, which is only for looking.
 
 from __future__ import annotations
 
+import textwrap
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,6 +164,7 @@ def customer_profiles(data: OrderData, customer_ids: np.ndarray, labels: np.ndar
     names = data.products.set_index("item_id")["name"]
     cats = data.products.set_index("item_id")["category"]
     overall = lines.groupby("i")["c"].nunique() / len(seg)
+    cat_all = lines["i"].map(cats).value_counts(normalize=True)
     out = []
     for s in sorted(seg.unique()):
         members = seg.index[seg == s]
@@ -176,10 +178,19 @@ def customer_profiles(data: OrderData, customer_ids: np.ndarray, labels: np.ndar
             "mean_recency_days": float(((last - c["last_order"]) / pd.Timedelta(days=1))
                                        .mean()),
             "top_categories": sub["i"].map(cats).value_counts().head(top).index.tolist(),
+            "distinctive_categories": _distinctive(sub["i"].map(cats), cat_all, top),
             "top_items": [names.get(i, i) for i in rate.nlargest(top).index],
             "distinctive_items": [names.get(i, i) for i in lift.nlargest(top).index],
         })
     return out
+
+
+def _distinctive(cats: pd.Series, overall: pd.Series, top: int) -> list[str]:
+    """The categories a segment buys most *over* everyone's share (among those that are at
+    least 5% of its lines): what sets it apart, not what everyone buys."""
+    share = cats.value_counts(normalize=True)
+    lift = (share / overall.reindex(share.index))[share >= 0.05]
+    return [str(c) for c in lift[lift > 1.0].nlargest(top).index]
 
 
 def item_profiles(data: OrderData, item_ids: np.ndarray, labels: np.ndarray,
@@ -225,7 +236,8 @@ def name_segments(profiles: list[dict[str, Any]], what: str = "customers") -> li
     what its members buy most against the others ('Christmas buyers'), and for customers
     how recently and often they order against the other segments ('lapsing', 'frequent')."""
     def anchor(p: dict[str, Any]) -> str:
-        cats = [str(c) for c in p.get("top_categories", []) if str(c) not in ("", "nan")]
+        cats = [str(c) for c in p.get("distinctive_categories") or p.get("top_categories", [])
+                if str(c) not in ("", "nan", "None")]
         items = [str(i) for i in p.get("distinctive_items", [])]
         text = cats[0] if cats else (items[0] if items else f"segment {p['cluster']}")
         return text[:40].strip().capitalize()
@@ -245,7 +257,8 @@ def name_segments(profiles: list[dict[str, Any]], what: str = "customers") -> li
     for i, p in enumerate(profiles):
         items = [str(x) for x in p.get("distinctive_items", [])]
         if seen[names[i]] > 1 and items:
-            names[i] += f" ({items[0][:30].lower()})"
+            item = textwrap.shorten(" ".join(items[0].lower().split()), 32, placeholder="…")
+            names[i] += f" ({item})"
     return names
 
 

@@ -45,3 +45,21 @@ def test_a_segment_cut_in_two_is_less_separated():
     groups = np.arange(len(ids)) % 4
     cut = np.where((groups == 0) & (np.arange(len(ids)) % 8 == 0), 4, groups)
     assert separation(data, ids, cut) < separation(data, ids, groups) - 0.2
+
+
+def test_segments_are_named_by_what_sets_them_apart_not_by_what_everyone_buys():
+    from recsys.segments import customer_profiles, name_segments
+
+    rows = []
+    for c in range(40):
+        for o in range(4):
+            day = f"2024-01-{o + 1:02d}"
+            rows += [(f"c{c}", f"home{(c + o + j) % 12}", f"o{c}-{o}", day, "Home decor")
+                     for j in range(3)]
+            if c >= 20:  # the second half also buys Christmas lines
+                rows.append((f"c{c}", f"xmas{(c + o) % 5}", f"o{c}-{o}", day, "Christmas"))
+    data = make_data(rows)
+    ids = np.array([f"c{c}" for c in range(40)])
+    labels = (np.arange(40) >= 20).astype(int)
+    names = name_segments(customer_profiles(data, ids, labels))
+    assert names[1].startswith("Christmas buyers") and names[0].startswith("Home decor")
