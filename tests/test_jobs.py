@@ -192,21 +192,33 @@ def test_reporter_progress_eta_and_stop():
         writes.append(kw)
         return cancel[0]
 
+    # A run of 10 s epochs: validation improves up to epoch 3, stops after 2 more (patience
+    # 2), then 3 epochs refit: 80 s in all. The ETA is the plan from what was seen so far.
     r = Reporter(report, now=lambda: clock[0])
-    r.stage("training", 0.0, 0.8, steps=10)
-    for epoch in (1, 2):  # validation: planned as its cap, then as many again to refit
-        clock[0] += 10
-        r(epoch, {"loss": 1.0 / epoch, "phase": "validate", "of": 10})
-    assert writes[-1]["progress"] == pytest.approx(0.8 * 2 / 20)
-    assert writes[-1]["eta"] == pytest.approx(20 * 18 / 2)
+    r.stage("training", 0.0, 0.8, steps=30)
+    etas, bars = [], []
+    for epoch, best in ((1, 1), (2, 2), (3, 3), (4, 3), (5, 3)):
+        clock[0] += 5
+        r(epoch, {"progress": 0.5, "phase": "validate", "of": 30})  # within the epoch
+        clock[0] += 5
+        r(epoch, {"loss": 1.0 / epoch, "val_ndcg": 0.1, "best": best, "patience": 2,
+                  "phase": "validate", "of": 30})
+        etas.append(writes[-1]["eta"])
+        bars.append(writes[-1]["progress"])
+    real = [70, 60, 50, 40, 30]
+    assert all(abs(e - t) <= 0.45 * t for e, t in zip(etas, real, strict=True)), etas
+    assert etas[3:] == pytest.approx(real[3:])  # once it stops improving, exact
+    assert bars == sorted(bars)  # the bar never moves back
+    assert writes[2]["eta"] is not None  # an ETA within the first epoch already
     clock[0] += 10
-    r(1, {"loss": 0.4, "phase": "fit", "of": 2})  # validation ended after 2: 3 of 4
-    assert writes[-1]["progress"] == pytest.approx(0.8 * 3 / 4)
-    assert [h["phase"] for h in writes[-1]["history"]] == ["validate", "validate", "fit"]
+    r(1, {"loss": 0.4, "phase": "fit", "of": 3})  # validation ended after 5: 6 of 8
+    assert writes[-1]["progress"] == pytest.approx(0.8 * 6 / 8)
+    assert writes[-1]["eta"] == pytest.approx(60 * 2 / 6)
+    assert [h["phase"] for h in writes[-1]["history"]] == ["validate"] * 5 + ["fit"]
     cancel[0] = True
     clock[0] += 1
     with pytest.raises(StopTraining):
-        r(2, {"progress": 0.5, "phase": "fit", "of": 2})
+        r(2, {"progress": 0.5, "phase": "fit", "of": 3})
     assert r.cancelled
 
 

@@ -21,7 +21,7 @@ from recsys.workspace import Workspace  # noqa: E402
 from tests.conftest import fit_request  # noqa: E402
 
 # The default settings (early stopping on the validation window), fewer epochs at most.
-PARAMS = {"epochs": 6}
+PARAMS = {"epochs": 3}
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,11 @@ in words, an ETA, the latest metrics and the per-epoch history (for a loss/valid
 
 A job is a few stages (train, score, save...) that each own a span of the progress bar.
 Inside the training stage, models that choose their epochs on a validation window report
-phase 'validate' then 'fit'; the validation length is not known in advance, so while it runs
-the bar assumes the worst (its cap, then as many again to refit) and moves ahead when it ends.
-Writes are throttled; every report also says whether someone asked the job to stop.
+phase 'validate' then 'fit'; how long validation runs is not known in advance. The plan is
+the best guess from what it has seen: the best epoch so far (``best`` in the epoch's
+metrics), one more while the last epoch still improved, plus ``patience`` epochs without
+improvement, then as many epochs again to refit. The ETA follows that plan; the bar never moves back when the plan
+grows. Writes are throttled; every report also says whether someone asked the job to stop.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from recsys.models.trainer import StopTraining
 
 WRITE_EVERY_S = 0.5
+PATIENCE_GUESS = 2  # until the first validated epoch says the model's own
 
 
 class Reporter:
@@ -35,16 +38,24 @@ class Reporter:
         self.step, self.lo, self.hi, self.steps = step, lo, hi, max(int(steps), 1)
         self.step_text = step
         self._stage_start = self._now()
-        self._val_epochs = 0
+        self._val_epochs, self._best, self._patience = 0, 0, PATIENCE_GUESS
+        self._improving = True
+        self._bar = 0.0
         self._write(self.lo, force=True)
 
     def _share(self, epoch: int, metrics: dict[str, Any]) -> float:
-        """Share of the stage done after this report."""
+        """Share of the stage done after this report (by the current plan)."""
         within = float(metrics.get("progress", 1.0))
         phase, of = metrics.get("phase"), int(metrics.get("of") or self.steps)
         if phase == "validate":
             self._val_epochs = max(self._val_epochs, epoch - (1 if "progress" in metrics else 0))
-            return (epoch - 1 + within) / (2 * of)
+            if "best" in metrics:
+                self._best, self._improving = int(metrics["best"]), metrics["best"] == epoch
+                self._patience = int(metrics.get("patience", self._patience))
+            # The best epoch so far, one more while the last one still improved.
+            best = min(of, max(self._best, 1) + int(self._improving))
+            planned = min(of, max(epoch, best + self._patience))
+            return (epoch - 1 + within) / (planned + best)
         if phase == "fit" and self._val_epochs:
             return (self._val_epochs + epoch - 1 + within) / (self._val_epochs + of)
         return (epoch - 1 + within) / (of if phase else self.steps)
@@ -52,6 +63,7 @@ class Reporter:
     # ------------------------------------------------------------ the callback
     def __call__(self, epoch: int, metrics: dict[str, Any]) -> None:
         share = min(max(self._share(epoch, metrics), 0.0), 1.0)
+        self._bar = max(self._bar, share)
         heartbeat = "progress" in metrics
         if not heartbeat:
             self.history.append({"epoch": epoch, **{k: v for k, v in metrics.items()
@@ -60,7 +72,7 @@ class Reporter:
         self.step_text = (f"{self.step}: epoch {epoch}" + (f" of at most {metrics['of']}"
                           if phase in ("validate", "fit") else "")
                           + (f" ({phase})" if phase == "validate" else ""))
-        if self._write(self.lo + share * (self.hi - self.lo), share=share,
+        if self._write(self.lo + self._bar * (self.hi - self.lo), share=share,
                        force=not heartbeat, metrics=None if heartbeat else metrics):
             self.cancelled = True
             raise StopTraining

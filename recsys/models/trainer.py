@@ -334,7 +334,8 @@ class Trainer:
                 best.update(epoch=epoch + 1, ndcg=ndcg, bad=0)
             else:
                 best["bad"] += 1
-            return {"val_ndcg": ndcg, "stop": best["bad"] >= c.patience, "improved": improved}
+            return {"val_ndcg": ndcg, "stop": best["bad"] >= c.patience, "improved": improved,
+                    "best": best["epoch"], "patience": c.patience}  # for the progress plan
 
         inner.bind(val.train)
         self._run(inner, val.train, c.epochs, "validate", watch)
