@@ -74,6 +74,14 @@ def tour(page, name: str) -> dict[str, str]:
         if link == "Campaigns":
             facts["campaign"] = next(line for line in main.splitlines()
                                      if line.startswith("Contacting"))
+        # What the analyst sees chosen, and the tables' first lines (the closing notes of
+        # the pages issue quote them from here).
+        facts[f"{link.lower()}_choices"] = [
+            " · ".join(box.inner_text().split("\n")) for box in page.locator(
+                "[data-testid='stSelectbox'], [data-testid='stMultiSelect']").all()[:4]]
+        tables = page.locator("[data-testid='stDataFrame']")
+        facts[f"{link.lower()}_tables"] = [tables.nth(i).inner_text()[:1200]
+                                           for i in range(min(tables.count(), 3))]
     return facts
 
 
