@@ -104,3 +104,14 @@ def test_forecast_check(demo_csv):
     out = run_tool("tools/forecast_check.py", str(demo_csv), "--cutoffs", "2011-10-01",
                    "--products", "3")
     assert "80% interval covers" in out and "all:" in out
+
+
+def test_stop_check(demo_csv):
+    out = run_tool("tools/stop_check.py", str(demo_csv), "--model", "two_tower", "--stops",
+                   "1", "--settings", '{"epochs": 2}')
+    assert "ETA shown" in out and "Stop at 1 s" in out
+
+
+def test_segment_count_check(demo_csv):
+    out = run_tool("tools/segment_count_check.py", str(demo_csv), "--models", "als")
+    assert "segments: of 3 to 12" in out and "RFM segments" in out

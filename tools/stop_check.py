@@ -12,6 +12,7 @@ step it was in. Figures, not tests: run it on a quiet machine.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -48,9 +49,9 @@ def _until(jobs: Jobs, pred, timeout: float, poll: float = 0.25):
 
 
 def _run(jobs: Jobs, key: DatasetKey, model: str, cutoff: str, seed: int,
-         stop_after: float | None) -> dict:
-    job = jobs.submit(FitRequest.of(key, model, {"seed": seed}, cutoff, refit=False),
-                      reuse=False)
+         stop_after: float | None, settings: dict) -> dict:
+    job = jobs.submit(FitRequest.of(key, model, {**settings, "seed": seed}, cutoff,
+                                    refit=False), reuse=False)
     samples, started, stop_asked, stop_step = [], None, None, None
     while True:
         jobs.reap()
@@ -84,6 +85,8 @@ def main() -> None:
     p.add_argument("data", nargs="?", default="demo")
     p.add_argument("--model", default="two_tower")
     p.add_argument("--stops", default="3,15,40")
+    p.add_argument("--settings", default="{}", help="the model's settings as JSON (a smoke "
+                   'run: \'{"epochs": 2}\')')
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(tmp)
@@ -92,7 +95,8 @@ def main() -> None:
             ref = _dataset(jobs, args.data)
             data = ws.load_dataset(ref)
             key, cutoff = DatasetKey.of(ws, ref), str(default_cutoff(data))
-            full = _run(jobs, key, args.model, cutoff, 0, None)
+            settings = json.loads(args.settings)
+            full = _run(jobs, key, args.model, cutoff, 0, None, settings)
             print(f"{args.model} on {ref.label}: ran {full['total']:.1f} s to its end "
                   f"({full['state']})")
             for t in (5.0, 10.0, 30.0):
@@ -104,9 +108,12 @@ def main() -> None:
             print(f"  the bar first moved after {first_move:.1f} s" if first_move is not None
                   else "  the bar never moved")
             for i, stop in enumerate(float(x) for x in args.stops.split(",")):
-                r = _run(jobs, key, args.model, cutoff, i + 1, stop)
-                print(f"  Stop at {stop:.0f} s ({r['stop_step']}): ended "
-                      f"{r['stop_delay']:.1f} s later, {r['state']}")
+                r = _run(jobs, key, args.model, cutoff, i + 1, stop, settings)
+                if r["stop_delay"] is None:
+                    print(f"  Stop at {stop:.0f} s: the fit ended first ({r['total']:.0f} s)")
+                else:
+                    print(f"  Stop at {stop:.0f} s ({r['stop_step']}): ended "
+                          f"{r['stop_delay']:.1f} s later, {r['state']}")
         finally:
             LocalExecutor.shutdown(jobs)
 

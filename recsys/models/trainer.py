@@ -227,6 +227,7 @@ class Trainer:
         self.shard = shard
         self.history: list[dict[str, float]] = []
         self.stopped = False
+        self.patience = 0  # of the validation running now (for the progress plan)
 
     # ------------------------------------------------------------------ public
     def fit(self, model: TrainableModel, train: OrderData) -> TrainingReport:
@@ -306,7 +307,7 @@ class Trainer:
             if self.callback is not None and now - last[0] > 0.5:
                 last[0] = now
                 self.callback(epoch + 1, {"progress": done / max(total, 1), "phase": phase,
-                                          "of": epochs})
+                                          "of": epochs, "patience": self.patience})
 
         return tick
 
@@ -338,6 +339,7 @@ class Trainer:
                     "best": best["epoch"], "patience": c.patience}  # for the progress plan
 
         inner.bind(val.train)
+        self.patience = c.patience
         self._run(inner, val.train, c.epochs, "validate", watch)
         report.best_epoch, report.val_ndcg = int(best["epoch"]), best["ndcg"]
         return inner
