@@ -5,7 +5,7 @@ import streamlit as st
 from recsys.models import registry
 from recsys.settings import problems
 from ui import access, state
-from ui.jobs import job_table_guard, read_only, warm_up
+from ui.jobs import job_table_guard, read_only, start_deferred, warm_up
 from ui.routing import router
 from ui.timing import page_run
 from ui.widgets import sidebar
@@ -33,7 +33,10 @@ pages = [
     st.Page("pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
 ]
 nav = st.navigation(pages)
-with page_run(getattr(nav, "title", "?")), job_table_guard():
-    sidebar()
-    with router():
-        nav.run()
+try:
+    with page_run(getattr(nav, "title", "?")), job_table_guard():
+        sidebar()
+        with router():
+            nav.run()
+finally:
+    start_deferred()  # the starter jobs, once the first page is drawn

@@ -66,6 +66,18 @@ def browser_timings(workspace: str) -> dict[str, float]:
     return out
 
 
+def wait_jobs(workspace: str, timeout: float = 900.0) -> None:
+    """Until the workspace's jobs have ended (the machine is idle again)."""
+    from recsys.jobs import Jobs
+    from recsys.workspace import Workspace
+
+    jobs = Jobs(Workspace(workspace))
+    end = time.monotonic() + timeout
+    while jobs.list(states=("queued", "running")) and time.monotonic() < end:
+        jobs.reap()
+        time.sleep(1)
+
+
 def recommendation_timing() -> dict[str, float]:
     from recsys import insights
     from recsys.datasets import load_demo
@@ -149,10 +161,15 @@ if __name__ == "__main__":
 
     ws = tempfile.mkdtemp()
     first = browser_timings(ws)  # generates the demo shop and caches it in the workspace
-    # a later start: the demo is read back (--smoke: the first start's figures only)
+    # a later start on an idle machine: the starter jobs the first start asked for have
+    # ended (their workers outlive the server), the demo is read back (--smoke: the first
+    # start's figures only)
+    if "--smoke" not in sys.argv:
+        wait_jobs(ws)
     later = first if "--smoke" in sys.argv else browser_timings(ws)
     figures = {**recommendation_timing(),
                "first_ever_start_first_content_s": first["cold_start_first_content_s"],
+               "first_ever_start_charts_drawn_s": first["cold_start_charts_drawn_s"],
                **later}
     for k, v in figures.items():
         print(f"{k:<42}{v:8.3f}")

@@ -72,13 +72,24 @@ def ensure(request: Request, priority: int = 0) -> Job:
     return jobs().ensure(request, priority=priority)
 
 
-def warm_up() -> None:
+def warm_up() -> bool:
     """A dataset seen for the first time gets its starter models and campaign backtests as
-    background jobs, so every page fills without anyone pressing Train."""
+    background jobs, so every page fills without anyone pressing Train. They are queued
+    now (the page shows them) and started by ``start_deferred`` once the page is drawn:
+    worker processes starting up would take the cores the first page needs."""
     if read_only() or jobs().list(dataset=current_fingerprint(), limit=1):
-        return
+        return False
     for request in starter_requests(data_key(), current_data()):
-        submit(request, priority=1)
+        jobs().submit(request, priority=1, start=False)
+    st.session_state[S.DEFERRED] = True
+    return True
+
+
+def start_deferred() -> None:
+    """Start the jobs ``warm_up`` queued during this run (after the page is drawn)."""
+    if st.session_state.pop(S.DEFERRED, False):
+        with job_table_guard():
+            jobs().start_queued()
 
 
 def served(capability: str | None = None) -> dict[str, Served]:

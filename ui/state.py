@@ -11,6 +11,7 @@ from recsys.workspace import DatasetRef, StoreError
 DATASET = "dataset"  # the DatasetRef this session looks at
 IMPORT = "import_job"  # the id of the import this session is waiting for
 NOTICE = "notice"  # a message to show once on the next run
+DEFERRED = "deferred_start"  # starter jobs queued this run, started once the page is drawn
 WELCOMED = "welcomed"  # the first-visit steps were dismissed
 
 

@@ -75,10 +75,11 @@ class Jobs:
 
     # ------------------------------------------------------------ asking
     def submit(self, request: Request, *, label: str | None = None, owner: str | None = None,
-               priority: int = 0, reuse: bool = True) -> Job:
+               priority: int = 0, reuse: bool = True, start: bool = True) -> Job:
         """Queue the request's job and have it run; returns its record. With ``reuse`` an
         identical job that is running, queued or done (its result still stored) is returned
-        instead."""
+        instead. ``start=False`` only queues it: ``start_queued`` (or the next ``reap``)
+        starts it."""
         kind = kind_of(request)
         if kind not in KINDS:
             raise JobError(f"Unknown job kind {kind!r}; kinds: {', '.join(KINDS)}")
@@ -95,8 +96,14 @@ class Jobs:
         job = self.store.add(kind, request.to_params(), key, dataset=request.fingerprint,
                              label=label or request_label(request), owner=owner,
                              priority=priority)
-        self.executor.start(self, job)
+        if start:
+            self.executor.start(self, job)
         return self.store.get(job.id)
+
+    def start_queued(self) -> None:
+        """Have the queued jobs run (those submitted with ``start=False``)."""
+        if not self.store.readonly and self.store.queued():
+            self.executor.start(self, None)
 
     def latest(self, request: Request) -> Job | None:
         """The newest job for this request, whatever its state."""
