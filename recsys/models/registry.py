@@ -247,5 +247,13 @@ for _spec in (
               drivers=True, starter=True, campaign_rank=0,
               search={"C": log_range(0.05, 20), "bins": choice(8, 16, 32, 64),
                       "windows": int_range(1, 6)}),
+    ModelSpec("ranker", _M + "ranker:Ranker",
+              "A learned ranking stage: gradient-boosted LambdaRank (LightGBM) over each "
+              "customer's candidates, with EASE's score and rank and the purchase-history "
+              "features; explained feature by feature.",
+              drivers=True, quick={"windows": 1, "trees": 20, "train_items": 30,
+                                   "min_rows": 5},
+              search={"trees": int_range(50, 400), "learning_rate": log_range(0.02, 0.2),
+                      "leaves": choice(15, 31, 63), "windows": int_range(1, 6)}),
 ):
     register(_spec)
