@@ -35,19 +35,22 @@ RANK_LABELS = {**LABELS, "ease_rank": "basket-fit rank among their products"}
 @dataclass(frozen=True)
 class RankerConfig:
     """Replay ``windows`` past windows of ``window_days``; candidates: the ``train_items``
-    best sellers (``task='novel'``: without what the customer bought already); the booster:
+    best sellers and each customer's ``ease_items`` best by EASE (``task='novel'``: without
+    what the customer bought already); the booster:
     ``trees`` trees of ``leaves`` leaves at ``learning_rate``, ``min_rows`` rows per leaf;
     ``l2`` EASE's penalty (its scores are features)."""
 
     BOUNDS: ClassVar[dict] = {"window_days": (1, 365), "windows": (1, 24),
-                               "train_items": (2, None), "trees": (1, 5000),
+                               "train_items": (0, None), "ease_items": (0, None),
+                               "trees": (1, 5000),
                                "leaves": (2, 1024), "learning_rate": (1e-4, 1.0),
                                "min_rows": (1, None), "l2": (1e-6, None)}
     CHOICES: ClassVar[dict] = {"task": ("novel", "all")}
     HELP: ClassVar[dict] = {
         "window_days": "Window (days) — learns to rank what is bought within this many days",
         "windows": "Past windows replayed — more = more to learn from, slower",
-        "train_items": "Candidates per customer — the N best sellers",
+        "train_items": "Best-seller candidates — the N best sellers, for everyone",
+        "ease_items": "Basket-fit candidates — each customer's N best by EASE",
         "task": "Ranks — novel: products new to the customer; all: reorders too",
         "trees": "Trees — more = finer ranking, slower",
         "leaves": "Leaves per tree — more = more feature interactions",
@@ -57,7 +60,8 @@ class RankerConfig:
 
     window_days: int = 30
     windows: int = 3
-    train_items: int = 300
+    train_items: int = 100
+    ease_items: int = 100
     task: str = "novel"
     trees: int = 200
     leaves: int = 31
@@ -92,6 +96,7 @@ class Ranker(Propensity):
         self._learn(np.concatenate(feats), np.concatenate(labels), np.concatenate(groups))
         emit(callback, cfg.windows + 1, {"train_rows": float(sum(len(y) for y in labels))})
         self.features_ = PairFeatures.build(train, now, *self._ease(train))
+        self.top_ = self._top(train)
 
     def _window(self, train, cut: pd.Timestamp):
         """One replay: features of each buying customer's candidates, labels, query sizes."""
@@ -100,36 +105,58 @@ class Ranker(Propensity):
         after = ((t >= cut) & (t < cut + pd.Timedelta(days=self.config.window_days))).to_numpy()
         if len(hist.interactions) == 0 or not after.any():
             return None, None, None
-        cols = pd.Index(hist.item_ids).get_indexer(hist.top_items(self.config.train_items))
         lines = train.interactions.loc[after]
         r = pd.Index(hist.customer_ids).get_indexer(lines["customer_id"].astype(str))
-        c = pd.Index(hist.item_ids[cols]).get_indexer(lines["item_id"].astype(str))
+        c = pd.Index(hist.item_ids).get_indexer(lines["item_id"].astype(str))
         ok = (r >= 0) & (c >= 0)
-        Y = np.zeros((hist.n_customers, len(cols)), dtype=bool)
+        Y = np.zeros((hist.n_customers, hist.n_items), dtype=bool)
         Y[r[ok], c[ok]] = True
         pf = PairFeatures.build(hist, cut, *self._ease(hist))
+        top = self._top(hist)
+        buyers = np.flatnonzero(Y.any(axis=1))
         fs, ys, gs = [], [], []
-        for s in range(0, hist.n_customers, BLOCK):
-            rows = np.arange(s, min(s + BLOCK, hist.n_customers))
-            F = self._with_rank(pf.block(rows, cols), len(cols))
-            keep = np.ones(F.shape[0], dtype=bool) if self.config.task == "all" else \
-                F[:, 0] == 0  # n_ui: bought before
-            y = Y[rows].ravel() & keep
-            for j, row_keep in enumerate(keep.reshape(len(rows), len(cols))):
-                if y.reshape(len(rows), -1)[j].any():  # a query only where someone bought
-                    fs.append(F[j * len(cols):(j + 1) * len(cols)][row_keep])
-                    ys.append(y.reshape(len(rows), -1)[j][row_keep])
-                    gs.append(int(row_keep.sum()))
+        for s in range(0, len(buyers), BLOCK // 4):
+            rows = buyers[s:s + BLOCK // 4]
+            F = self._grid(pf, rows)
+            keep = self._candidates(F, top).reshape(len(rows), -1)
+            y = Y[rows] & keep
+            for j in np.flatnonzero(y.any(axis=1)):  # a query only where someone bought
+                m = hist.n_items
+                fs.append(F[j * m:(j + 1) * m][keep[j]])
+                ys.append(y[j][keep[j]])
+                gs.append(int(keep[j].sum()))
         if not gs:
             return None, None, None
         return np.concatenate(fs), np.concatenate(ys), np.asarray(gs)
 
     @staticmethod
     def _with_rank(F: np.ndarray, k: int) -> np.ndarray:
-        """The features plus EASE's rank of each product among the customer's ``k``."""
+        """The features plus EASE's rank of each product among the customer's ``k``, as a
+        share of ``k`` (0: their best fit)."""
         ease = F[:, FEATURES.index("ease")].reshape(-1, k)
         rank = np.argsort(np.argsort(-ease, axis=1, kind="stable"), axis=1).astype(np.float32)
         return np.concatenate([F, (rank / k).reshape(-1, 1)], axis=1)
+
+    def _top(self, data) -> np.ndarray:
+        """The best sellers' codes (candidates for everyone)."""
+        return pd.Index(data.item_ids).get_indexer(data.top_items(self.config.train_items))
+
+    def _grid(self, pf: PairFeatures, rows: np.ndarray) -> np.ndarray:
+        """Features of ``rows`` x every product, EASE's rank among them included."""
+        self._width = n = pf.count.shape[1]
+        return self._with_rank(pf.block(rows, np.arange(n)), n)
+
+    def _candidates(self, F: np.ndarray, top: np.ndarray) -> np.ndarray:
+        """Which pairs of a grid (rows x every product) are candidates: a best seller, or
+        among the customer's ``ease_items`` best by basket fit; with ``task='novel'`` never
+        a product they bought."""
+        n = self._width
+        is_top = np.zeros(n, dtype=bool)
+        is_top[top[top >= 0]] = True
+        cand = (F[:, -1] * n < self.config.ease_items) | np.tile(is_top, F.shape[0] // n)
+        if self.config.task == "novel":
+            cand &= F[:, 0] == 0  # n_ui: bought before
+        return cand
 
     def _learn(self, F: np.ndarray, y: np.ndarray, groups: np.ndarray) -> None:
         import lightgbm as lgb
@@ -152,19 +179,25 @@ class Ranker(Propensity):
         self.intercept_ = np.zeros(1)
 
     # ------------------------------------------------------------ scoring
-    def _block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        F = self.features_.block(rows, cols)
-        if len(cols) == len(self.item_ids_):
-            return self._with_rank(F, len(cols))
-        # The rank is among all the customer's products, whatever ``cols`` is asked for.
-        full = self._with_rank(self.features_.block(rows, np.arange(len(self.item_ids_))),
-                               len(self.item_ids_))
-        rank = full[:, -1].reshape(len(rows), -1)[:, cols].reshape(-1, 1)
-        return np.concatenate([F, rank], axis=1)
-
     def _logits(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        z = self.booster_.predict(self._block(rows, cols), num_threads=2)
-        return np.asarray(z, np.float32).reshape(len(rows), len(cols))
+        """The booster's score for candidates; below every candidate, by basket fit, for
+        the rest (the booster never learned to rank them). In row blocks: a block's grid of
+        every product's features is the memory a call needs."""
+        return np.concatenate([self._block_logits(rows[s:s + BLOCK // 2], cols)
+                               for s in range(0, len(rows), BLOCK // 2)]) if len(rows) \
+            else np.zeros((0, len(cols)), np.float32)
+
+    def _block_logits(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        F = self._grid(self.features_, rows)
+        cand = self._candidates(F, self.top_)
+        z = (-1e3 - F[:, -1]).astype(np.float64)
+        if cand.any():
+            z[cand] = self.booster_.predict(F[cand], num_threads=2)
+        return z.astype(np.float32).reshape(len(rows), -1)[:, cols]
+
+    def _block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return self._grid(self.features_, rows).reshape(len(rows), self._width, -1)[
+            :, cols].reshape(len(rows) * len(cols), -1)
 
     def _pair_contributions(self, rows: np.ndarray, cols: np.ndarray
                             ) -> tuple[np.ndarray, np.ndarray]:
@@ -183,7 +216,7 @@ class Ranker(Propensity):
 
     # ------------------------------------------------------------ storage
     def _state(self) -> dict[str, np.ndarray]:
-        return {"booster": np.array(self.booster_text_),
+        return {"booster": np.array(self.booster_text_), "top": self.top_,
                 **{f"pf_{k}": v for k, v in self.features_.arrays().items()}}
 
     def _set_state(self, arrays) -> None:
@@ -192,6 +225,7 @@ class Ranker(Propensity):
             raise arrays.fail("the ranking model does not match its features")
         self.features_ = PairFeatures.from_arrays(arrays.prefixed("pf_"),
                                                   len(self.customer_ids_), len(self.item_ids_))
+        self.top_ = arrays.get("top", (None,), kind="i", low=0, high=len(self.item_ids_))
 
 
 __all__ = ["RANK_FEATURES", "RANK_LABELS", "Ranker", "RankerConfig"]
