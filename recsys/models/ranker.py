@@ -59,10 +59,10 @@ class RankerConfig:
         "l2": "Basket-fit regularisation — for the EASE score feature"}
 
     window_days: int = 30
-    windows: int = 3
+    windows: int = 6  # Online Retail, 2011-09-01: 0.1191 with 3 windows, 0.1248 with 6
     train_items: int = 100
     ease_items: int = 100
-    task: str = "novel"
+    task: str = "all"  # reorders too: 0.1278 against 0.1248 learning new products only
     trees: int = 200
     leaves: int = 31
     learning_rate: float = 0.05
