@@ -150,15 +150,22 @@ def choose_k(data: OrderData, cutoff: str, ids: np.ndarray, vectors: np.ndarray,
     everyone = segment_ndcg(split, split.train.customer_ids,
                             np.zeros(split.train.n_customers, int))
     best = max(curve, key=lambda k: curve[k]["ndcg"])
-    bar = everyone + GAIN_KEPT * (curve[best]["ndcg"] - everyone)
-    useful = [k for k in ks if curve[k]["ndcg"] >= bar]
+    gain = curve[best]["ndcg"] - everyone
+    # No count beating one list for everyone: none is more useful, separation decides.
+    useful = [k for k in ks if curve[k]["ndcg"] >= everyone + GAIN_KEPT * gain] \
+        if gain > 0 else ks
     k = max(useful, key=lambda k: (curve[k]["distinct"], -k))
+    apart = (f"{k} gives the segments most different from one another (each one's basket "
+             f"{curve[k]['distinct']:.2f} from the nearest other's; 0 = alike, 1 = nothing "
+             "shared).")
     why = (f"{k} segments: of {ks[0]} to {ks[-1]}, the counts whose segments rank next "
            f"purchases within {1 - GAIN_KEPT:.0%} of the best gain over one list for everyone "
            f"(NDCG@10 {curve[best]['ndcg']:.3f} at {best}, against {everyone:.3f}) are "
-           f"{', '.join(map(str, useful))}; of these, {k} gives the segments most different "
-           f"from one another (each one's basket {curve[k]['distinct']:.2f} from the nearest "
-           "other's; 0 = alike, 1 = nothing shared).")
+           f"{', '.join(map(str, useful))}; of these, " + apart) if gain > 0 else (
+           f"{k} segments: no count from {ks[0]} to {ks[-1]} ranks next purchases better than "
+           f"one list for everyone (NDCG@10 {curve[best]['ndcg']:.3f} at best, against "
+           f"{everyone:.3f}): these vectors do not say what customers buy next. Of the "
+           "counts, " + apart)
     return {"k": int(k), "curve": {str(c): v for c, v in curve.items()},
             "everyone": everyone, "why": why, "cutoff": str(split.cutoff.date())}
 

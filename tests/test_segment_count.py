@@ -63,3 +63,16 @@ def test_segments_are_named_by_what_sets_them_apart_not_by_what_everyone_buys():
     labels = (np.arange(40) >= 20).astype(int)
     names = name_segments(customer_profiles(data, ids, labels))
     assert names[1].startswith("Christmas buyers") and names[0].startswith("Home decor")
+
+
+def test_vectors_that_predict_nothing_still_give_segments_and_say_so(monkeypatch):
+    """A model stopped after one epoch: no count of its segments beats one list for
+    everyone. The job still ends with segments (the most separated count) and says why."""
+    import recsys.segment_value as sv
+
+    data, ids, vectors = _planted(4)
+    monkeypatch.setattr(sv, "segment_ndcg", lambda split, i, labels: 0.5 if not np.any(labels)
+                        else 0.4)
+    choice = choose_k(data, "2024-05-01", ids, vectors)
+    assert choice["k"] == 4  # the planted groups are still the most separated
+    assert "do not say what customers buy next" in choice["why"]
