@@ -26,7 +26,7 @@ import numpy as np
 
 from recsys.models import ModelFileError, load_model, registry
 from recsys.records import ModelRecord, ScoreRow, TrainedOn
-from recsys.workspace import DatasetRef, StoreError, Workspace
+from recsys.workspace import DatasetRef, Workspace
 
 FORMAT = "recsys-model/1"
 SUFFIX = ".recsys-model.zip"
@@ -279,5 +279,5 @@ def _card(z: zipfile.ZipFile) -> dict[str, Any]:
     return card
 
 
-__all__ = ["FORMAT", "SUFFIX", "Imported", "ModelFileError", "StoreError", "export_model",
+__all__ = ["FORMAT", "SUFFIX", "Imported", "ModelFileError", "export_model",
            "file_name", "import_model", "key_id", "model_card", "read_card"]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recsys import campaign as cp
 from recsys import experiment as ex
 from recsys import forecast as fc
 from recsys import plan as pl
@@ -114,7 +115,6 @@ def test_same_seed_same_groups(data, plan):
 
 
 def _window_models(data):
-    from recsys import campaign as cp
     from recsys.models import make_model
 
     window = cp.CampaignWindow.of(data, str(cp.default_cutoff(data, 30)), 30)
@@ -377,9 +377,11 @@ def test_a_mailing_offers_each_customer_their_best_product(data):
         pl.Scope.mailing(data, ["p1"])
 
 
-def test_a_few_buyers_at_the_top_do_not_read_as_certainty():
+@pytest.mark.parametrize("fit", [cp.calibrate, fc.fit_rank_curve],
+                         ids=["backtest bands", "plan's rank curve"])
+def test_a_few_buyers_at_the_top_do_not_read_as_certainty(fit):
     scores = np.arange(1000)[::-1].astype(float)
     pos = np.zeros(1000, bool)
     pos[:3] = True  # the three best-ranked customers bought: no reason to promise 100%
-    top = fc.fit_rank_curve(pos, scores).predict(np.array([0.0]))[0]
+    top = fit(pos, scores).predict(np.array([0.0]))[0]
     assert 0.003 < top < 0.5

@@ -72,17 +72,16 @@ def ensure(request: Request, priority: int = 0) -> Job:
     return jobs().ensure(request, priority=priority)
 
 
-def warm_up() -> bool:
+def warm_up() -> None:
     """A dataset seen for the first time gets its starter models and campaign backtests as
     background jobs, so every page fills without anyone pressing Train. They are queued
     now (the page shows them) and started by ``start_deferred`` once the page is drawn:
     worker processes starting up would take the cores the first page needs."""
     if read_only() or jobs().list(dataset=current_fingerprint(), limit=1):
-        return False
+        return
     for request in starter_requests(data_key(), current_data()):
         jobs().submit(request, priority=1, start=False)
     st.session_state[S.DEFERRED] = True
-    return True
 
 
 def start_deferred() -> None:

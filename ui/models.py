@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from recsys.errors import safe_message
-from recsys.model_files import MAX_FILE_BYTES, export_model, file_name, import_model
+from recsys.model_files import export_model, file_name, import_model
 from recsys.models import ModelFileError
 from recsys.presentation import served_table
 from recsys.workspace import StoreError
@@ -52,10 +52,7 @@ def _upload() -> None:
                             "model export`)", type=["zip"], key="model_upload")
     if file is None or not st.button("Take this model in", key="model_import"):
         return
-    if file.size > MAX_FILE_BYTES:
-        st.error("Refused: the file is larger than a model file may be.")
-        return
-    try:
+    try:  # the file's size, entries and arrays are checked by import_model
         with st.spinner("Checking the model file…"):
             done = import_model(workspace(), file.getvalue(), current_ref(), current_data())
     except (ModelFileError, StoreError, ValueError) as exc:

@@ -208,13 +208,15 @@ def _trial_reporter(ctx: JobContext, names: list[str]):
 def run_segments(ctx: JobContext, req: SegmentsRequest) -> dict[str, Any]:
     data = ctx.dataset(req.data)
     model = ctx.ws.load_model(req.model_id)
-    # Customer segments are counted by use, measured with the holdout model (it never saw
-    # the test weeks); without one, or for products, by silhouette.
-    by_use = req.what == "customers" and req.holdout_id and req.k == "auto"
-    cutoff = ctx.ws.model_record(req.holdout_id).cutoff if req.holdout_id else None
+    # Customer segments are measured with the holdout model (it never saw the test weeks)
+    # and counted by use; without one, or for products, counted by silhouette.
+    measured = req.what == "customers" and req.holdout_id is not None
+    if measured:
+        cutoff = ctx.ws.model_record(req.holdout_id).cutoff
+        h_ids, h_vec = segments.model_vectors(ctx.ws.load_model(req.holdout_id), "customers")
+    by_use = measured and req.k == "auto"
     if by_use:
         ctx.reporter.stage("choosing how many segments predict purchases best", 0.0, 0.3)
-        h_ids, h_vec = segments.model_vectors(ctx.ws.load_model(req.holdout_id), "customers")
         choice = sv.choose_k(data, cutoff, h_ids, h_vec)
     step = _stages(ctx, {"cluster": ("clustering" if by_use else
                                      "clustering (choosing K by silhouette)", 0.3, 0.55),
@@ -232,11 +234,8 @@ def run_segments(ctx: JobContext, req: SegmentsRequest) -> dict[str, Any]:
     if req.what == "customers":
         frames["promote"] = sv.promote(data, seg.ids, res["labels"])
         frames["rfm"] = sv.rfm_mix(data, seg.ids, res["labels"])
-        if req.holdout_id:  # measured with the model that never saw the test weeks
+        if measured:
             ctx.reporter.stage("measuring how well segments predict purchases", 0.9, 0.95)
-            if not by_use:
-                h_ids, h_vec = segments.model_vectors(ctx.ws.load_model(req.holdout_id),
-                                                      "customers")
             summary["value"] = sv.usefulness(data, cutoff, h_ids, h_vec, res["k"])
     ctx.reporter.stage("saving", 0.95, 1.0)
     ctx.save_result(summary, frames=frames,

@@ -80,18 +80,12 @@ class Propensity(BaseRecommender):
     def _fit(self, train: OrderData, X: sp.csr_matrix, callback: Callback | None) -> None:
         cfg = self.config
         now = reference_time(train)
-        feats, labels = [], []
-        for k in range(1, cfg.windows + 1):
-            f, y = self._window(train, now - pd.Timedelta(days=cfg.window_days * k))
-            if f is not None:
-                feats.append(f)
-                labels.append(y)
-            emit(callback, k, {"windows": float(len(feats))})
-        if not labels or not np.concatenate(labels).any():
+        found = self._replay(train, now, callback)
+        if not found or not np.concatenate([y for _, y in found]).any():
             raise ValueError(f"Propensity needs purchases in at least one of the last "
                              f"{cfg.windows} {cfg.window_days}-day windows of the training "
                              "period, after some earlier history: the data is too short.")
-        F, y = self._subsample(np.concatenate(feats), np.concatenate(labels))
+        F, y = self._subsample(*(np.concatenate(part) for part in zip(*found, strict=True)))
         self._learn(F, y)
         emit(callback, cfg.windows + 1, {"train_rows": float(len(y)), "positives": float(y.sum())})
         self.features_ = PairFeatures.build(train, now, *self._ease(train))
@@ -101,25 +95,46 @@ class Propensity(BaseRecommender):
         ease = EASE(l2=self.config.l2, max_items=EASE_ITEMS).fit(data)
         return ease.B_, pd.Index(data.item_ids).get_indexer(ease.item_ids_)
 
-    def _window(self, train: OrderData, cut: pd.Timestamp):
-        """Features at ``cut`` for its top products x all its customers, and the labels."""
+    def _replay(self, train: OrderData, now: pd.Timestamp, callback: Callback | None
+                ) -> list[tuple]:
+        """``_window``'s training rows for each past window (newest first; windows without
+        history or purchases are skipped), reporting one step per window."""
+        found = []
+        for k in range(1, self.config.windows + 1):
+            got = self._window(train, now - pd.Timedelta(days=self.config.window_days * k))
+            if got is not None:
+                found.append(got)
+            emit(callback, k, {"windows": float(len(found))})
+        return found
+
+    def _bought_after(self, train: OrderData, cut: pd.Timestamp):
+        """(the lines before ``cut``, [its customers, its products] bought in the window
+        after it), or None where either is empty."""
         hist = train.before(cut)
         t = train.interactions["timestamp"]
         after = ((t >= cut) & (t < cut + pd.Timedelta(days=self.config.window_days))).to_numpy()
         if len(hist.interactions) == 0 or not after.any():
-            return None, None
+            return None
+        lines = train.interactions.loc[after]
+        r = pd.Index(hist.customer_ids).get_indexer(lines["customer_id"].astype(str))
+        c = pd.Index(hist.item_ids).get_indexer(lines["item_id"].astype(str))
+        Y = np.zeros((hist.n_customers, hist.n_items), dtype=bool)
+        ok = (r >= 0) & (c >= 0)
+        Y[r[ok], c[ok]] = True
+        return hist, Y
+
+    def _window(self, train: OrderData, cut: pd.Timestamp):
+        """Features at ``cut`` for its top products x all its customers, and the labels."""
+        got = self._bought_after(train, cut)
+        if got is None:
+            return None
+        hist, Y = got
         cols = pd.Index(hist.item_ids).get_indexer(hist.top_items(self.config.train_items))
         pf = PairFeatures.build(hist, cut, *self._ease(hist))
         rows = np.arange(hist.n_customers)
         F = np.concatenate([pf.block(rows[s:s + BLOCK], cols)
                             for s in range(0, len(rows), BLOCK)])
-        lines = train.interactions.loc[after]
-        r = pd.Index(hist.customer_ids).get_indexer(lines["customer_id"].astype(str))
-        c = pd.Index(hist.item_ids[cols]).get_indexer(lines["item_id"].astype(str))
-        Y = np.zeros((len(rows), len(cols)), dtype=bool)
-        ok = (r >= 0) & (c >= 0)
-        Y[r[ok], c[ok]] = True
-        return F, Y.ravel()
+        return F, Y[:, cols].ravel()
 
     def _subsample(self, F: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keep every positive; thin negatives uniformly (ranks are unchanged in expectation:

@@ -3,17 +3,19 @@
 Built on the propensity model's replay (``recsys.models.propensity``): at cutoffs
 ``window_days`` apart before the end of the training period, every (customer, candidate)
 pair gets the pair features of the lines before the cutoff -- times bought, recency, rhythm,
-EASE's basket fit (the first generator's score) and its rank among the customer's products,
-category share, product popularity and trend -- and is labelled by whether the customer
-bought the product in the window after the cutoff (never the holdout: the replay sees only
-the training period). Candidates are the ``train_items`` best sellers of each replay; with
-``task='novel'`` the products a customer already bought are left out, as the novel ranking
-leaves them out. A gradient-boosted LambdaRank model learns to order each customer's
-candidates (one query per customer with at least one purchase in the window).
+EASE's basket fit (the first generator's score) and its rank among all the customer's
+products, category share, product popularity and trend -- and is labelled by whether the
+customer bought the product in the window after the cutoff (never the holdout: the replay
+sees only the training period). Candidates are the ``train_items`` best sellers and each
+customer's ``ease_items`` best by basket fit; with ``task='novel'`` the products a customer
+already bought are left out. A gradient-boosted LambdaRank model learns to order each
+customer's candidates (one query per customer with at least one purchase in the window).
 
-Serving scores every product for a customer from features at the end of the training period.
-The booster is kept as LightGBM's own text format (in the ``.npz``, no pickle); ``explain``
-returns each feature's contribution (``pred_contrib``), which add up to the score.
+Serving scores every candidate from features at the end of the training period; the other
+products rank below all candidates, by basket fit. The booster is kept as LightGBM's own
+text format (in the ``.npz``, no pickle); ``explain`` returns each feature's contribution
+(``pred_contrib``; the basket-fit rank counted with the basket fit), which add up to the
+score with the expected score ``intercept_``.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ import numpy as np
 import pandas as pd
 
 from recsys.models.base import Callback, emit
-from recsys.models.pair_features import FEATURES, LABELS, PairFeatures, reference_time
+from recsys.models.pair_features import FEATURES, PairFeatures, reference_time
 from recsys.models.propensity import BLOCK, Propensity
 
 RANK_FEATURES = (*FEATURES, "ease_rank")
-RANK_LABELS = {**LABELS, "ease_rank": "basket-fit rank among their products"}
+EASE = FEATURES.index("ease")
+THREADS = 2  # fixed, so that a seed gives the same booster on any machine
 
 
 @dataclass(frozen=True)
@@ -80,60 +83,47 @@ class Ranker(Propensity):
     def _fit(self, train, X, callback: Callback | None) -> None:
         cfg = self.config
         now = reference_time(train)
-        feats, labels, groups = [], [], []
-        for k in range(1, cfg.windows + 1):
-            f, y, g = self._window(train, now - pd.Timedelta(days=cfg.window_days * k))
-            if f is not None:
-                feats.append(f)
-                labels.append(y)
-                groups.append(g)
-            emit(callback, k, {"windows": float(len(feats))})
-        if not groups:
+        found = self._replay(train, now, callback)
+        if not found:
             raise ValueError(f"The ranker needs purchases of new products in at least one of "
                              f"the last {cfg.windows} {cfg.window_days}-day windows of the "
                              "training period, after some earlier history: the data is too "
                              "short.")
-        self._learn(np.concatenate(feats), np.concatenate(labels), np.concatenate(groups))
-        emit(callback, cfg.windows + 1, {"train_rows": float(sum(len(y) for y in labels))})
+        F, y, groups = (np.concatenate(part) for part in zip(*found, strict=True))
+        self._learn(F, y, groups)
+        emit(callback, cfg.windows + 1, {"train_rows": float(len(y))})
         self.features_ = PairFeatures.build(train, now, *self._ease(train))
         self.top_ = self._top(train)
 
     def _window(self, train, cut: pd.Timestamp):
         """One replay: features of each buying customer's candidates, labels, query sizes."""
-        hist = train.before(cut)
-        t = train.interactions["timestamp"]
-        after = ((t >= cut) & (t < cut + pd.Timedelta(days=self.config.window_days))).to_numpy()
-        if len(hist.interactions) == 0 or not after.any():
-            return None, None, None
-        lines = train.interactions.loc[after]
-        r = pd.Index(hist.customer_ids).get_indexer(lines["customer_id"].astype(str))
-        c = pd.Index(hist.item_ids).get_indexer(lines["item_id"].astype(str))
-        ok = (r >= 0) & (c >= 0)
-        Y = np.zeros((hist.n_customers, hist.n_items), dtype=bool)
-        Y[r[ok], c[ok]] = True
+        got = self._bought_after(train, cut)
+        if got is None:
+            return None
+        hist, Y = got
         pf = PairFeatures.build(hist, cut, *self._ease(hist))
-        top = self._top(hist)
-        buyers = np.flatnonzero(Y.any(axis=1))
+        top, n = self._top(hist), hist.n_items
         fs, ys, gs = [], [], []
+        buyers = np.flatnonzero(Y.any(axis=1))
         for s in range(0, len(buyers), BLOCK // 4):
             rows = buyers[s:s + BLOCK // 4]
             F = self._grid(pf, rows)
-            keep = self._candidates(F, top).reshape(len(rows), -1)
+            keep = self._candidates(F, top, n).reshape(len(rows), n)
             y = Y[rows] & keep
-            for j in np.flatnonzero(y.any(axis=1)):  # a query only where someone bought
-                m = hist.n_items
-                fs.append(F[j * m:(j + 1) * m][keep[j]])
-                ys.append(y[j][keep[j]])
-                gs.append(int(keep[j].sum()))
-        if not gs:
-            return None, None, None
-        return np.concatenate(fs), np.concatenate(ys), np.asarray(gs)
+            q = y.any(axis=1)  # a query only where someone bought a candidate
+            fs.append(F.reshape(len(rows), n, -1)[q][keep[q]])  # row-major: query by query
+            ys.append(y[q][keep[q]])
+            gs.append(keep[q].sum(axis=1))
+        groups = np.concatenate(gs)
+        if not groups.size:
+            return None
+        return np.concatenate(fs), np.concatenate(ys), groups
 
     @staticmethod
     def _with_rank(F: np.ndarray, k: int) -> np.ndarray:
         """The features plus EASE's rank of each product among the customer's ``k``, as a
         share of ``k`` (0: their best fit)."""
-        ease = F[:, FEATURES.index("ease")].reshape(-1, k)
+        ease = F[:, EASE].reshape(-1, k)
         rank = np.argsort(np.argsort(-ease, axis=1, kind="stable"), axis=1).astype(np.float32)
         return np.concatenate([F, (rank / k).reshape(-1, 1)], axis=1)
 
@@ -141,16 +131,16 @@ class Ranker(Propensity):
         """The best sellers' codes (candidates for everyone)."""
         return pd.Index(data.item_ids).get_indexer(data.top_items(self.config.train_items))
 
-    def _grid(self, pf: PairFeatures, rows: np.ndarray) -> np.ndarray:
+    @classmethod
+    def _grid(cls, pf: PairFeatures, rows: np.ndarray) -> np.ndarray:
         """Features of ``rows`` x every product, EASE's rank among them included."""
-        self._width = n = pf.count.shape[1]
-        return self._with_rank(pf.block(rows, np.arange(n)), n)
+        n = pf.count.shape[1]
+        return cls._with_rank(pf.block(rows, np.arange(n)), n)
 
-    def _candidates(self, F: np.ndarray, top: np.ndarray) -> np.ndarray:
-        """Which pairs of a grid (rows x every product) are candidates: a best seller, or
+    def _candidates(self, F: np.ndarray, top: np.ndarray, n: int) -> np.ndarray:
+        """Which pairs of a grid (rows x ``n`` products) are candidates: a best seller, or
         among the customer's ``ease_items`` best by basket fit; with ``task='novel'`` never
         a product they bought."""
-        n = self._width
         is_top = np.zeros(n, dtype=bool)
         is_top[top[top >= 0]] = True
         cand = (F[:, -1] * n < self.config.ease_items) | np.tile(is_top, F.shape[0] // n)
@@ -165,7 +155,7 @@ class Ranker(Propensity):
         params = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [10],
                   "learning_rate": cfg.learning_rate, "num_leaves": cfg.leaves,
                   "min_data_in_leaf": cfg.min_rows, "seed": cfg.seed, "deterministic": True,
-                  "force_row_wise": True, "num_threads": 2, "verbose": -1}
+                  "force_row_wise": True, "num_threads": THREADS, "verbose": -1}
         data = lgb.Dataset(F, y.astype(np.float32), group=groups,
                            feature_name=list(RANK_FEATURES), free_raw_data=True)
         booster = lgb.train(params, data, num_boost_round=cfg.trees)
@@ -176,43 +166,39 @@ class Ranker(Propensity):
 
         self.booster_text_ = text
         self.booster_ = lgb.Booster(model_str=text)
-        self.intercept_ = np.zeros(1)
+        # The expected score (SHAP's base value): the same for every pair.
+        probe = np.zeros((1, self.booster_.num_feature()))
+        self.intercept_ = self.booster_.predict(probe, pred_contrib=True)[0, -1:].copy()
 
     # ------------------------------------------------------------ scoring
     def _logits(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """The booster's score for candidates; below every candidate, by basket fit, for
-        the rest (the booster never learned to rank them). In row blocks: a block's grid of
-        every product's features is the memory a call needs."""
+        """Scores in row blocks: a block's grid of every product's features is the memory
+        a call needs."""
+        if not len(rows):
+            return np.zeros((0, len(cols)), np.float32)
         return np.concatenate([self._block_logits(rows[s:s + BLOCK // 2], cols)
-                               for s in range(0, len(rows), BLOCK // 2)]) if len(rows) \
-            else np.zeros((0, len(cols)), np.float32)
+                               for s in range(0, len(rows), BLOCK // 2)])
 
     def _block_logits(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The booster's score for candidates; below every candidate, by basket fit, for
+        the rest (the booster never learned to rank them)."""
+        n = len(self.item_ids_)
         F = self._grid(self.features_, rows)
-        cand = self._candidates(F, self.top_)
+        cand = self._candidates(F, self.top_, n)
         z = (-1e3 - F[:, -1]).astype(np.float64)
         if cand.any():
-            z[cand] = self.booster_.predict(F[cand], num_threads=2)
-        return z.astype(np.float32).reshape(len(rows), -1)[:, cols]
-
-    def _block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        return self._grid(self.features_, rows).reshape(len(rows), self._width, -1)[
-            :, cols].reshape(len(rows) * len(cols), -1)
+            z[cand] = self.booster_.predict(F[cand], num_threads=THREADS)
+        return z.astype(np.float32).reshape(len(rows), n)[:, cols]
 
     def _pair_contributions(self, rows: np.ndarray, cols: np.ndarray
                             ) -> tuple[np.ndarray, np.ndarray]:
-        F = self._block(rows, cols)
-        contrib = np.asarray(self.booster_.predict(F, pred_contrib=True, num_threads=2))
-        self.intercept_ = contrib[:1, -1].copy()  # the expected score: the same for all
-        return F[:, :len(FEATURES)], contrib[:, :len(FEATURES)] + \
-            np.where(np.arange(len(FEATURES)) == FEATURES.index("ease"),
-                     contrib[:, len(FEATURES):len(FEATURES) + 1], 0.0)
-
-    def explain(self, customer_id: str, item_id: str) -> pd.DataFrame:
-        """Each feature's value and its contribution to the score (LightGBM's SHAP values;
-        the basket-fit rank counted with the basket fit), largest effect first; they add up
-        to the score with the expected score (``intercept_``)."""
-        return super().explain(customer_id, item_id)
+        # The rank is among all the customer's products, whatever ``cols`` asks for.
+        F = self._grid(self.features_, rows).reshape(len(rows), len(self.item_ids_), -1)
+        F = F[:, cols].reshape(len(rows) * len(cols), -1)
+        contrib = np.asarray(self.booster_.predict(F, pred_contrib=True, num_threads=THREADS))
+        out = contrib[:, :len(FEATURES)].copy()
+        out[:, EASE] += contrib[:, len(FEATURES)]  # the basket-fit rank, with the basket fit
+        return F[:, :len(FEATURES)], out
 
     # ------------------------------------------------------------ storage
     def _state(self) -> dict[str, np.ndarray]:
@@ -228,4 +214,4 @@ class Ranker(Propensity):
         self.top_ = arrays.get("top", (None,), kind="i", low=0, high=len(self.item_ids_))
 
 
-__all__ = ["RANK_FEATURES", "RANK_LABELS", "Ranker", "RankerConfig"]
+__all__ = ["RANK_FEATURES", "Ranker", "RankerConfig"]
