@@ -7,8 +7,9 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
+from recsys.choice import choose
 from recsys.data import OrderData
-from recsys.evaluate import build_truth, paired_difference, temporal_split
+from recsys.evaluate import build_truth, default_test_days, paired_difference, temporal_split
 from recsys.memory import PeakRSS, peak_bytes
 from recsys.models import model_settings, registry
 from recsys.pipelines import fit_and_score
@@ -20,7 +21,7 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
               *, cutoff: str | None = None, test_days: float | None = None, task: str = "novel",
               k: int = 10, n_boot: int = 1000, seed: int = 0,
               tune_minutes: float | None = None, tune_trials: int | None = None,
-              tune_total_minutes: float | None = None,
+              tune_total_minutes: float | None = None, choose_windows: int = 0,
               log: Callable[[str], Any] | None = None) -> dict[str, Any]:
     """Fit and evaluate each model on one temporal split (``pipelines.fit_and_score``, as a
     fit job does); returns the JSON-ready result, each model's entry a ``ScoreRow`` with the
@@ -28,6 +29,9 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
     With ``tune_minutes`` each model's settings are first searched on the validation window
     at the end of the training period (``recsys.tuning``; ``params`` stay fixed), the blend
     of the best with best sellers joins, and the test window scores the chosen settings.
+    With ``choose_windows`` the models are also chosen between on that many validation
+    windows at the end of the training period (``recsys.choice``), and the result says
+    whether that choice, and one window's, is the model best on the test weeks.
     The whole data is let go once split (30M lines: 0.9 GB less while the models fit); a
     caller that keeps no reference of its own to it frees it then."""
     params = params or {}
@@ -77,6 +81,12 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
             diff = paired_difference(res.per_customer["ndcg"], results[best].per_customer["ndcg"],
                                      n_boot, seed)
             out_models[name]["ndcg_diff_vs_best"] = {k2: round(v, 5) for k2, v in diff.items()}
+    choice = None
+    if choose_windows and results:
+        c = choose(split.train, models, params, windows=choose_windows,
+                   days=default_test_days(split.train), k=k, task=task, seed=seed, log=log)
+        choice = {**c.to_dict(), "test_best": best, "matched": c.chosen == best,
+                  "last_window_matched": c.last_window_choice() == best}
     return {
         "dataset": {"format": report.format, "raw_rows": report.rows_read,
                     "clean_rows": summary["lines"], "customers": summary["customers"],
@@ -85,7 +95,7 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
                   "train_items": split.train.n_items,
                   "test_customers": int(len(truth.customer_ids))},
         "task": task, "k": k, "best": best, "models": out_models,
-        "steps": steps, "peak_gb": round(peak_bytes() / 2**30, 3),
+        "choice": choice, "steps": steps, "peak_gb": round(peak_bytes() / 2**30, 3),
     }
 
 
@@ -176,4 +186,12 @@ def format_leaderboard(result: dict[str, Any]) -> str:
     for name, m in rows:
         for note in m.get("notes") or []:
             lines.append(f"note: {name}: {note}")
+    c = result.get("choice")
+    if c:
+        d = c["margin"]
+        sure = "" if d is None else (f", {d['diff']:+.4f} [{d['lo']:+.4f}, {d['hi']:+.4f}] "
+                                     f"over {c['runner_up']}")
+        lines.append(f"chosen on {len(c['cutoffs'])} validation windows: {c['chosen']}{sure}; "
+                     f"the last window alone: {c['last_window_choice']}; best on the test "
+                     f"weeks: {c['test_best']}")
     return "\n".join(lines)

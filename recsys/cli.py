@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--bootstrap", type=number_arg(int, 0, 100_000), default=1000,
                        help="bootstrap resamples")
     bench.add_argument("--json", type=output_path, help="write the results as JSON here")
+    bench.add_argument("--choose-windows", type=number_arg(int, 1, 24), default=0, metavar="N",
+                       help="also choose between the models on the last N validation windows "
+                            "of the training period, and say whether the test weeks agree")
     _add_tune_args(bench, required=False)
     seg = sub.add_parser("segments", help="cluster customer or product embeddings of a model")
     add_data_args(seg)
@@ -145,7 +148,8 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     result = run_bench(held.pop(), models, params, cutoff=args.cutoff, test_days=args.test_days,
                        task=args.task, k=args.k, n_boot=args.bootstrap,
                        tune_minutes=args.tune_minutes, tune_trials=args.tune_trials,
-                       tune_total_minutes=args.tune_total_minutes, log=progress)
+                       tune_total_minutes=args.tune_total_minutes,
+                       choose_windows=args.choose_windows, log=progress)
     result["dataset"]["import_seconds"] = round(import_s, 3)
     result["steps"] = {"import": {"seconds": round(import_s, 3), "peak_gb": mem.peak_gb},
                        **result.get("steps", {})}
