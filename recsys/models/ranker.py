@@ -89,7 +89,9 @@ class Ranker(Propensity):
                              f"the last {cfg.windows} {cfg.window_days}-day windows of the "
                              "training period, after some earlier history: the data is too "
                              "short.")
-        F, y, groups = (np.concatenate(part) for part in zip(*found, strict=True))
+        F, y, groups = (list(part) for part in zip(*found, strict=True))
+        del found  # the windows' features are handed to LightGBM as they are, not copied
+        y, groups = np.concatenate(y), np.concatenate(groups)
         self._learn(F, y, groups)
         emit(callback, cfg.windows + 1, {"train_rows": float(len(y))})
         self.features_ = PairFeatures.build(train, now, *self._ease(train))
@@ -148,7 +150,9 @@ class Ranker(Propensity):
             cand &= F[:, 0] == 0  # n_ui: bought before
         return cand
 
-    def _learn(self, F: np.ndarray, y: np.ndarray, groups: np.ndarray) -> None:
+    def _learn(self, F: list[np.ndarray], y: np.ndarray, groups: np.ndarray) -> None:
+        """Fit the booster on the windows' features ``F`` (emptied once LightGBM has binned
+        them: at 5M lines joining them first held every training row twice)."""
         import lightgbm as lgb
 
         cfg = self.config
@@ -156,8 +160,9 @@ class Ranker(Propensity):
                   "learning_rate": cfg.learning_rate, "num_leaves": cfg.leaves,
                   "min_data_in_leaf": cfg.min_rows, "seed": cfg.seed, "deterministic": True,
                   "force_row_wise": True, "num_threads": THREADS, "verbose": -1}
-        data = lgb.Dataset(F, y.astype(np.float32), group=groups,
-                           feature_name=list(RANK_FEATURES), free_raw_data=True)
+        data = lgb.Dataset(F, y.astype(np.float32), group=groups, params=params,
+                           feature_name=list(RANK_FEATURES), free_raw_data=True).construct()
+        F.clear()
         booster = lgb.train(params, data, num_boost_round=cfg.trees)
         self._set_booster(booster.model_to_string())
 
