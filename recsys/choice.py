@@ -75,11 +75,28 @@ def choose(train: OrderData, models: list[str], params: dict[str, dict[str, Any]
            seed: int = 0, log: Callable[[str], Any] | None = None) -> Choice:
     """Fit and score each of ``models`` on each validation window; the best pooled NDCG@K
     wins. A model that cannot fit a window (too little history) is left out of the choice."""
-    params = params or {}
     splits = window_splits(train, windows, days)
     if not splits:
         raise ValueError("No validation window with lines both before and in it: the "
                          "training period is too short to choose by windows.")
+    per, skipped, cutoffs, customers = _window_scores(splits, models, params or {}, k, task,
+                                                      seed, log)
+    if not per:
+        raise ValueError("No model could be scored on the validation windows.")
+    pooled = {m: float(np.concatenate(v).mean()) for m, v in per.items()}
+    ranked = sorted(pooled, key=pooled.get, reverse=True)
+    chosen, runner = ranked[0], (ranked[1] if len(ranked) > 1 else None)
+    margin = None if runner is None else paired_difference(
+        np.concatenate(per[chosen]), np.concatenate(per[runner]), seed=seed)
+    return Choice(chosen, cutoffs, customers,
+                  {m: [float(a.mean()) for a in v] for m, v in per.items()}, pooled,
+                  margin, runner, skipped)
+
+
+def _window_scores(splits: list[Split], models: list[str], params: dict[str, dict[str, Any]],
+                   k: int, task: str, seed: int, log: Callable[[str], Any] | None) -> tuple:
+    """Each model's per-customer NDCG on each window with buyers (models that could not
+    fit a window left out), why those were left out, the windows' cutoffs and customers."""
     per: dict[str, list[np.ndarray]] = {m: [] for m in models}
     skipped: dict[str, str] = {}
     cutoffs, customers = [], []
@@ -101,16 +118,7 @@ def choose(train: OrderData, models: list[str], params: dict[str, dict[str, Any]
                 log(f"  window from {split.cutoff.date()}: {name} "
                     f"ndcg@{k}={per[name][-1].mean():.4f}")
     per = {m: v for m, v in per.items() if m not in skipped and v}
-    if not per:
-        raise ValueError("No model could be scored on the validation windows.")
-    pooled = {m: float(np.concatenate(v).mean()) for m, v in per.items()}
-    ranked = sorted(pooled, key=pooled.get, reverse=True)
-    chosen, runner = ranked[0], (ranked[1] if len(ranked) > 1 else None)
-    margin = None if runner is None else paired_difference(
-        np.concatenate(per[chosen]), np.concatenate(per[runner]), seed=seed)
-    return Choice(chosen, cutoffs, customers,
-                  {m: [float(a.mean()) for a in v] for m, v in per.items()}, pooled,
-                  margin, runner, skipped)
+    return per, skipped, cutoffs, customers
 
 
 __all__ = ["Choice", "choose", "window_splits"]
