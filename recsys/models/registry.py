@@ -254,6 +254,7 @@ for _spec in (
               drivers=True, quick={"windows": 1, "trees": 20, "train_items": 30,
                                    "min_rows": 5},
               search={"trees": int_range(50, 400), "learning_rate": log_range(0.02, 0.2),
-                      "leaves": choice(15, 31, 63), "windows": int_range(1, 6)}),
+                      "leaves": choice(15, 31, 63), "windows": int_range(1, 6),
+                      "ease_items": int_range(50, 800)}),
 ):
     register(_spec)
