@@ -81,12 +81,8 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
             diff = paired_difference(res.per_customer["ndcg"], results[best].per_customer["ndcg"],
                                      n_boot, seed)
             out_models[name]["ndcg_diff_vs_best"] = {k2: round(v, 5) for k2, v in diff.items()}
-    choice = None
-    if choose_windows and results:
-        c = choose(split.train, models, params, windows=choose_windows,
-                   days=default_test_days(split.train), k=k, task=task, seed=seed, log=log)
-        choice = {**c.to_dict(), "test_best": best, "matched": c.chosen == best,
-                  "last_window_matched": c.last_window_choice() == best}
+    choice = _choice(split.train, models, params, choose_windows, best, k=k, task=task,
+                     seed=seed, log=log) if choose_windows and results else None
     return {
         "dataset": {"format": report.format, "raw_rows": report.rows_read,
                     "clean_rows": summary["lines"], "customers": summary["customers"],
@@ -97,6 +93,16 @@ def run_bench(data: OrderData, models: list[str], params: dict[str, dict[str, An
         "task": task, "k": k, "best": best, "models": out_models,
         "choice": choice, "steps": steps, "peak_gb": round(peak_bytes() / 2**30, 3),
     }
+
+
+def _choice(train: OrderData, models: list[str], params: dict[str, dict[str, Any]],
+            windows: int, test_best: str, **how: Any) -> dict[str, Any]:
+    """The choice on ``windows`` validation windows (``recsys.choice``), and whether it and
+    the last window alone picked the model best on the test weeks."""
+    c = choose(train, models, params, windows=windows, days=default_test_days(train),
+               **how).to_dict()
+    return {**c, "test_best": test_best, "matched": c["chosen"] == test_best,
+            "last_window_matched": c["last_window_choice"] == test_best}
 
 
 def _bases(models: list[str], params: dict[str, dict[str, Any]]) -> dict[str, dict]:

@@ -42,10 +42,10 @@ class Choice:
         return max(self.by_window, key=lambda m: self.by_window[m][0])
 
     def to_dict(self) -> dict[str, Any]:
-        r = {m: round(v, 5) for m, v in self.pooled.items()}
         return {"chosen": self.chosen, "runner_up": self.runner_up, "cutoffs": self.cutoffs,
                 "customers": self.customers,
-                "pooled_ndcg": r, "last_window_choice": self.last_window_choice(),
+                "pooled_ndcg": {m: round(v, 5) for m, v in self.pooled.items()},
+                "last_window_choice": self.last_window_choice(),
                 "by_window": {m: [round(v, 5) for v in s] for m, s in self.by_window.items()},
                 "margin": None if self.margin is None
                 else {k: round(v, 5) for k, v in self.margin.items()},
