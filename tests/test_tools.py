@@ -103,7 +103,7 @@ def test_ray_compare(demo_csv):
 def test_forecast_check(demo_csv):
     out = run_tool("tools/forecast_check.py", str(demo_csv), "--cutoffs", "2011-10-01",
                    "--products", "3")
-    assert "80% interval covers" in out and "all:" in out
+    assert "80% interval covers" in out and "all:" in out and "told the demand" in out
 
 
 def test_stop_check(demo_csv):

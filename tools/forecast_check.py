@@ -9,7 +9,10 @@ model fitted before C2), then count what that audience bought in [C2, C2 + windo
 DATA: a path the importer reads, or "demo" (the generated demo shop). Prints, per cutoff, the
 total planned (today's rule and the previous rule: the backtest's hits at the same share),
 the realised total, the products within +-15%, the median error per product, the 80%
-interval's coverage and median width; then the pooled coverage.
+interval's coverage and median width; then the pooled coverage. Beside it, for scale, the
+same figures for a forecast that is told each product's demand in the next window (its
+distinct buyers among all customers, against the backtest window's): what is left of its
+error is the audience's share of the buyers moving, not the product's demand.
 """
 
 from __future__ import annotations
@@ -49,8 +52,11 @@ def check_cutoff(data, c1: str, args) -> pd.DataFrame:
     m2 = cp.make_model(args.model, **cp.campaign_params(args.model)).fit(upto)
     after = cp.CampaignWindow.of(data, str(c2.date()), args.days)
     known = pd.Index(after.train.customer_ids)
+    items = cp.best_sellers(w1.train, args.products)
+    # every customer's buyers of each product in [C1, C2) and [C2, C2 + window)
+    demand = fc.buyers_by_item(data, items, c2 + pd.Timedelta(days=args.days), args.days, 2)
     rows = []
-    for item in cp.best_sellers(w1.train, args.products):
+    for item in items:
         inputs = pl.PlanInputs(pl.Scope.product(upto, item), pl.Sizing("share", args.share),
                                days=args.days, control_share=0.0)
         plan = pl.make_plan(upto, w1, m1, m2, inputs, args.model)
@@ -59,12 +65,17 @@ def check_cutoff(data, c1: str, args) -> pd.DataFrame:
             args.share * plan.evidence.candidates, 1)
         rows.append({"cutoff": c1, "item": item, "planned": plan.forecast.buyers,
                      "low": plan.forecast.low, "high": plan.forecast.high, "previous": old,
-                     "bought": int(bought.sum())})
+                     "told": plan.forecast.buyers * demand.loc[item].iloc[1]
+                     / max(demand.loc[item].iloc[0], 1), "bought": int(bought.sum())})
     return pd.DataFrame(rows)
 
 
+def errors(d: pd.DataFrame, key: str) -> pd.Series:
+    return d[key] / d["bought"].clip(lower=1) - 1
+
+
 def summarise(d: pd.DataFrame) -> str:
-    err = d["planned"] / d["bought"].clip(lower=1) - 1
+    err, told = errors(d, "planned"), errors(d, "told")
     cover = ((d["bought"] >= d["low"]) & (d["bought"] <= d["high"])).mean()
     width = ((d["high"] - d["low"]) / d["planned"].clip(lower=1e-9)).median()
     total, prev, got = d["planned"].sum(), d["previous"].sum(), d["bought"].sum()
@@ -72,7 +83,10 @@ def summarise(d: pd.DataFrame) -> str:
             f"({prev / got - 1:+.0%})  bought {got:6d}  within 15%: "
             f"{int((err.abs() <= 0.15).sum()):2d} of {len(d)}  median error "
             f"{err.abs().median():.0%}  80% interval covers {cover:.0%} (median width "
-            f"{width:.0%} of the forecast)")
+            f"{width:.0%} of the forecast)\n    told the demand: planned "
+            f"{d['told'].sum():7.0f} ({d['told'].sum() / got - 1:+.0%})  within 15%: "
+            f"{int((told.abs() <= 0.15).sum()):2d} of {len(d)}  median error "
+            f"{told.abs().median():.0%}")
 
 
 def main() -> None:
