@@ -35,9 +35,13 @@ COUNTRIES = ["United Kingdom"] * 40 + ["Germany", "France", "EIRE", "Spain", "Ne
                                         "Belgium", "Switzerland", "Portugal", "Australia", "Norway"]
 START = pd.Timestamp("2010-12-01 08:00")
 DAYS = 373
+# Seasonal lines (``seasonal_lines``): the share of a category's draws kept in each month
+# (Jan..Dec); other categories sell all year.
+LINE_SEASONS = {"Christmas": [0.1, 0.1, 0.1, 0.1, 0.1, 0.2, 0.3, 0.5, 1.0, 1.0, 1.0, 0.6],
+                "Garden": [0.2, 0.4, 1.0, 1.0, 1.0, 1.0, 0.8, 0.4, 0.2, 0.2, 0.2, 0.2]}
 
 
-def _catalogue(n_products: int, rng: np.random.Generator) -> pd.DataFrame:
+def _catalogue(n_products: int, rng: np.random.Generator, days: int = DAYS) -> pd.DataFrame:
     cats = list(CATEGORIES)
     cat = rng.integers(0, len(cats), n_products)
     names, prices, seen = [], [], set()
@@ -56,40 +60,49 @@ def _catalogue(n_products: int, rng: np.random.Generator) -> pd.DataFrame:
     codes = [f"{20000 + 7 * i}{'ABC'[i % 3] if i % 5 == 0 else ''}" for i in range(n_products)]
     pop = 1.0 / np.arange(1, n_products + 1) ** 0.9  # Zipf: a few best sellers, a long tail
     rng.shuffle(pop)
-    launch = np.where(rng.random(n_products) < 0.85, 0.0, rng.uniform(0, DAYS * 0.8, n_products))
+    launch = np.where(rng.random(n_products) < 0.85, 0.0, rng.uniform(0, days * 0.8, n_products))
     # The cold-start demo product: launched six weeks before the export ends.
-    launch[-1] = DAYS - 42
+    launch[-1] = days - 42
     names[-1] = "NEW " + names[-1]
     return pd.DataFrame({"code": codes, "name": names, "category": [cats[c] for c in cat],
                          "cat": cat, "price": prices, "pop": pop, "launch": launch})
 
 
-def _season_weights() -> np.ndarray:
-    """Order density per day: a growing trend, a Christmas peak in Sep-Nov, quiet Saturdays."""
-    dates = START + pd.to_timedelta(np.arange(DAYS), unit="D")
-    weight = (1 + np.arange(DAYS) / DAYS) * np.where(dates.month.isin([9, 10, 11]), 1.8, 1.0)
+def _dates(days: int) -> pd.DatetimeIndex:
+    return START + pd.to_timedelta(np.arange(days), unit="D")
+
+
+def _season_weights(days: int = DAYS) -> np.ndarray:
+    """Order density per day: a growing trend (+100% a year), a Christmas peak in Sep-Nov,
+    quiet Saturdays."""
+    dates = _dates(days)
+    weight = (1 + np.arange(days) / DAYS) * np.where(dates.month.isin([9, 10, 11]), 1.8, 1.0)
     weight *= np.where(dates.dayofweek == 5, 0.1, 1.0)
     return weight / weight.sum()
 
 
-def make_demo_orders(n_customers: int = 2000, n_products: int = 500,
-                     seed: int = 0) -> pd.DataFrame:
-    """A generated shop as raw UCI Online Retail export lines (plus a Category column)."""
+def make_demo_orders(n_customers: int = 2000, n_products: int = 500, seed: int = 0,
+                     days: int = DAYS, seasonal_lines: bool = False) -> pd.DataFrame:
+    """A generated shop as raw UCI Online Retail export lines (plus a Category column):
+    ``days`` of orders from December 2010; ``seasonal_lines``: Christmas and garden products
+    sell mostly in their season (``LINE_SEASONS``)."""
     rng = np.random.default_rng(seed)
-    cat = _catalogue(n_products, rng)
+    cat = _catalogue(n_products, rng, days)
     n_cat = len(CATEGORIES)
     sampler = _Sampler(cat["cat"].to_numpy(), cat["pop"].to_numpy(), cat["launch"].to_numpy())
+    if seasonal_lines:
+        sampler.in_season(_dates(days).month.to_numpy() - 1)
     taste = rng.dirichlet(np.full(n_cat, 0.25), n_customers)
     wholesale = rng.random(n_customers) < 0.03
     n_orders = np.where(wholesale, rng.integers(25, 60, n_customers),
                         1 + rng.negative_binomial(1, 0.2, n_customers))
     country = rng.choice(COUNTRIES, n_customers)
-    season = _season_weights()
+    season = _season_weights(days)
     rows, invoice = [], 536365
     for c in range(n_customers):
         history: list[int] = []
-        days = rng.choice(DAYS, size=int(n_orders[c]), p=season)
-        for day in np.sort(days + rng.uniform(0.0, 0.45, len(days))):
+        when = rng.choice(days, size=int(n_orders[c]), p=season)
+        for day in np.sort(when + rng.uniform(0.0, 0.45, len(when))):
             size = 1 + rng.poisson(22 if wholesale[c] else 7)
             items = sampler.basket(size, taste[c], day, history, rng)
             history.extend(items)
@@ -112,6 +125,16 @@ class _Sampler:
         start = np.concatenate([[0.0], np.cumsum(totals)])[c]
         self.table = c + (cum - start) / totals[c]
         self.launch = launch
+        self.cats = cats
+        self.keep: np.ndarray | None = None  # (day, category): share of draws kept
+
+    def in_season(self, month_of_day: np.ndarray) -> None:
+        """Seasonal lines: keep a category's draws by the month (``LINE_SEASONS``)."""
+        names = list(CATEGORIES)
+        by_month = np.ones((12, len(names)))
+        for name, share in LINE_SEASONS.items():
+            by_month[:, names.index(name)] = share
+        self.keep = by_month[month_of_day]
 
     def basket(self, size: int, taste: np.ndarray, day: float, history: list[int],
                rng: np.random.Generator) -> np.ndarray:
@@ -123,6 +146,8 @@ class _Sampler:
         pos = np.searchsorted(self.table, cat + rng.random(n_new))
         new = self.order[np.minimum(pos, len(self.order) - 1)]
         new = new[self.launch[new] <= day]  # not on sale yet: the customer buys nothing there
+        if self.keep is not None:  # out of season: mostly not bought
+            new = new[rng.random(len(new)) < self.keep[int(day), self.cats[new]]]
         old = np.asarray(history)[rng.integers(0, len(history), int(rebuy.sum()))] \
             if history else np.zeros(0, dtype=int)
         return np.unique(np.concatenate([new, old]).astype(int))
@@ -163,10 +188,12 @@ def _add_dirt(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return out.sort_values(["InvoiceDate", "InvoiceNo"], kind="stable").reset_index(drop=True)
 
 
-def demo_csv_bytes(n_customers: int = 2000, n_products: int = 500, seed: int = 0) -> bytes:
-    """The demo export as CSV bytes, exactly what an analyst would upload."""
+def demo_csv_bytes(n_customers: int = 2000, n_products: int = 500, seed: int = 0,
+                   **shape) -> bytes:
+    """The demo export as CSV bytes, exactly what an analyst would upload (``shape``:
+    ``make_demo_orders``' ``days`` and ``seasonal_lines``)."""
     buf = io.StringIO()
-    make_demo_orders(n_customers, n_products, seed).to_csv(buf, index=False)
+    make_demo_orders(n_customers, n_products, seed, **shape).to_csv(buf, index=False)
     return buf.getvalue().encode("utf-8")
 
 

@@ -2,9 +2,12 @@
 
 The backtest says how many of the audience bought in the last window (the model fitted before
 it). Two things move between that window and the next: the products' demand, and chance. The
-forecast carries the backtest's hits forward at the same audience share, scaled by the demand
-of the last two windows against the last one (a level, not a trend: on Online Retail a trend
-fitted to the last weeks missed more than this did; tools/forecast_check.py). Its interval
+forecast carries the backtest's hits forward at the same audience share: as they are where
+the shop's history is shorter than a year and a window (a level of the last two windows and
+a trend fitted to the last weeks both missed more on Online Retail; tools/forecast_check.py),
+and scaled by how the same two windows moved a year earlier where it is longer (the season:
+each product's own year-ago ratio, pulled towards the whole shop's by ``SEASON_PRIOR``). Its
+interval
 comes from how far that demand rule missed on the shop's best sellers over the last windows
 (a robust spread of the log-ratio realised / forecast), widened by the counting noise of the
 backtest and of the next window.
@@ -61,8 +64,10 @@ def buyers_by_item(data: OrderData, items, end: pd.Timestamp, days: int, k: int
     return counts.reindex(index=list(items), columns=range(k - 1, -1, -1), fill_value=0)
 
 
-RULES = ("level", "last")
+RULES = ("level", "last", "season")
 RULE = "last"  # measured on three shops (docs/campaigns.md); tools/forecast_check.py --demand
+YEAR = pd.Timedelta(days=364)  # 52 weeks: the season a year ago, on the same weekdays
+SEASON_PRIOR = 100.0  # buyers' worth of the shop's year-ago ratio in each product's
 
 
 def demand_factor(buyers: np.ndarray, rule: str = "level") -> float:
@@ -74,6 +79,46 @@ def demand_factor(buyers: np.ndarray, rule: str = "level") -> float:
     return float((buyers[-1] + buyers[-2]) / 2 / buyers[-1])
 
 
+def season_factor(ago: np.ndarray, shop_ago: np.ndarray) -> float:
+    """How the product's demand moved from one window to the next a year earlier (``ago``:
+    its buyers in the year-ago last and next windows), pulled towards the whole shop's move
+    (``shop_ago``) by ``SEASON_PRIOR`` buyers' worth: a product with few buyers a year ago
+    (or none: launched since) follows the shop."""
+    shop = (shop_ago[1] + 1) / (shop_ago[0] + 1)
+    return float((ago[1] + SEASON_PRIOR * shop) / (ago[0] + SEASON_PRIOR))
+
+
+def reaches_back(data: OrderData, end: pd.Timestamp, days: int, windows: int = 1) -> bool:
+    """Whether the orders start before the year-ago windows of the ``windows`` windows
+    before ``end`` (a season can be read from them)."""
+    first = data.interactions["timestamp"].min()
+    return bool(first <= end - YEAR - windows * pd.Timedelta(days=days))
+
+
+def auto_rule(data: OrderData, end: pd.Timestamp, days: int) -> str:
+    """``season`` where the history reaches a year and a window back, else ``RULE``."""
+    return "season" if reaches_back(data, end, days) else RULE
+
+
+def next_factor(rule: str, data: OrderData, items, end: pd.Timestamp, days: int) -> float:
+    """The demand factor of the window after ``end`` for buyers of any of ``items``."""
+    if rule != "season":
+        return demand_factor(window_buyers(data, items, end, days, 2), rule)
+    ago_end = end - YEAR + pd.Timedelta(days=days)
+    since = ago_end - 2 * pd.Timedelta(days=days)
+    own = sold_since(data, items, since)
+    return season_factor(window_buyers(data, own, ago_end, days, 2) if own else np.zeros(2),
+                         window_buyers(data, sold_since(data, data.item_ids, since), ago_end,
+                                       days, 2))
+
+
+def sold_since(data: OrderData, items, since: pd.Timestamp) -> list[str]:
+    """Those of ``items`` sold before ``since``. A product launched later has no year-ago
+    move of its own, and its launch is not the shop's season."""
+    first = data.products.set_index("item_id")["first_seen"].reindex(list(items))
+    return list(first.index[(first < since).to_numpy()])
+
+
 @dataclass(frozen=True)
 class DemandRule:
     """How demand is carried into the next window, and how far that rule missed on this
@@ -83,33 +128,57 @@ class DemandRule:
     spread: float
     cases: int  # (product, window) pairs it was measured on
 
-    def factor(self, buyers: np.ndarray) -> float:
-        return demand_factor(buyers, self.rule)
+    def factor(self, data: OrderData, items, end: pd.Timestamp, days: int) -> float:
+        """The factor for buyers of any of ``items`` in the window after ``end``."""
+        return next_factor(self.rule, data, items, end, days)
 
 
 def demand_rule(data: OrderData, end: pd.Timestamp, days: int,
                 items: list[str] | None = None, rule: str | None = None) -> DemandRule:
-    """``rule`` (default ``RULE``) replayed on the best sellers (and ``items``) over the
+    """``rule`` (default ``auto_rule``) replayed on the best sellers (and ``items``) over the
     last ``SPREAD_WINDOWS`` windows before ``end``: its spread. (Choosing, per shop, the rule
     that missed least on these windows was tried: it picked the worse rule for the next
     month as often as the better one.)"""
-    chosen = rule if rule in RULES else RULE
+    chosen = rule if rule in RULES else auto_rule(data, end, days)
     inter = data.interactions
     sold = inter.loc[(inter["timestamp"] < end).to_numpy(), "item_id"].value_counts()
-    ref = list(sold.index[:REFERENCE_PRODUCTS].astype(str))
-    table = buyers_by_item(data, list(dict.fromkeys(ref + list(items or []))), end, days,
-                           SPREAD_WINDOWS + 2).to_numpy()
-    errors = []
-    for b in table:
-        for i in range(2, len(b)):
-            if b[i - 1] + b[i - 2] == 0:
-                continue  # not sold yet: no forecast was possible
-            planned = b[i - 1] * demand_factor(b[i - 2:i], chosen)
-            errors.append(float(np.log((b[i] + 1) / (planned + 1))))
+    ref = list(dict.fromkeys(list(sold.index[:REFERENCE_PRODUCTS].astype(str))
+                             + list(items or [])))
+    errors = _replay_errors(data, ref, end, days, chosen)
     if len(errors) < 5:  # too little history to learn from: carry the last window, widely
         return DemandRule("last", 0.5, len(errors))
     miss = float(np.median(np.abs(errors)))
     return DemandRule(chosen, max(MIN_SPREAD, MAD_TO_SD * miss), len(errors))
+
+
+def _replay_errors(data: OrderData, items: list[str], end: pd.Timestamp, days: int,
+                   rule: str) -> list[float]:
+    """log (realised + 1) / (planned + 1) of ``rule`` for each product and past window
+    whose forecast was possible (sold in the windows it reads; for ``season``, the orders
+    reach back a year before it)."""
+    k = SPREAD_WINDOWS + 2
+    table = buyers_by_item(data, items, end, days, k).to_numpy()
+    if rule == "season":  # column i: the year-ago of table's column i; the last, of the next
+        ago_end = end - YEAR + pd.Timedelta(days=days)
+        ago = buyers_by_item(data, items, ago_end, days, k + 1).to_numpy()
+        shop = window_buyers(data, sold_since(data, data.item_ids, ago_end - (k + 1) * (
+            pd.Timedelta(days=days))), ago_end, days, k + 1)
+        first = data.products.set_index("item_id")["first_seen"].reindex(items).to_numpy()
+    errors = []
+    for p, b in enumerate(table):
+        for i in range(2, len(b)):
+            if b[i - 1] + b[i - 2] == 0:
+                continue  # not sold yet: no forecast was possible
+            if rule != "season":
+                factor = demand_factor(b[i - 2:i], rule)
+            elif reaches_back(data, end, days, k - i + 1):
+                since = end - YEAR - (k - i + 1) * pd.Timedelta(days=days)
+                own = ago[p, i - 1:i + 1] if first[p] < since else np.zeros(2)
+                factor = season_factor(own, shop[i - 1:i + 1])
+            else:
+                continue
+            errors.append(float(np.log((b[i] + 1) / (b[i - 1] * factor + 1))))
+    return errors
 
 
 @dataclass(frozen=True)

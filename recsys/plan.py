@@ -223,7 +223,7 @@ def make_plan(data: OrderData, window: cp.CampaignWindow, window_model, live_mod
     plan_time = window.cutoff + pd.Timedelta(days=days)
     ev = backtest_scope(window, window_model, inputs)
     rule = fc.demand_rule(data, plan_time, days, list(scope.items))
-    factor = rule.factor(fc.window_buyers(data, scope.items, plan_time, days, 2))
+    factor = rule.factor(data, scope.items, plan_time, days)
     spread = rule.spread
     excluded = recent_buyers(data, scope.items, plan_time, inputs.exclude_recent_days)
     candidates = int(data.n_customers - excluded.sum())

@@ -12,7 +12,8 @@ from recsys import forecast as fc
 from recsys.plan import CampaignPlan
 
 RULE_WORDS = {"level": "with the demand of the last two months against the last",
-              "last": "with the last month's demand"}
+              "last": "with the last month's demand",
+              "season": "with how the same two months moved a year earlier"}
 
 
 def _m(currency: str, value: float) -> str:

@@ -30,3 +30,18 @@ def test_demo_goes_through_the_importer_with_realistic_shape():
     late = data.products[data.products["name"].str.startswith("NEW ")]
     assert len(late) == 1
     assert late["first_seen"].iloc[0] > data.interactions["timestamp"].max() - pd.Timedelta(days=50)
+
+
+def test_a_longer_shop_with_seasonal_lines_sells_them_in_season():
+    def share_by_month(df: pd.DataFrame) -> pd.Series:
+        month = pd.to_datetime(df["InvoiceDate"]).dt.month
+        return (df["Category"] == "Christmas").groupby(month).mean()
+
+    seasonal = make_demo_orders(n_customers=400, n_products=100, seed=1, days=740,
+                                seasonal_lines=True)
+    when = pd.to_datetime(seasonal["InvoiceDate"])
+    assert when.max() - when.min() > pd.Timedelta(days=720)  # two years of orders
+    lines = share_by_month(seasonal)
+    assert lines[10] > 2.5 * lines[4]  # Christmas lines in October, hardly in April
+    plain = share_by_month(make_demo_orders(n_customers=400, n_products=100, seed=1))
+    assert plain[10] < 1.25 * plain[4]  # the default demo: no seasonal lines

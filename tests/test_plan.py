@@ -357,6 +357,57 @@ def test_the_spread_is_how_far_the_rule_missed_on_the_shops_past(counts, rule, m
     assert got.spread == pytest.approx(1.4826 * miss, rel=0.15)
 
 
+def _seasonal_shop(start: str, days: int, peak: float = 3.0) -> OrderData:
+    """Three products bought by new customers every day: ``peak`` times as many in October
+    and November as in the rest of the year (and product c sells nothing a year back)."""
+    rows = []
+    for d in pd.date_range(start, periods=days, freq="D"):
+        n = round(4 * (peak if d.month in (10, 11) else 1.0))
+        for item in ("a", "b", "c"):
+            if item == "c" and d < pd.Timestamp(start) + pd.Timedelta(days=400):
+                continue
+            rows += [(f"{item}{d.date()}-{k}", item, f"{item}{d.date()}-{k}",
+                      d + pd.Timedelta(hours=9), 1, 1.0) for k in range(n)]
+    lines = pd.DataFrame(rows, columns=["customer_id", "item_id", "order_id", "timestamp",
+                                        "quantity", "price"])
+    return OrderData.from_lines(_canonical(lines), {"format": "test"})
+
+
+def test_a_season_a_year_back_is_carried_into_the_next_window():
+    data = _seasonal_shop("2022-09-01", 850)  # to 2024-12-28; plan on 2024-10-01
+    end = pd.Timestamp("2024-10-01")
+    rule = fc.demand_rule(data, end, 30, ["a"])
+    assert rule.rule == "season" and rule.cases >= 5
+    # 52 weeks back, [2023-10-03, 11-02) held 30 peak days (360 buyers) and the window
+    # before it 28 plain and 2 peak days (136); the last window alone says 1x
+    assert rule.factor(data, ["a"], end, 30) == pytest.approx(360 / 136, rel=0.01)
+    assert fc.demand_factor(fc.window_buyers(data, ["a"], end, 30, 2), "last") == 1.0
+    # product c was launched within that year-ago window: it follows the shop's move, and
+    # its launch is not read as the shop's season
+    assert rule.factor(data, ["c"], end, 30) == pytest.approx(360 / 136, rel=0.01)
+    # replayed on the windows up to the end (the season's turns among them), the season
+    # misses far less than the last window does
+    last = pd.Timestamp("2024-12-29")
+    miss = {r: np.abs(fc._replay_errors(data, ["a", "b"], last, 30, r)).mean()
+            for r in ("season", "last")}
+    assert miss["season"] < miss["last"] / 3, miss
+
+
+def test_without_a_year_of_history_the_last_window_is_carried():
+    data = _seasonal_shop("2023-11-01", 330)
+    end = data.interactions["timestamp"].max() + pd.Timedelta(days=1)
+    assert not fc.reaches_back(data, end, 30)
+    assert fc.demand_rule(data, end, 30).rule == fc.RULE == "last"
+
+
+def test_a_season_factor_rests_on_the_product_when_it_sold_plenty_a_year_back():
+    shop = np.array([1000, 2000])  # the whole shop doubled
+    assert fc.season_factor(np.array([0, 0]), shop) == pytest.approx(2.0, rel=0.01)
+    assert fc.season_factor(np.array([5000, 5000]), shop) == pytest.approx(1.0, abs=0.03)
+    mid = fc.season_factor(np.array([100, 100]), shop)
+    assert 1.2 < mid < 1.8  # a hundred buyers: half its own, half the shop's
+
+
 def test_a_mailing_offers_each_customer_their_best_product(data):
     window, m1, m2 = _window_models(data)
     scope = pl.Scope.mailing(data, ["p1", "p3", "p5"])

@@ -6,8 +6,10 @@ model fitted before C2), then count what that audience bought in [C2, C2 + windo
                                    [--share 0.05] [--days 30] [--model propensity]
                                    [--demand last|level]
 
-DATA: a path the importer reads, or "demo" (the generated demo shop). Prints, per cutoff, the
-total planned (today's rule and the previous rule: the backtest's hits at the same share),
+DATA: a path the importer reads, "demo" (the generated demo shop) or "seasonal" (two years
+of a generated shop with seasonal lines, whose plans can read the season a year back).
+Prints, per cutoff, the total planned (today's rule and the previous rule: the backtest's
+hits at the same share),
 the realised total, the products within +-15%, the median error per product, the 80%
 interval's coverage and median width; then the pooled coverage. Beside it, for scale, the
 same figures for a forecast that is told each product's demand in the next window (its
@@ -32,11 +34,18 @@ from recsys import plan as pl  # noqa: E402
 
 
 def load(path: str):
+    from recsys.data import load_orders
+
     if path == "demo":
         from recsys.datasets import load_demo
 
         return load_demo()
-    from recsys.data import load_orders
+    if path == "seasonal":  # two years of the demo shop, with Christmas and garden lines
+        from recsys.data.readers import RawSource
+        from recsys.datasets import demo_csv_bytes
+
+        raw = demo_csv_bytes(3000, 500, 0, days=738, seasonal_lines=True)
+        return load_orders(RawSource(name="seasonal_demo.csv", data=raw))
 
     if not Path(path).exists():
         sys.exit(f"no data at {path}")
@@ -65,7 +74,7 @@ def check_cutoff(data, c1: str, args) -> pd.DataFrame:
             args.share * plan.evidence.candidates, 1)
         rows.append({"cutoff": c1, "item": item, "planned": plan.forecast.buyers,
                      "low": plan.forecast.low, "high": plan.forecast.high, "previous": old,
-                     "told": plan.forecast.buyers * demand.loc[item].iloc[1]
+                     "told": plan.forecast.backtest_hits * demand.loc[item].iloc[1]
                      / max(demand.loc[item].iloc[0], 1), "bought": int(bought.sum())})
     return pd.DataFrame(rows)
 
@@ -97,10 +106,12 @@ def main() -> None:
     ap.add_argument("--share", type=float, default=0.05)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--model", default="propensity")
-    ap.add_argument("--demand", choices=fc.RULES, default=fc.RULE,
-                    help="how the next window's demand is carried forward")
+    ap.add_argument("--demand", choices=("auto", *fc.RULES), default="auto",
+                    help="how the next window's demand is carried forward (auto: the "
+                         "season where the history reaches a year back, else the last)")
     args = ap.parse_args()
-    fc.RULE = args.demand
+    if args.demand != "auto":
+        fc.auto_rule = lambda *_: args.demand
     data = load(args.data)
     parts = []
     for c1 in args.cutoffs.split(","):
