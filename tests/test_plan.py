@@ -393,6 +393,17 @@ def test_a_season_a_year_back_is_carried_into_the_next_window():
     assert miss["season"] < miss["last"] / 3, miss
 
 
+def test_the_plan_says_which_demand_rule_it_carried(plan):
+    from dataclasses import replace
+
+    from recsys.plan_report import plan_lines
+
+    assert plan.demand_rule == "last"  # thirty weeks of orders: no year to read a season from
+    assert "the last month's demand" in plan_lines(plan)["evidence"]
+    seasonal = plan_lines(replace(plan, demand_rule="season"))["evidence"]
+    assert "how the same two months moved a year earlier" in seasonal
+
+
 def test_without_a_year_of_history_the_last_window_is_carried():
     data = _seasonal_shop("2023-11-01", 330)
     end = data.interactions["timestamp"].max() + pd.Timedelta(days=1)
