@@ -117,7 +117,8 @@ class TuneResult:
     trials: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     stopped: bool = False
-    kept_start: bool = False  # the best trial did not beat the start by SE_RULE errors
+    kept_start: bool = False  # the best trial did not beat the better starting point
+    # (the start or the defaults) by SE_RULE errors, so that point was kept
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -341,10 +342,11 @@ def _trial_entry(name, trial, log, elapsed: float, budget: float) -> dict[str, A
 
 def _result(name, study, log, fixed, n_starts: int, per: dict[int, np.ndarray], seconds: float,
             stopped: bool) -> TuneResult:
-    """The best finished trial, unless it beats the start (trial 0) by less than SE_RULE
+    """The best finished trial, unless it beats the better of the starting points (trial 0,
+    the shop-scaled start, and trial ``n_starts - 1``, the defaults) by less than SE_RULE
     standard errors of their paired per-customer difference: the best of many noisy trials
-    flatters itself, and a window's noise is no reason to leave the start. Trial
-    ``n_starts - 1`` is the defaults (the start itself when they agree)."""
+    flatters itself, and a window's noise is no reason to leave a starting point. Tuned
+    settings therefore never score below the defaults on the validation window."""
     import optuna
 
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE
@@ -353,10 +355,11 @@ def _result(name, study, log, fixed, n_starts: int, per: dict[int, np.ndarray], 
         raise ValueError(f"No setting of {name} could be fitted on this shop's validation "
                          f"window: {next((e['error'] for e in log if e['error']), 'no trial ran')}")
     best = max(done, key=lambda t: (t.value, -t.number))  # ties: the earlier trial
-    start = next((t for t in done if t.number == 0), None)
-    kept = start is not None and best is not start and not beats(per.get(best.number),
-                                                                   per.get(0))
-    best = start if kept else best
+    ref = max((t for t in done if t.number < n_starts), key=lambda t: (t.value, -t.number),
+              default=None)
+    kept = ref is not None and best is not ref and not beats(per.get(best.number),
+                                                               per.get(ref.number))
+    best = ref if kept else best
     scores = {t.number: t.value for t in done}
     return TuneResult(name, chosen(name, {**fixed, **best.params},
                                    best.user_attrs.get("epochs")), float(best.value),
