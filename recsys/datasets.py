@@ -1,8 +1,10 @@
 """The embedded demo shop: a generated order export in the UCI Online Retail format.
 
-Customers have latent category tastes, countries and activity levels (most buy rarely, a few
-wholesalers buy a lot); products have Zipf popularity, prices by category and launch dates (one
-is launched late, for cold-start demos); orders follow a seasonal curve with repeat purchases.
+Customers have narrow category tastes, countries, activity levels (most buy rarely, a few
+wholesalers buy a lot) and lifetimes (they arrive through the year and lapse after months, so
+who bought lately matters, as in real shops); products have Zipf popularity, prices by
+category and launch dates (one is launched late, for cold-start demos); orders follow a
+seasonal curve with repeat purchases.
 It also carries the dirt real exports have (cancellations, guest lines, postage, duplicates)
 so that it goes through the real importer and cleaning report.
 """
@@ -34,6 +36,10 @@ COLOURS = ["RED", "PINK", "BLUE", "IVORY", "GREEN", "BLACK", "WHITE", "VINTAGE",
 COUNTRIES = ["United Kingdom"] * 40 + ["Germany", "France", "EIRE", "Spain", "Netherlands",
                                         "Belgium", "Switzerland", "Portugal", "Australia", "Norway"]
 START = pd.Timestamp("2010-12-01 08:00")
+# The shape of the demo's customers (v2: measured on the campaign backtest, docs/campaigns.md)
+LIFE_DAYS = 150.0  # mean time from a customer's first order to their last (exponential)
+TASTE = 0.15  # Dirichlet concentration of tastes over categories (lower = narrower)
+TASTE_PICK = 0.9  # the share of new draws from the customer's tastes (the rest: any category)
 DAYS = 373
 # Seasonal lines (``seasonal_lines``): the share of a category's draws kept in each month
 # (Jan..Dec); other categories sell all year.
@@ -92,16 +98,19 @@ def make_demo_orders(n_customers: int = 2000, n_products: int = 500, seed: int =
     sampler = _Sampler(cat["cat"].to_numpy(), cat["pop"].to_numpy(), cat["launch"].to_numpy())
     if seasonal_lines:
         sampler.in_season(_dates(days).month.to_numpy() - 1)
-    taste = rng.dirichlet(np.full(n_cat, 0.25), n_customers)
+    taste = rng.dirichlet(np.full(n_cat, TASTE), n_customers)
     wholesale = rng.random(n_customers) < 0.03
     n_orders = np.where(wholesale, rng.integers(25, 60, n_customers),
                         1 + rng.negative_binomial(1, 0.2, n_customers))
     country = rng.choice(COUNTRIES, n_customers)
     season = _season_weights(days)
+    span = _lifetimes(n_customers, days, wholesale, rng)
     rows, invoice = [], 536365
     for c in range(n_customers):
         history: list[int] = []
-        when = rng.choice(days, size=int(n_orders[c]), p=season)
+        first, last = span[c]
+        when = first + rng.choice(last - first, size=int(n_orders[c]),
+                                  p=season[first:last] / season[first:last].sum())
         for day in np.sort(when + rng.uniform(0.0, 0.45, len(when))):
             size = 1 + rng.poisson(22 if wholesale[c] else 7)
             items = sampler.basket(size, taste[c], day, history, rng)
@@ -111,6 +120,20 @@ def make_demo_orders(n_customers: int = 2000, n_products: int = 500, seed: int =
             rows.append((invoice, c, day, items, qty))
             invoice += 1
     return _to_export(rows, cat, country, rng)
+
+
+def _lifetimes(n: int, days: int, wholesale: np.ndarray, rng: np.random.Generator
+               ) -> np.ndarray:
+    """Each customer's first and last day (exclusive) in the export: customers arrive
+    through the period (some before it) and lapse after months (wholesalers stay longer);
+    one who would have lapsed before the export begins arrives during it instead."""
+    arrive = rng.uniform(-0.3 * days, days - 7, n)
+    life = 7 + rng.exponential(LIFE_DAYS, n) * np.where(wholesale, 4.0, 1.0)
+    gone = arrive + life < 7
+    arrive[gone] = rng.uniform(0, days - 7, int(gone.sum()))
+    lo = np.clip(arrive, 0, days - 7).astype(int)
+    hi = np.clip(arrive + life, lo + 7, days).astype(int)
+    return np.stack([lo, hi], axis=1)
 
 
 class _Sampler:
@@ -140,7 +163,7 @@ class _Sampler:
                rng: np.random.Generator) -> np.ndarray:
         rebuy = rng.random(size) < (0.3 if history else 0.0)
         n_new = int(size - rebuy.sum())
-        taste_pick = rng.random(n_new) < 0.8
+        taste_pick = rng.random(n_new) < TASTE_PICK
         cat = np.where(taste_pick, rng.choice(len(taste), n_new, p=taste),
                        rng.integers(0, len(taste), n_new))
         pos = np.searchsorted(self.table, cat + rng.random(n_new))
@@ -197,7 +220,7 @@ def demo_csv_bytes(n_customers: int = 2000, n_products: int = 500, seed: int = 0
     return buf.getvalue().encode("utf-8")
 
 
-DEMO_VERSION = 1  # bump when the generator changes, so stored copies are rebuilt
+DEMO_VERSION = 2  # bump when the generator changes, so stored copies are rebuilt
 DEMO_SIZE = {"n_customers": 2000, "n_products": 500, "seed": 0}
 
 

@@ -45,3 +45,30 @@ def test_a_longer_shop_with_seasonal_lines_sells_them_in_season():
     assert lines[10] > 2.5 * lines[4]  # Christmas lines in October, hardly in April
     plain = share_by_month(make_demo_orders(n_customers=400, n_products=100, seed=1))
     assert plain[10] < 1.25 * plain[4]  # the default demo: no seasonal lines
+
+
+def test_demo_customers_arrive_and_lapse_through_the_year():
+    df = make_demo_orders(n_customers=600, n_products=120, seed=2)
+    df = df[df["CustomerID"] != ""]
+    when = pd.to_datetime(df["InvoiceDate"])
+    span = when.groupby(df["CustomerID"]).agg(["min", "max"])
+    start, end = when.min(), when.max()
+    assert (span["min"] > start + pd.Timedelta(days=180)).mean() > 0.25  # newcomers
+    assert (span["max"] < end - pd.Timedelta(days=90)).mean() > 0.4  # lapsed by the end
+    assert (span["min"] < start + pd.Timedelta(days=7)).mean() < 0.35  # no pile-up on day one
+
+
+def test_the_demo_shows_what_a_campaign_model_adds_over_simple_rules():
+    """The demo's story (the campaign page's default backtest): the default campaign model
+    reaches at least 5x a random audience at the top 5% on the 20 best sellers, and 1.5x the
+    best simple rule (buyers of the category, the most active customers)."""
+    from recsys.campaign import Economics, report
+    from recsys.models import registry
+
+    data = load_demo()
+    end = data.interactions["timestamp"].max()
+    cut = str((end - pd.Timedelta(days=30)).date())
+    model = registry.campaign_models()[0]
+    lifts = report(data, model, None, None, 20, cut, 30, Economics())["lift_at_5pct_all"]
+    rules = max(lifts["category_buyers"], lifts["most_active"])
+    assert lifts[model] >= 5 and lifts[model] >= 1.5 * rules, lifts
