@@ -8,6 +8,8 @@ Chromium or Playwright is missing. Screenshots land in artifacts/ (git-ignored).
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,11 +45,40 @@ def needs_browser() -> None:
 def server(tmp_path_factory):
     needs_browser()
     root = tmp_path_factory.mktemp("e2e-ws")
+    WORKSPACE["root"] = root
     try:
         with app_server({"RECSYS_WORKSPACE": str(root)}) as url:
             yield url
     finally:
         _stop_job_workers(root)
+
+
+WORKSPACE: dict[str, Path] = {}  # the server's, for what a failed journey leaves behind
+
+
+@contextmanager
+def jobs_kept_on_failure(name: str):
+    """A step that fails leaves the server's job tables and the workers' log in artifacts/
+    (a page waiting on a model is waiting on a job)."""
+    try:
+        yield
+    except BaseException:
+        from recsys.jobs import InlineExecutor, Jobs
+        from recsys.workspace import Workspace
+
+        root, now, lines = WORKSPACE.get("root"), time.time(), []
+        for db in job_tables(root) if root else []:
+            for j in Jobs(Workspace(db.parent), InlineExecutor()).list():
+                ago = {k: round(now - v, 1) if v else None
+                       for k, v in (("created", j.created), ("started", j.started),
+                                    ("finished", j.finished), ("heartbeat", j.heartbeat))}
+                lines.append(f"{db.parent.name} {j.state} {j.kind} {j.label} s-ago={ago} "
+                             f"pid={j.pid} progress={j.progress} error={j.error}")
+        logs = sorted(root.rglob("worker.log")) if root else []
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / f"{name}-jobs.txt").write_text(
+            "\n".join(lines) + "".join(f"\n--- {p}\n{p.read_text()[-6000:]}" for p in logs))
+        raise
 
 
 def _stop_job_workers(root: Path) -> None:
@@ -68,6 +99,11 @@ def check_page(page, name: str) -> None:
 
 
 def test_browser_journey(server, tmp_path):
+    with jobs_kept_on_failure("journey"):
+        _journey(server, tmp_path)
+
+
+def _journey(server, tmp_path) -> None:
     from playwright.sync_api import sync_playwright
 
     export = tmp_path / "shop.csv"
