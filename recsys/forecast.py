@@ -7,10 +7,9 @@ the shop's history is shorter than a year and a window (a level of the last two 
 a trend fitted to the last weeks both missed more on Online Retail; tools/forecast_check.py),
 and scaled by how the same two windows moved a year earlier where it is longer (the season:
 each product's own year-ago ratio, pulled towards the whole shop's by ``SEASON_PRIOR``). Its
-interval
-comes from how far that demand rule missed on the shop's best sellers over the last windows
-(a robust spread of the log-ratio realised / forecast), widened by the counting noise of the
-backtest and of the next window.
+interval comes from how far that demand rule missed on the shop's best sellers over the last
+windows (a robust spread of the log-ratio realised / forecast), widened by the counting noise
+of the backtest and of the next window.
 """
 
 from __future__ import annotations
@@ -158,11 +157,10 @@ def _replay_errors(data: OrderData, items: list[str], end: pd.Timestamp, days: i
     reach back a year before it)."""
     k = SPREAD_WINDOWS + 2
     table = buyers_by_item(data, items, end, days, k).to_numpy()
-    if rule == "season":  # column i: the year-ago of table's column i; the last, of the next
-        ago_end = end - YEAR + pd.Timedelta(days=days)
-        ago = buyers_by_item(data, items, ago_end, days, k + 1).to_numpy()
-        shop = window_buyers(data, sold_since(data, data.item_ids, ago_end - (k + 1) * (
-            pd.Timedelta(days=days))), ago_end, days, k + 1)
+    if rule == "season":  # column i: the year-ago of table's column i
+        ago = buyers_by_item(data, items, end - YEAR, days, k).to_numpy()
+        shop = window_buyers(data, sold_since(data, data.item_ids, end - YEAR - k * (
+            pd.Timedelta(days=days))), end - YEAR, days, k)
         first = data.products.set_index("item_id")["first_seen"].reindex(items).to_numpy()
     errors = []
     for p, b in enumerate(table):

@@ -110,7 +110,7 @@ def main() -> None:
                     help="how the next window's demand is carried forward (auto: the "
                          "season where the history reaches a year back, else the last)")
     args = ap.parse_args()
-    if args.demand != "auto":
+    if args.demand != "auto":  # every plan's rule, as the page would pick it, replaced
         fc.auto_rule = lambda *_: args.demand
     data = load(args.data)
     parts = []
