@@ -255,6 +255,7 @@ for _spec in (
                                    "min_rows": 5},
               search={"trees": int_range(50, 400), "learning_rate": log_range(0.02, 0.2),
                       "leaves": choice(15, 31, 63), "windows": int_range(1, 6),
-                      "ease_items": int_range(50, 800)}),
+                      "ease_items": int_range(50, 800),
+                      "objective": choice("rank_xendcg", "lambdarank")}),
 ):
     register(_spec)
