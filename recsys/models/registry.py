@@ -248,7 +248,7 @@ for _spec in (
               search={"C": log_range(0.05, 20), "bins": choice(8, 16, 32, 64),
                       "windows": int_range(1, 6)}),
     ModelSpec("ranker", _M + "ranker:Ranker",
-              "A learned ranking stage: gradient-boosted LambdaRank (LightGBM) over each "
+              "A learned ranking stage: a gradient-boosted ranker (LightGBM) over each "
               "customer's candidates, with EASE's score and rank and the purchase-history "
               "features; explained feature by feature.",
               drivers=True, quick={"windows": 1, "trees": 20, "train_items": 30,
