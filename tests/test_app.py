@@ -51,6 +51,9 @@ def test_first_start_asks_for_the_starter_jobs_and_pages_show_data_meanwhile(col
 def test_every_page_renders_once_the_starters_are_done(app, page):
     app.switch_page(page).run()
     no_errors(app)
+    for button in app.get("download_button"):  # a file built on click ("deferred") is
+        assert button.proto.url and not button.proto.HasField("deferred_file_id")  # dropped
+        # by a rerun before it arrives; a built one is kept through the next run
     if page in ("pages/customer.py", "pages/products.py"):
         assert len(app.dataframe) >= 2 and charts(app) >= 1
         assert len(app.metric) == 4
@@ -222,3 +225,27 @@ def test_tuning_a_shop_with_too_little_history_is_refused_at_once(cold, fake_job
     button(cold, "Tune").click().run()
     assert any("Too little history to tune" in e.value for e in cold.error)
     assert not any(j.kind == "tune" for j in Jobs().list())
+
+
+def _watch_script(ids: tuple[str, ...]) -> None:
+    import streamlit as st
+
+    from ui import state as S
+    from ui.jobs import _watch
+
+    if st.session_state.get("left"):  # the analyst has switched to another page since
+        st.session_state[S.PAGE_SHOWN] = "the page they switched to"
+    _watch(ids, False, False)
+
+
+def test_a_late_job_watch_from_a_page_left_draws_nothing(cold):
+    """The browser can send one more timed rerun of the last page's job watch after a page
+    switch: it must neither draw nor rerun the app on the page the analyst left."""
+    ids = tuple(j.id for j in Jobs().list(states=("queued",)))
+    assert ids
+    at = AppTest.from_function(_watch_script, args=(ids,), default_timeout=60)
+    at.run()
+    assert len(at.get("progress")) == len(ids)  # on the page shown: every job's line
+    at.session_state["left"] = True
+    at.run()
+    assert not at.exception and not at.get("progress")

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
 sys.path.insert(0, str(ROOT))
 
 from tools.browser import CHROMIUM, app_server, wait_idle  # noqa: E402
@@ -29,40 +30,52 @@ def browser_timings(workspace: str) -> dict[str, float]:
 
     t0 = time.perf_counter()
     server = ExitStack()
-    url = server.enter_context(app_server({"RECSYS_WORKSPACE": workspace}))
+    ARTIFACTS.mkdir(exist_ok=True)
+    url = server.enter_context(app_server({"RECSYS_WORKSPACE": workspace},
+                                          log=ARTIFACTS / "app-timings-server.log"))
     out = {"server_ready_s": time.perf_counter() - t0}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                          args=["--no-sandbox", "--disable-gpu"])
             page = browser.new_page()
-            page.goto(url)
-            page.get_by_text("Lines kept").first.wait_for(timeout=120_000)
-            out["cold_start_first_content_s"] = time.perf_counter() - t0
-            page.get_by_text("Orders per week").first.wait_for(timeout=120_000)
-            out["cold_start_charts_drawn_s"] = time.perf_counter() - t0
-            wait_idle(page)
-            for name, marker in [("Customer", "Recommendations"), ("Products", "Similar products"),
-                                 ("Data", "Orders per week"), ("Models", "Train and evaluate")]:
-                page.get_by_role("link", name=name).click()  # warm every page once
-                page.get_by_text(marker).first.wait_for(timeout=120_000)
-                wait_idle(page)
-            switches = []
-            for _ in range(3):
-                for name, marker in [("Customer", "Recommendations"),
-                                     ("Products", "Similar products"),
-                                     ("Data", "Orders per week")]:
-                    t = time.perf_counter()
-                    page.get_by_role("link", name=name).click()
-                    page.get_by_text(marker).first.wait_for(timeout=60_000)
-                    page.wait_for_function("() => !document.querySelector("
-                                           "'[data-testid=\"stStatusWidget\"]')")
-                    switches.append(time.perf_counter() - t)
-            out["page_switch_median_s"] = statistics.median(switches)
-            out["page_switch_max_s"] = max(switches)
+            try:
+                out.update(_drive(page, url, t0))
+            except Exception:  # what the page showed, for whoever reads the failure
+                page.screenshot(path=str(ARTIFACTS / "app-timings-failed.png"), full_page=True)
+                (ARTIFACTS / "app-timings-failed.txt").write_text(page.inner_text("body"))
+                raise
             browser.close()
     finally:
         server.close()
+    return out
+
+
+def _drive(page, url: str, t0: float) -> dict[str, float]:
+    out = {}
+    page.goto(url)
+    page.get_by_text("Lines kept").first.wait_for(timeout=120_000)
+    out["cold_start_first_content_s"] = time.perf_counter() - t0
+    page.get_by_text("Orders per week").first.wait_for(timeout=120_000)
+    out["cold_start_charts_drawn_s"] = time.perf_counter() - t0
+    wait_idle(page)
+    for name, marker in [("Customer", "Recommendations"), ("Products", "Similar products"),
+                         ("Data", "Orders per week"), ("Models", "Train and evaluate")]:
+        page.get_by_role("link", name=name).click()  # warm every page once
+        page.get_by_text(marker).first.wait_for(timeout=120_000)
+        wait_idle(page)
+    switches = []
+    for _ in range(3):
+        for name, marker in [("Customer", "Recommendations"), ("Products", "Similar products"),
+                             ("Data", "Orders per week")]:
+            t = time.perf_counter()
+            page.get_by_role("link", name=name).click()
+            page.get_by_text(marker).first.wait_for(timeout=60_000)
+            page.wait_for_function("() => !document.querySelector("
+                                   "'[data-testid=\"stStatusWidget\"]')")
+            switches.append(time.perf_counter() - t)
+    out["page_switch_median_s"] = statistics.median(switches)
+    out["page_switch_max_s"] = max(switches)
     return out
 
 

@@ -19,6 +19,7 @@ from recsys.workflow import Served, default_models, served_models, starter_reque
 from recsys.workspace import Workspace
 from ui import state as S
 from ui.cache import current_data, current_fingerprint, data_key, workspace
+from ui.routing import on_shown_page
 
 
 @st.cache_resource
@@ -162,6 +163,8 @@ def job_line(job: Job, stop: bool = False, curve: bool = False, details: bool = 
 
 
 def _watch(ids: tuple[str, ...], stop: bool, curve: bool) -> None:
+    if not on_shown_page():
+        return  # a late timed rerun from a page the analyst has left
     with job_table_guard():
         jobs().reap()  # a worker that died ends its job as failed; queued jobs get a worker
         now = []

@@ -13,6 +13,7 @@ IMPORT = "import_job"  # the id of the import this session is waiting for
 NOTICE = "notice"  # a message to show once on the next run
 DEFERRED = "deferred_start"  # starter jobs queued this run, started once the page is drawn
 WELCOMED = "welcomed"  # the first-visit steps were dismissed
+PAGE_SHOWN = "page_shown"  # the script hash of the page this session's last full run drew
 
 
 def init(state) -> None:
