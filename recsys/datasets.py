@@ -230,10 +230,11 @@ def demo_tag() -> str:
     return f"demo-v{DEMO_VERSION}-{s['n_customers']}-{s['n_products']}-{s['seed']}"
 
 
-def load_demo(n_customers: int = 2000, n_products: int = 500, seed: int = 0):
-    """The demo shop imported and cleaned by the real importer (an OrderData). The
-    workspace keeps a copy (``Workspace.load_dataset(DatasetRef.demo())``)."""
-    raw = demo_csv_bytes(n_customers, n_products, seed)
+def load_demo(n_customers: int = 2000, n_products: int = 500, seed: int = 0, **shape):
+    """The demo shop imported and cleaned by the real importer (an OrderData; ``shape``:
+    ``make_demo_orders``' ``days`` and ``seasonal_lines``). The workspace keeps a copy of
+    the default (``Workspace.load_dataset(DatasetRef.demo())``)."""
+    raw = demo_csv_bytes(n_customers, n_products, seed, **shape)
     data = load_orders(RawSource(name="demo_online_retail.csv", data=raw))
     data.report.currency = "GBP"  # the generated shop's prices are pounds
     return data

@@ -114,8 +114,13 @@ def next_factor(rule: str, data: OrderData, items, end: pd.Timestamp, days: int)
 def sold_since(data: OrderData, items, since: pd.Timestamp) -> list[str]:
     """Those of ``items`` sold before ``since``. A product launched later has no year-ago
     move of its own, and its launch is not the shop's season."""
-    first = data.products.set_index("item_id")["first_seen"].reindex(list(items))
+    first = _first_sold(data, items)
     return list(first.index[(first < since).to_numpy()])
+
+
+def _first_sold(data: OrderData, items) -> pd.Series:
+    """Each of ``items``' first line (NaT where it has none)."""
+    return data.products.set_index("item_id")["first_seen"].reindex(list(items))
 
 
 @dataclass(frozen=True)
@@ -157,26 +162,45 @@ def _replay_errors(data: OrderData, items: list[str], end: pd.Timestamp, days: i
     reach back a year before it)."""
     k = SPREAD_WINDOWS + 2
     table = buyers_by_item(data, items, end, days, k).to_numpy()
-    if rule == "season":  # column i: the year-ago of table's column i
-        ago = buyers_by_item(data, items, end - YEAR, days, k).to_numpy()
-        shop = window_buyers(data, sold_since(data, data.item_ids, end - YEAR - k * (
-            pd.Timedelta(days=days))), end - YEAR, days, k)
-        first = data.products.set_index("item_id")["first_seen"].reindex(items).to_numpy()
+    factors = _season_factors(data, items, end, days, k) if rule == "season" \
+        else _carried_factors(table, rule)
     errors = []
-    for p, b in enumerate(table):
-        for i in range(2, len(b)):
-            if b[i - 1] + b[i - 2] == 0:
-                continue  # not sold yet: no forecast was possible
-            if rule != "season":
-                factor = demand_factor(b[i - 2:i], rule)
-            elif reaches_back(data, end, days, k - i + 1):
-                since = end - YEAR - (k - i + 1) * pd.Timedelta(days=days)
-                own = ago[p, i - 1:i + 1] if first[p] < since else np.zeros(2)
-                factor = season_factor(own, shop[i - 1:i + 1])
-            else:
-                continue
-            errors.append(float(np.log((b[i] + 1) / (b[i - 1] * factor + 1))))
+    for b, f in zip(table, factors, strict=True):
+        for i in range(2, k):
+            if b[i - 1] + b[i - 2] == 0 or np.isnan(f[i]):
+                continue  # not sold yet, or no year back: no forecast was possible
+            errors.append(float(np.log((b[i] + 1) / (b[i - 1] * f[i] + 1))))
     return errors
+
+
+def _carried_factors(table: np.ndarray, rule: str) -> np.ndarray:
+    """products x windows: ``rule``'s factor for window i from the two windows before it."""
+    out = np.full(table.shape, np.nan)
+    for p, b in enumerate(table):
+        for i in range(2, table.shape[1]):
+            out[p, i] = demand_factor(b[i - 2:i], rule)
+    return out
+
+
+def _season_factors(data: OrderData, items: list[str], end: pd.Timestamp, days: int,
+                    k: int) -> np.ndarray:
+    """products x the ``k`` windows before ``end``: the season's factor for window i (read
+    from window i - 1), NaN where the orders do not reach its year-ago windows."""
+    span = pd.Timedelta(days=days)
+    ago = buyers_by_item(data, items, end - YEAR, days, k).to_numpy()  # col i: window i's
+    shop = window_buyers(data, sold_since(data, data.item_ids, end - YEAR - k * span),
+                         end - YEAR, days, k)
+    launched = _first_sold(data, items).to_numpy()
+    first_line = data.interactions["timestamp"].min()
+    out = np.full((len(items), k), np.nan)
+    for i in range(1, k):
+        since = end - YEAR - (k - i + 1) * span  # where window i - 1's year-ago starts
+        if first_line > since:
+            continue
+        for p in range(len(items)):
+            own = ago[p, i - 1:i + 1] if launched[p] < since else np.zeros(2)
+            out[p, i] = season_factor(own, shop[i - 1:i + 1])
+    return out
 
 
 @dataclass(frozen=True)

@@ -354,17 +354,27 @@ def _result(name, study, log, fixed, n_starts: int, per: dict[int, np.ndarray], 
     if not done:
         raise ValueError(f"No setting of {name} could be fitted on this shop's validation "
                          f"window: {next((e['error'] for e in log if e['error']), 'no trial ran')}")
-    best = max(done, key=lambda t: (t.value, -t.number))  # ties: the earlier trial
-    ref = max((t for t in done if t.number < n_starts), key=lambda t: (t.value, -t.number),
-              default=None)
-    kept = ref is not None and best is not ref and not beats(per.get(best.number),
-                                                               per.get(ref.number))
-    best = ref if kept else best
+    best, kept = keep_start(max(done, key=_by_score), [t for t in done if t.number < n_starts],
+                            _by_score, lambda t: per.get(t.number))
     scores = {t.number: t.value for t in done}
     return TuneResult(name, chosen(name, {**fixed, **best.params},
                                    best.user_attrs.get("epochs")), float(best.value),
                       start_score=scores.get(0), default_score=scores.get(n_starts - 1),
                       trials=log, seconds=seconds, stopped=stopped, kept_start=kept)
+
+
+def _by_score(trial) -> tuple[float, int]:
+    return trial.value, -trial.number  # ties: the earlier trial
+
+
+def keep_start(best, starts: list, order: Callable, per_customer: Callable) -> tuple[Any, bool]:
+    """(the trial kept, whether it is a starting point that ``best`` did not beat): the
+    better of ``starts`` (by ``order``) stays unless ``best`` beats it by SE_RULE standard
+    errors of their per-customer scores. The local and the Ray search share this rule."""
+    ref = max(starts, key=order, default=None)
+    kept = ref is not None and best is not ref and not beats(per_customer(best),
+                                                               per_customer(ref))
+    return (ref if kept else best), kept
 
 
 def beats(a: np.ndarray | None, b: np.ndarray | None) -> bool:

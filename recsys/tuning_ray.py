@@ -65,11 +65,8 @@ def tune_on_ray(name: str, val, *, minutes: float = 5.0, trials: int | None = No
     best = max(done, key=lambda e: e["val_ndcg"])
     key = [json.dumps(p, sort_keys=True) for p in points]
     by_point = {json.dumps(e["params"], sort_keys=True): e for e in done}
-    ref = max((by_point[k] for k in key if k in by_point), key=lambda e: e["val_ndcg"],
-              default=None)  # the better starting point, as in the local search
-    kept = ref is not None and best is not ref and not tuning.beats(
-        per.get(best["trial"]), per.get(ref["trial"]))
-    best = ref if kept else best
+    best, kept = tuning.keep_start(best, [by_point[k] for k in key if k in by_point],
+                                   lambda e: e["val_ndcg"], lambda e: per.get(e["trial"]))
     score_of = [by_point[k]["val_ndcg"] if k in by_point else None for k in key]
     return tuning.TuneResult(name, tuning.chosen(name, {**fixed, **best["params"]},
                                                   best["epochs"]), best["val_ndcg"],

@@ -75,7 +75,7 @@ def test_the_bench_choice_never_reads_the_test_weeks(clustered_data):
     runs = [run_bench(d, ["popularity", "ease"], cutoff=cutoff, n_boot=0, choose_windows=2)
             for d in (clustered_data, poisoned)]
     keep = ("chosen", "pooled_ndcg", "by_window", "cutoffs")
-    clean, poisoned = ({k: r["choice"][k] for k in keep} for r in runs)
-    assert clean == poisoned
+    chosen_clean, chosen_poisoned = ({k: r["choice"][k] for k in keep} for r in runs)
+    assert chosen_clean == chosen_poisoned
     assert runs[0]["models"] != runs[1]["models"]  # the test weeks themselves did change
     assert "chosen on 2 validation windows: ease" in format_leaderboard(runs[0])

@@ -4,17 +4,17 @@ model fitted before C2), then count what that audience bought in [C2, C2 + windo
 
     python tools/forecast_check.py [DATA] [--cutoffs 2011-07-01,...] [--products 20]
                                    [--share 0.05] [--days 30] [--model propensity]
-                                   [--demand last|level]
+                                   [--demand auto|level|last|season]
 
 DATA: a path the importer reads, "demo" (the generated demo shop) or "seasonal" (two years
 of a generated shop with seasonal lines, whose plans can read the season a year back).
 Prints, per cutoff, the total planned (today's rule and the previous rule: the backtest's
-hits at the same share),
-the realised total, the products within +-15%, the median error per product, the 80%
-interval's coverage and median width; then the pooled coverage. Beside it, for scale, the
-same figures for a forecast that is told each product's demand in the next window (its
-distinct buyers among all customers, against the backtest window's): what is left of its
-error is the audience's share of the buyers moving, not the product's demand.
+hits at the same share), the realised total, the products within +-15%, the median error
+per product, the 80% interval's coverage and median width; then the pooled coverage.
+Beside it, for scale, the same figures for a forecast that is told each product's demand
+in the next window (its distinct buyers among all customers, against the backtest
+window's): what is left of its error is the audience's share of the buyers moving, not the
+product's demand.
 """
 
 from __future__ import annotations
@@ -35,17 +35,12 @@ from recsys import plan as pl  # noqa: E402
 
 def load(path: str):
     from recsys.data import load_orders
+    from recsys.datasets import load_demo
 
     if path == "demo":
-        from recsys.datasets import load_demo
-
         return load_demo()
     if path == "seasonal":  # two years of the demo shop, with Christmas and garden lines
-        from recsys.data.readers import RawSource
-        from recsys.datasets import demo_csv_bytes
-
-        raw = demo_csv_bytes(3000, 500, 0, days=738, seasonal_lines=True)
-        return load_orders(RawSource(name="seasonal_demo.csv", data=raw))
+        return load_demo(3000, 500, 0, days=738, seasonal_lines=True)
 
     if not Path(path).exists():
         sys.exit(f"no data at {path}")
