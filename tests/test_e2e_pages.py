@@ -74,6 +74,8 @@ def tour(page, name: str) -> dict[str, str]:
         if link == "Campaigns":
             facts["campaign"] = next(line for line in main.splitlines()
                                      if line.startswith("Contacting"))
+        if link == "Customer":  # the table is drawn on a canvas: its downloaded file says
+            facts["customer_why"] = first_reasons(page)  # what the first rows' "why" read
         # What the analyst sees chosen, and the tables' first lines (the closing notes of
         # the pages issue quote them from here).
         facts[f"{link.lower()}_choices"] = [
@@ -83,6 +85,18 @@ def tour(page, name: str) -> dict[str, str]:
         facts[f"{link.lower()}_tables"] = [tables.nth(i).inner_text()[:1200]
                                            for i in range(min(tables.count(), 3))]
     return facts
+
+
+def first_reasons(page, n: int = 5) -> list[str]:
+    """The first model's first ``n`` recommendations with their reasons, from its download."""
+    import csv
+    import io
+
+    with page.expect_download(timeout=60_000) as got:
+        page.get_by_role("button", name=re.compile("^Download .* list$")).first.click()
+    rows = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text())))
+    assert rows and "because you bought" in rows[0], rows[:1]
+    return [f"{r['name']} ← {r['because you bought']}" for r in rows[:n]]
 
 
 def upload(page, path: Path) -> None:
@@ -131,3 +145,4 @@ def test_every_page_on_three_shops(server, tmp_path):
     assert "£" in facts["demo"]["campaign"]
     for name in facts:
         assert "RFM segments" in facts[name]["segments"], (name, facts[name])
+        assert len(facts[name]["customer_why"]) == 5, (name, facts[name]["customer_why"])
