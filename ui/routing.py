@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from ui import state as S
 
@@ -27,8 +28,6 @@ _INSIDE = contextvars.ContextVar("recsys_inside_router", default=False)
 def router() -> Iterator[None]:
     """The router's run of the chosen page (app.py wraps ``nav.run()`` in it); notes which
     page this session now shows (``on_shown_page``)."""
-    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
-
     ctx = get_script_run_ctx()
     st.session_state[S.PAGE_SHOWN] = ctx.page_script_hash if ctx else ""
     token = _INSIDE.set(True)
@@ -43,8 +42,6 @@ def on_shown_page() -> bool:
     The browser can still send a timed rerun of the last page's fragment after a page switch
     (its timer is set again by the last page's late messages); that run must not draw, nor
     rerun the app on its page, which would take the analyst back there."""
-    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
-
     ctx = get_script_run_ctx()
     shown = st.session_state.get(S.PAGE_SHOWN)
     return ctx is None or shown is None or ctx.page_script_hash == shown
