@@ -191,12 +191,11 @@ def _season_factors(data: OrderData, items: list[str], end: pd.Timestamp, days: 
     shop = window_buyers(data, sold_since(data, data.item_ids, end - YEAR - k * span),
                          end - YEAR, days, k)
     launched = _first_sold(data, items).to_numpy()
-    first_line = data.interactions["timestamp"].min()
     out = np.full((len(items), k), np.nan)
     for i in range(1, k):
-        since = end - YEAR - (k - i + 1) * span  # where window i - 1's year-ago starts
-        if first_line > since:
+        if not reaches_back(data, end, days, k - i + 1):
             continue
+        since = end - YEAR - (k - i + 1) * span  # where window i - 1's year-ago starts
         for p in range(len(items)):
             own = ago[p, i - 1:i + 1] if launched[p] < since else np.zeros(2)
             out[p, i] = season_factor(own, shop[i - 1:i + 1])

@@ -6,6 +6,8 @@ segments' worth) in artifacts/journey_facts.json."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import time
@@ -89,9 +91,6 @@ def tour(page, name: str) -> dict[str, str]:
 
 def first_reasons(page, n: int = 5) -> list[str]:
     """The first model's first ``n`` recommendations with their reasons, from its download."""
-    import csv
-    import io
-
     with page.expect_download(timeout=60_000) as got:
         page.get_by_role("button", name=re.compile("^Download .* list$")).first.click()
     rows = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text())))
