@@ -27,7 +27,7 @@ from recsys.pipelines import plan_campaign
 from recsys.plan_report import plan_html, plan_lines
 from recsys.workspace import Workspace
 
-PLAN_FLAGS = ("audience", "budget", "plan", "targets", "category", "mailing")
+PLAN_FLAGS = ("audience", "budget", "plan", "targets", "category", "mailing", "demand")
 
 
 def add_parser(sub) -> None:
@@ -63,6 +63,10 @@ def add_parser(sub) -> None:
                       help="plan: percent held back (default: the least that measures it)")
     camp.add_argument("--exclude-recent-days", type=number_arg(int, 0, 3650), default=0,
                       help="plan: leave out who bought it this many days before")
+    camp.add_argument("--demand",
+                      help="plan: the next window's demand: auto (the season where the orders "
+                           "reach a year back, else the last window), last, level, season, "
+                           "or a change you expect on the last window (+20%%, -10%%)")
     camp.add_argument("--seed", type=number_arg(int, 0), default=0, help="plan: control draw")
     camp.add_argument("--track-record", type=number_arg(int, 0, 6), default=2, metavar="N",
                       help="plan: replay it on the last N windows (2 fits each)")
@@ -153,7 +157,8 @@ def _plan(args, model: str, params) -> dict[str, Any]:
                                                                   args.caused_pct / 100),
                                args.window_days,
                                None if args.control_pct is None else args.control_pct / 100,
-                               args.exclude_recent_days, args.seed)
+                               args.exclude_recent_days, args.seed,
+                               pl.Demand.parse(args.demand))
     except ValueError as exc:
         raise CliError(str(exc)) from None
     plan = plan_campaign(data, model, params, inputs, args.track_record)

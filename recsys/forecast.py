@@ -94,6 +94,14 @@ def reaches_back(data: OrderData, end: pd.Timestamp, days: int, windows: int = 1
     return bool(first <= end - YEAR - windows * pd.Timedelta(days=days))
 
 
+def require_season(data: OrderData, end: pd.Timestamp, days: int) -> None:
+    """A ValueError in words where the orders do not reach back to the season."""
+    if not reaches_back(data, end, days):
+        raise ValueError(f"The season needs orders from a year and {days} days before "
+                         f"{end.date()}; these start on "
+                         f"{data.interactions['timestamp'].min().date()}.")
+
+
 def auto_rule(data: OrderData, end: pd.Timestamp, days: int) -> str:
     """``season`` where the history reaches a year and a window back, else ``RULE``."""
     return "season" if reaches_back(data, end, days) else RULE
@@ -131,18 +139,29 @@ class DemandRule:
     rule: str
     spread: float
     cases: int  # (product, window) pairs it was measured on
+    change: float = 0.0  # ``set``: the analyst's change on the last window
 
     def factor(self, data: OrderData, items, end: pd.Timestamp, days: int) -> float:
         """The factor for buyers of any of ``items`` in the window after ``end``."""
+        if self.rule == "set":
+            return 1.0 + self.change
         return next_factor(self.rule, data, items, end, days)
 
 
 def demand_rule(data: OrderData, end: pd.Timestamp, days: int,
-                items: list[str] | None = None, rule: str | None = None) -> DemandRule:
+                items: list[str] | None = None, rule: str | None = None,
+                change: float = 0.0) -> DemandRule:
     """``rule`` (default ``auto_rule``) replayed on the best sellers (and ``items``) over the
-    last ``SPREAD_WINDOWS`` windows before ``end``: its spread. (Choosing, per shop, the rule
-    that missed least on these windows was tried: it picked the worse rule for the next
-    month as often as the better one.)"""
+    last ``SPREAD_WINDOWS`` windows before ``end``: its spread. ``set`` (the analyst's
+    ``change`` on the last window) gets the spread of carrying the last window: a change
+    told is not measured, so the interval allows for no less than the history's misses.
+    (Choosing, per shop, the rule that missed least on these windows was tried: it picked
+    the worse rule for the next month as often as the better one.)"""
+    if rule == "season":
+        require_season(data, end, days)
+    if rule == "set":
+        carried = demand_rule(data, end, days, items, "last")
+        return DemandRule("set", carried.spread, carried.cases, change)
     chosen = rule if rule in RULES else auto_rule(data, end, days)
     inter = data.interactions
     sold = inter.loc[(inter["timestamp"] < end).to_numpy(), "item_id"].value_counts()

@@ -102,6 +102,7 @@ def plan_campaign(data: OrderData, model_name: str, params: dict | None, inputs,
     ``track_windows``, the same plan replayed on that many past windows (two more fits each
     way back)."""
     window = cp.CampaignWindow.of(data, str(cp.default_cutoff(data, inputs.days)), inputs.days)
+    pl.check_demand(data, inputs, window.cutoff + pd.Timedelta(days=inputs.days))
     params = cp.campaign_params(model_name) if params is None else params
     fits = {}
     for j in range(track_windows + 2):

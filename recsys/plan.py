@@ -23,8 +23,10 @@ from recsys.data import OrderData
 from recsys.experiment import ControlDesign, assign_groups, design_control
 from recsys.plan_scope import (  # noqa: F401 (the plan's inputs, importable from here too)
     CAUSED_SHARE,
+    DEMAND_RULES,
     EVIDENCE_HITS,
     MAX_SCOPE_ITEMS,
+    Demand,
     PlanInputs,
     Scope,
     Sizing,
@@ -155,7 +157,7 @@ class CampaignPlan:
             "economics": self.economics(),
             "assumptions": {**asdict(self.inputs.econ), "sizing": asdict(self.inputs.sizing),
                             "exclude_recent_days": self.inputs.exclude_recent_days,
-                            "seed": self.inputs.seed},
+                            "seed": self.inputs.seed, "demand": asdict(self.inputs.demand)},
             "control": self.control.to_dict(),
             "backtest": {"buyers_in_window": ev.buyers, "candidates": ev.candidates,
                          "hits_at_share": round(ev.hits_at(share), 2),
@@ -212,6 +214,13 @@ def _evidence_floor(ev: Evidence, candidates: int) -> int:
     return max(1, min(candidates, round(n_back * candidates / max(ev.candidates, 1))))
 
 
+def check_demand(data: OrderData, inputs: PlanInputs, plan_time: pd.Timestamp) -> None:
+    """A ValueError in words where the chosen demand rule cannot be read from these orders
+    (the season without a year of them), before any model is fitted for the plan."""
+    if inputs.demand.rule == "season":
+        fc.require_season(data, plan_time, inputs.days)
+
+
 def make_plan(data: OrderData, window: cp.CampaignWindow, window_model, live_model,
               inputs: PlanInputs, model_name: str) -> CampaignPlan:
     """The plan at the end of the data (the backtest window's end)."""
@@ -222,7 +231,8 @@ def make_plan(data: OrderData, window: cp.CampaignWindow, window_model, live_mod
         raise ValueError(f"Products not in this dataset: {', '.join(missing[:5])}")
     plan_time = window.cutoff + pd.Timedelta(days=days)
     ev = backtest_scope(window, window_model, inputs)
-    rule = fc.demand_rule(data, plan_time, days, list(scope.items))
+    rule = fc.demand_rule(data, plan_time, days, list(scope.items), inputs.demand.rule,
+                          inputs.demand.change)
     factor = rule.factor(data, scope.items, plan_time, days)
     spread = rule.spread
     excluded = recent_buyers(data, scope.items, plan_time, inputs.exclude_recent_days)
@@ -278,13 +288,19 @@ def plan_with_record(data: OrderData, window: cp.CampaignWindow,
 def track_record(data: OrderData, inputs: PlanInputs, models: dict[pd.Timestamp, Any],
                  plan_time: pd.Timestamp, windows: int = 2) -> list[dict[str, Any]]:
     """The same plan made at each of the last ``windows`` windows' starts (the models fitted
-    before each cutoff in ``models``), against what its audience bought in that window."""
+    before each cutoff in ``models``), against what its audience bought in that window. A
+    demand change the analyst set is for the coming window: the past plans carry the last
+    window instead."""
     days = pd.Timedelta(days=inputs.days)
+    if inputs.demand.rule == "set":
+        inputs = replace(inputs, demand=Demand("last"))
     rows = []
     for j in range(windows, 0, -1):
         then = plan_time - j * days
         if then - days not in models or then not in models:
             continue
+        if inputs.demand.rule == "season" and not fc.reaches_back(data, then, inputs.days):
+            continue  # no year back from then: the season could not have been planned
         upto = data.before(then)
         past = cp.CampaignWindow.of(upto, then - days, inputs.days)
         plan = make_plan(upto, past, models[then - days], models[then],

@@ -48,10 +48,7 @@ def plan_lines(plan: CampaignPlan) -> dict[str, str]:
             f"Backtest: of {ev.candidates:,} customers ranked by {plan.model} on the orders "
             f"before {plan.cutoff.date()}, the top {share:.1%} held "
             f"{ev.hits_at(share):,.0f} of the {ev.buyers:,} who bought in the {days} days "
-            f"after ({_lift(plan, share)} a random audience). The forecast carries that "
-            f"forward, {RULE_WORDS[plan.demand_rule]} (x{f.demand_factor:.2f}): on this "
-            f"shop's best sellers that rule missed the next month by a median "
-            f"{plan.demand_spread / fc.MAD_TO_SD:.0%} (which the interval allows for)."),
+            f"after ({_lift(plan, share)} a random audience). " + _demand_words(plan)),
     }
     offers = plan.offers()
     if offers:
@@ -70,6 +67,28 @@ def plan_lines(plan: CampaignPlan) -> dict[str, str]:
     for i, w in enumerate(plan.warnings):
         out[f"warning{i}"] = w
     return out
+
+
+def demand_label(plan: CampaignPlan) -> str:
+    """The demand rule in a few words, with ``auto`` said as what it chose."""
+    if plan.demand_rule == "set":
+        return f"the last window's, changed by {plan.inputs.demand.change:+.0%} (set)"
+    said = RULE_WORDS[plan.demand_rule].removeprefix("with ")
+    return said + (" (chosen for this shop)" if plan.inputs.demand.rule == "auto" else "")
+
+
+def _demand_words(plan: CampaignPlan) -> str:
+    """How the forecast carries the backtest into the next month, and how far that missed."""
+    f, miss = plan.forecast, plan.demand_spread / fc.MAD_TO_SD
+    if plan.demand_rule == "set":
+        return (f"The forecast carries that forward with the change you set "
+                f"({plan.inputs.demand.change:+.0%} on the last month, x{f.demand_factor:.2f}). "
+                f"On this shop's best sellers, carrying the last month forward missed the next "
+                f"month by a median {miss:.0%}: the interval allows for that, not for how far "
+                "your change is off.")
+    return (f"The forecast carries that forward, {RULE_WORDS[plan.demand_rule]} "
+            f"(x{f.demand_factor:.2f}): on this shop's best sellers that rule missed the next "
+            f"month by a median {miss:.0%} (which the interval allows for).")
 
 
 def plan_metrics(plan: CampaignPlan) -> list[tuple[str, str, str]]:
@@ -173,6 +192,7 @@ def plan_html(plan: CampaignPlan) -> str:
             ("Fixed cost", _m(plan.inputs.econ.currency, plan.inputs.econ.fixed_cost)),
             ("Margin per buyer", f"{plan.inputs.econ.currency}{plan.margin_per_buyer():,.2f}"),
             ("Share of buying caused", f"{plan.inputs.econ.uplift:.0%}"),
+            ("Next window's demand", demand_label(plan)),
             ("Currency", plan.inputs.econ.currency.strip() or "not given"),
             ("Control group seed", str(plan.inputs.seed))]
     table = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"

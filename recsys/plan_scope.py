@@ -98,6 +98,43 @@ class Sizing:
                              "share of them (5%)") from None
 
 
+DEMAND_RULES = ("auto", "last", "level", "season", "set")
+
+
+@dataclass(frozen=True)
+class Demand:
+    """How the next window's demand is carried from the backtest's: ``auto`` (the season
+    where the orders reach a year back, else the last window), one of the forecast's rules
+    (``last``, ``level``, ``season``), or ``set``: the analyst's own ``change`` (0.2: a
+    fifth more buyers than in the last window; what they know and the history does not:
+    a sale, a season the shop has not had before)."""
+
+    rule: str = "auto"
+    change: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.rule not in DEMAND_RULES:
+            raise ValueError(f"The demand rule {self.rule!r} is not one of "
+                             f"{', '.join(DEMAND_RULES)}.")
+        if not -1 < self.change <= 10:
+            raise ValueError(f"A demand change of {self.change:+.0%} is out of range "
+                             "(more than -100%, at most +1000%).")
+
+    @classmethod
+    def parse(cls, text: str | None) -> Demand:
+        """The CLI's ``--demand auto|last|level|season`` or a change: ``+20%``, ``-10%``."""
+        text = (text or "auto").strip()
+        if text in DEMAND_RULES and text != "set":
+            return cls(text)
+        try:
+            if not text.endswith("%"):
+                raise ValueError
+            return cls("set", float(text[:-1]) / 100)
+        except ValueError:
+            raise ValueError(f"--demand {text!r}: auto, last, level, season, or a change "
+                             "such as +20% or -10%") from None
+
+
 @dataclass(frozen=True)
 class PlanInputs:
     scope: Scope
@@ -107,6 +144,7 @@ class PlanInputs:
     control_share: float | None = None  # None: the smallest that can measure the campaign
     exclude_recent_days: int = 0  # leave out who bought the scope this recently
     seed: int = 0
+    demand: Demand = field(default_factory=Demand)
 
 
 def item_ranks(model, train: OrderData, items) -> np.ndarray:

@@ -130,3 +130,27 @@ def test_a_personalised_mailing_says_who_is_offered_what(app):
     no_errors(app)
     assert any("offered their best placed product" in m.value for m in app.markdown)
     assert targets(app)["product"].nunique() >= 2
+
+
+def test_a_demand_change_set_on_the_page_scales_the_forecast_and_travels_in_the_link(app):
+    open_page(app)
+    app.selectbox(key="w_size_by").set_value("Number of customers").run()
+    app.number_input(key="w_size_n").set_value(300).run()
+    before = float(metric(app, "Expected buyers").replace(",", ""))
+    demand = app.selectbox(key="w_demand")
+    assert demand.value.startswith("Auto")
+    assert "As it moved a year ago" not in demand.options  # the demo has no year back
+    demand.set_value("A change I expect (%)").run()
+    app.number_input(key="w_demand_pct").set_value(50.0).run()
+    no_errors(app)
+    after = float(metric(app, "Expected buyers").replace(",", ""))
+    assert after == pytest.approx(1.5 * before, abs=1.0)
+    assert any("the change you set (+50%" in m.value for m in app.markdown)
+    params = {k: v[0] if isinstance(v, list) else v for k, v in app.query_params.items()}
+    assert params["demand"] == "A change I expect (%)" and float(params["demand_pct"]) == 50
+    colleague = new_session()
+    for k, v in params.items():
+        colleague.query_params[k] = v
+    colleague.switch_page("pages/campaigns.py").run()
+    no_errors(colleague)
+    assert metric(colleague, "Expected buyers") == metric(app, "Expected buyers")

@@ -447,3 +447,88 @@ def test_a_few_buyers_at_the_top_do_not_read_as_certainty(fit):
     pos[:3] = True  # the three best-ranked customers bought: no reason to promise 100%
     top = fit(pos, scores).predict(np.array([0.0]))[0]
     assert 0.003 < top < 0.5
+
+
+@pytest.mark.parametrize("text,rule,change", [(None, "auto", 0.0), ("season", "season", 0.0),
+                                              ("+20%", "set", 0.2), ("-10%", "set", -0.1)])
+def test_the_demand_setting_reads_a_rule_or_a_change(text, rule, change):
+    got = pl.Demand.parse(text)
+    assert (got.rule, got.change) == (rule, pytest.approx(change))
+
+
+@pytest.mark.parametrize("text", ["sideways", "set", "20", "-100%", "+5000%"])
+def test_a_demand_setting_out_of_reach_is_refused_in_words(text):
+    with pytest.raises(ValueError, match="--demand|out of range"):
+        pl.Demand.parse(text)
+
+
+@pytest.fixture(scope="module")
+def fits(data):
+    """The propensity model before the backtest's cutoff, a window earlier, and on all data."""
+    window = cp.CampaignWindow.of(data, str(cp.default_cutoff(data, 30)), 30)
+    cuts = [window.cutoff - j * pd.Timedelta(days=30) for j in (-1, 0, 1)]
+    params = cp.campaign_params("propensity")
+    return window, {c: cp.make_model("propensity", **params).fit(data.before(c)) for c in cuts}
+
+
+def test_a_demand_change_the_analyst_sets_scales_the_forecast_not_its_past(data, fits):
+    from recsys.plan_report import demand_label, plan_lines
+
+    window, models = fits
+    scope = pl.Scope.product(data, "p3")
+    base = pl.plan_with_record(data, window, models, pl.PlanInputs(scope), "propensity")
+    told = pl.plan_with_record(data, window, models, pl.PlanInputs(
+        scope, demand=pl.Demand("set", 0.5)), "propensity")
+    assert base.demand_rule == "last" and told.demand_rule == "set"
+    assert told.forecast.demand_factor == 1.5
+    assert told.forecast.backtest_hits == base.forecast.backtest_hits
+    assert told.demand_spread == base.demand_spread  # the last window's misses, as measured
+    # at the same size (profit sizing may move it), 1.5x the buyers
+    at = pl.plan_with_record(data, window, models, pl.PlanInputs(
+        scope, pl.Sizing("number", base.audience), demand=pl.Demand("set", 0.5)), "propensity")
+    assert at.forecast.buyers == pytest.approx(1.5 * base.forecast.buyers)
+    assert at.targets["probability"].sum() == pytest.approx(at.forecast.buyers, rel=0.01)
+    assert told.track and told.track == base.track  # the past plans carried the last window
+    said = plan_lines(told)["evidence"]
+    assert "the change you set (+50%" in said and "not for how far your change is off" in said
+    assert told.to_dict()["assumptions"]["demand"] == {"rule": "set", "change": 0.5}
+    assert "+50% (set)" in demand_label(told) and "chosen" in demand_label(base)
+
+
+def test_the_season_asked_of_a_shop_without_a_year_is_refused_before_any_fit(data, monkeypatch):
+    from recsys import pipelines
+
+    monkeypatch.setattr(pipelines, "make_model", lambda *a, **k: pytest.fail("fitted"))
+    inputs = pl.PlanInputs(pl.Scope.product(data, "p3"), demand=pl.Demand("season"))
+    with pytest.raises(ValueError, match="The season needs orders from a year and 30 days"):
+        pipelines.plan_campaign(data, "propensity", None, inputs)
+
+
+def test_the_season_asked_of_a_shop_with_two_years_is_its_rule():
+    data = _seasonal_shop("2022-09-01", 850)
+    end = pd.Timestamp("2024-10-01")
+    got = fc.demand_rule(data, end, 30, ["a"], "season")
+    assert got.rule == "season" and got.factor(data, ["a"], end, 30) > 2
+    told = fc.demand_rule(data, end, 30, ["a"], "set", -0.2)
+    assert told.factor(data, ["a"], end, 30) == pytest.approx(0.8)
+    assert told.spread == fc.demand_rule(data, end, 30, ["a"], "last").spread
+
+
+def test_the_cli_takes_the_demand_and_writes_it_down(tmp_path, capsys):
+    from recsys.cli import main
+    from tests.shops import shopify_orders
+
+    export = tmp_path / "orders_export.csv"
+    export.write_bytes(shopify_orders(n_customers=120, weeks=40))
+    out = tmp_path / "plan.json"
+    assert main(["campaign", str(export), "--product", _best_seller(export), "--audience",
+                 "30", "--track-record", "0", "--demand", "+25%", "--json", str(out)]) == 0
+    plan = json.loads(out.read_text())
+    assert plan["forecast"]["demand_rule"] == "set"
+    assert plan["forecast"]["demand_factor"] == 1.25
+    assert plan["assumptions"]["demand"] == {"rule": "set", "change": 0.25}
+    capsys.readouterr()
+    assert main(["campaign", str(export), "--product", _best_seller(export),
+                 "--demand", "season"]) == 2
+    err = capsys.readouterr().err
+    assert "The season needs orders" in err and "Traceback" not in err

@@ -4,7 +4,7 @@ model fitted before C2), then count what that audience bought in [C2, C2 + windo
 
     python tools/forecast_check.py [DATA] [--cutoffs 2011-07-01,...] [--products 20]
                                    [--share 0.05] [--days 30] [--model propensity]
-                                   [--demand auto|level|last|season]
+                                   [--demand auto|level|last|season|+20%]
 
 DATA: a path the importer reads, "demo" (the generated demo shop) or "seasonal" (two years
 of a generated shop with seasonal lines, whose plans can read the season a year back).
@@ -62,7 +62,8 @@ def check_cutoff(data, c1: str, args) -> pd.DataFrame:
     rows = []
     for item in items:
         inputs = pl.PlanInputs(pl.Scope.product(upto, item), pl.Sizing("share", args.share),
-                               days=args.days, control_share=0.0)
+                               days=args.days, control_share=0.0,
+                               demand=pl.Demand.parse(args.demand))
         plan = pl.make_plan(upto, w1, m1, m2, inputs, args.model)
         bought = after.positives(item)[known.get_indexer(plan.targets["customer_id"])]
         old = plan.evidence.hits_at(args.share) * plan.audience / max(
@@ -101,12 +102,12 @@ def main() -> None:
     ap.add_argument("--share", type=float, default=0.05)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--model", default="propensity")
-    ap.add_argument("--demand", choices=("auto", *fc.RULES), default="auto",
-                    help="how the next window's demand is carried forward (auto: the "
-                         "season where the history reaches a year back, else the last)")
+    ap.add_argument("--demand", default="auto",
+                    help="the plan's demand setting: auto (the season where the history "
+                         "reaches a year back, else the last), last, level, season, or a "
+                         "change such as +20%%")
     args = ap.parse_args()
-    if args.demand != "auto":  # every plan's rule, as the page would pick it, replaced
-        fc.auto_rule = lambda *_: args.demand
+    pl.Demand.parse(args.demand)  # a wrong setting stops here, before any fit
     data = load(args.data)
     parts = []
     for c1 in args.cutoffs.split(","):

@@ -8,6 +8,7 @@ import streamlit as st
 
 from recsys import campaign as cp
 from recsys import experiment as ex
+from recsys import forecast as fc
 from recsys import plan as pl
 from recsys.data import OrderData
 from recsys.errors import safe_message
@@ -20,6 +21,9 @@ from ui.widgets import choice, number
 
 SIZING = {"Best expected profit": "profit", "Number of customers": "number",
           "Share of customers (%)": "share", "Budget": "budget"}
+DEMAND = {"Auto: the season, else the last month": "auto", "As the last month": "last",
+          "Mean of the last two months": "level", "As it moved a year ago": "season",
+          "A change I expect (%)": "set"}
 TRACK_WINDOWS = 2  # past windows the plan is replayed on (two more fits in the background)
 MAX_CONTACTS_MB = 50
 
@@ -50,7 +54,7 @@ def inputs(data: OrderData, currency: str, days: int) -> tuple[str, pl.PlanInput
     """The model and the plan's inputs, from the widgets."""
     where = scope(data, days)
     offered = registry.campaign_models()
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     model = choice(c1, "Model", offered, offered[0], name="campaign_model",
                    help=" ".join(f"{m}: {registry.spec(m).description}" for m in offered[:2]))
     how = SIZING[choice(c2, "Size the audience by", list(SIZING), "Best expected profit",
@@ -61,6 +65,7 @@ def inputs(data: OrderData, currency: str, days: int) -> tuple[str, pl.PlanInput
              "budget": lambda: number(c3, f"Budget ({currency.strip() or 'money'})", 1.0, 1e7,
                                       500.0, name="budget"),
              "profit": lambda: None}[how]()
+    demand = demand_input(c4, data, days)
     e = st.columns(6)
     econ = cp.Economics(
         cost_per_contact=number(e[0], "Cost per contact", 0.0, 100.0, 0.35, step=0.05,
@@ -77,7 +82,24 @@ def inputs(data: OrderData, currency: str, days: int) -> tuple[str, pl.PlanInput
                           "the campaign.")
     recent = number(e[5], "Skip buyers of last N days", 0, 3650, 0, name="recent")
     return model, pl.PlanInputs(where, pl.Sizing(how, value), econ, days,
-                                control / 100 if control else None, int(recent))
+                                control / 100 if control else None, int(recent), demand=demand)
+
+
+def demand_input(where, data: OrderData, days: int) -> pl.Demand:
+    """How next month's demand is carried: a rule, or the analyst's expected change. The
+    season is offered where the orders reach a year back from the plan."""
+    plan_time = pd.Timestamp(cp.default_cutoff(data, days)) + pd.Timedelta(days=days)
+    offered = [k for k, v in DEMAND.items()
+               if v != "season" or fc.reaches_back(data, plan_time, days)]
+    rule = DEMAND[choice(where, "Next month's demand", offered, offered[0], name="demand",
+                         help="How the backtest month's buyers are carried into the next "
+                              "month. Set a change when you know what the history does not "
+                              "(a sale, a first Christmas).")]
+    if rule != "set":
+        return pl.Demand(rule)
+    change = number(where, "Change on the last month (%)", -90.0, 1000.0, 0.0, step=5.0,
+                    name="demand_pct")
+    return pl.Demand("set", change / 100)
 
 
 def plan_jobs(key: DatasetKey, model: str, cutoff, days: int):
