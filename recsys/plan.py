@@ -23,7 +23,6 @@ from recsys.data import OrderData
 from recsys.experiment import ControlDesign, assign_groups, design_control
 from recsys.plan_scope import (  # noqa: F401 (the plan's inputs, importable from here too)
     CAUSED_SHARE,
-    DEMAND_RULES,
     EVIDENCE_HITS,
     MAX_SCOPE_ITEMS,
     Demand,

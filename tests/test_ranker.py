@@ -7,6 +7,7 @@ import numpy as np
 
 from recsys.evaluate import temporal_split
 from recsys.models import load_model, make_model, registry
+from recsys.models.ranker import EASE
 from tests.conftest import clustered_rows, make_data
 
 QUICK = dict(registry.spec("ranker").quick)
@@ -44,3 +45,22 @@ def test_a_stored_ranker_scores_the_same(clustered_data, tmp_path):
     who = clustered_data.customer_ids[:10]
     np.testing.assert_array_equal(model.recommend(who, n=10)[1], again.recommend(who, n=10)[1])
     assert "state_booster" in np.load(tmp_path / "r" / "state.npz", allow_pickle=False).files
+
+
+def test_the_candidates_features_are_those_of_every_products_grid(clustered_data):
+    """The ranker builds features for its candidates only; they must be the very rows the
+    whole grid (every product for each customer) holds for those pairs."""
+    model = make_model("ranker", **{**QUICK, "ease_items": 5, "train_items": 3,
+                                    "task": "novel"}).fit(clustered_data)
+    pf, n = model.features_, len(model.item_ids_)
+    rows = np.arange(0, len(model.customer_ids_), 3)
+    F, u, i, rank = model._candidate_features(pf, rows, model.top_)
+    grid = pf.block(rows, np.arange(n))
+    np.testing.assert_array_equal(F[:, :-1], grid[u * n + i])
+    assert ((rank * n).round() == np.argsort(np.argsort(
+        -grid[:, EASE].reshape(len(rows), n), axis=1, kind="stable"), axis=1)).all()
+    per_row = np.bincount(u, minlength=len(rows))
+    bought = pf.count[rows].toarray() > 0
+    assert ((per_row >= 3 - bought[:, model.top_].sum(axis=1)) & (per_row <= 8)).all()
+    assert not bought[u, i].any()  # novel: never a product the customer bought
+

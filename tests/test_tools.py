@@ -104,6 +104,21 @@ def test_forecast_check(demo_csv):
     out = run_tool("tools/forecast_check.py", str(demo_csv), "--cutoffs", "2011-10-01",
                    "--products", "3")
     assert "80% interval covers" in out and "all:" in out and "told the demand" in out
+    assert "counting noise alone" in out
+
+
+def test_the_forecasts_counting_noise_floor_is_a_poisson_ratios():
+    import pandas as pd
+
+    from tools.forecast_check import noise_floor
+
+    floor = noise_floor(pd.DataFrame({"bought": [100] * 50}))
+    # the mean against a Poisson(100) count: sd 0.1, median |error| 0.67 sd
+    assert floor["oracle"][0] == pytest.approx(0.6745 * 0.1, rel=0.12)
+    # two Poisson(100) counts: the ratio's sd is about sqrt(2/100)
+    assert floor["counted"][0] == pytest.approx(0.6745 * (2 / 100) ** 0.5, rel=0.12)
+    assert 0.65 < floor["counted"][1] < 0.77  # P(|Z| < 0.15 / 0.141)
+    assert noise_floor(pd.DataFrame({"bought": [10_000] * 5}))["counted"][0] < 0.02
 
 
 def test_stop_check(demo_csv):

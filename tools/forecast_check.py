@@ -14,7 +14,8 @@ per product, the 80% interval's coverage and median width; then the pooled cover
 Beside it, for scale, the same figures for a forecast that is told each product's demand
 in the next window (its distinct buyers among all customers, against the backtest
 window's): what is left of its error is the audience's share of the buyers moving, not the
-product's demand.
+product's demand; and the error that counting noise alone leaves (a forecast told the
+demand exactly, its backtest and next window Poisson counts of what was bought).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -79,8 +81,26 @@ def errors(d: pd.DataFrame, key: str) -> pd.Series:
     return d[key] / d["bought"].clip(lower=1) - 1
 
 
+def noise_floor(d: pd.DataFrame, draws: int = 2000, seed: int = 0
+                ) -> dict[str, tuple[float, float]]:
+    """The median error per product, and the share within +-15%, that counting noise
+    alone leaves, taking what was bought as each product's true mean: ``oracle``, a forecast
+    of the mean itself (only the next window's count is Poisson); ``counted``, one told the
+    demand exactly but, like any plan read off a backtest, counting one window's buyers to
+    forecast another's (both counts Poisson)."""
+    rng = np.random.default_rng(seed)
+    mean = d["bought"].clip(lower=1).to_numpy(float)
+    seen, then = rng.poisson(mean, (2, draws, len(mean)))
+    out = {}
+    for key, planned in (("oracle", mean), ("counted", seen)):
+        err = np.abs(planned / np.maximum(then, 1) - 1)
+        out[key] = float(np.median(err)), float((err <= 0.15).mean())
+    return out
+
+
 def summarise(d: pd.DataFrame) -> str:
     err, told = errors(d, "planned"), errors(d, "told")
+    floor = noise_floor(d)
     cover = ((d["bought"] >= d["low"]) & (d["bought"] <= d["high"])).mean()
     width = ((d["high"] - d["low"]) / d["planned"].clip(lower=1e-9)).median()
     total, prev, got = d["planned"].sum(), d["previous"].sum(), d["bought"].sum()
@@ -91,7 +111,9 @@ def summarise(d: pd.DataFrame) -> str:
             f"{width:.0%} of the forecast)\n    told the demand: planned "
             f"{d['told'].sum():7.0f} ({d['told'].sum() / got - 1:+.0%})  within 15%: "
             f"{int((told.abs() <= 0.15).sum()):2d} of {len(d)}  median error "
-            f"{told.abs().median():.0%}")
+            f"{told.abs().median():.0%}\n    counting noise alone: "
+            + "; ".join(f"{k} median error {m:.0%}, within 15%: {w * len(d):4.1f} of {len(d)}"
+                        for k, (m, w) in floor.items()))
 
 
 def main() -> None:

@@ -112,51 +112,45 @@ class Ranker(Propensity):
             return None
         hist, Y = got
         pf = PairFeatures.build(hist, cut, *self._ease(hist))
-        top, n = self._top(hist), hist.n_items
+        top = self._top(hist)
         fs, ys, gs = [], [], []
         buyers = np.flatnonzero(Y.any(axis=1))
         for s in range(0, len(buyers), BLOCK // 4):
             rows = buyers[s:s + BLOCK // 4]
-            F = self._grid(pf, rows)
-            keep = self._candidates(F, top, n).reshape(len(rows), n)
-            y = Y[rows] & keep
-            q = y.any(axis=1)  # a query only where someone bought a candidate
-            fs.append(F.reshape(len(rows), n, -1)[q][keep[q]])  # row-major: query by query
-            ys.append(y[q][keep[q]])
-            gs.append(keep[q].sum(axis=1))
+            F, u, i, _ = self._candidate_features(pf, rows, top)
+            y = Y[rows][u, i]
+            q = np.bincount(u[y], minlength=len(rows)) > 0  # a query where one was bought
+            fs.append(F[q[u]])  # row-major: query by query
+            ys.append(y[q[u]])
+            gs.append(np.bincount(u, minlength=len(rows))[q])
         groups = np.concatenate(gs)
         if not groups.size:
             return None
         return np.concatenate(fs), np.concatenate(ys), groups
 
-    @staticmethod
-    def _with_rank(F: np.ndarray, k: int) -> np.ndarray:
-        """The features plus EASE's rank of each product among the customer's ``k``, as a
-        share of ``k`` (0: their best fit)."""
-        ease = F[:, EASE].reshape(-1, k)
-        rank = np.argsort(np.argsort(-ease, axis=1, kind="stable"), axis=1).astype(np.float32)
-        return np.concatenate([F, (rank / k).reshape(-1, 1)], axis=1)
-
     def _top(self, data) -> np.ndarray:
         """The best sellers' codes (candidates for everyone)."""
         return pd.Index(data.item_ids).get_indexer(data.top_items(self.config.train_items))
 
-    @classmethod
-    def _grid(cls, pf: PairFeatures, rows: np.ndarray) -> np.ndarray:
-        """Features of ``rows`` x every product, EASE's rank among them included."""
+    def _candidate_features(self, pf: PairFeatures, rows: np.ndarray, top: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The candidates of ``rows`` (a best seller, or among the customer's ``ease_items``
+        best by basket fit; with ``task='novel'`` never a product they bought) as pairs
+        (``u``: position in ``rows``, ``i``: product), row-major; their features with
+        EASE's rank among all the customer's products (a share, 0: the best fit); and that
+        rank for every product [len(rows), n]. Only the candidates' features are built: on
+        a long catalogue every product's were most of the work."""
         n = pf.count.shape[1]
-        return cls._with_rank(pf.block(rows, np.arange(n)), n)
-
-    def _candidates(self, F: np.ndarray, top: np.ndarray, n: int) -> np.ndarray:
-        """Which pairs of a grid (rows x ``n`` products) are candidates: a best seller, or
-        among the customer's ``ease_items`` best by basket fit; with ``task='novel'`` never
-        a product they bought."""
-        is_top = np.zeros(n, dtype=bool)
-        is_top[top[top >= 0]] = True
-        cand = (F[:, -1] * n < self.config.ease_items) | np.tile(is_top, F.shape[0] // n)
+        hist = pf.count[rows]
+        ease, ease_count = pf.basket_fit(hist, np.arange(n))
+        rank = _rank_share(ease)
+        cand = rank * n < self.config.ease_items
+        cand[:, top[top >= 0]] = True
         if self.config.task == "novel":
-            cand &= F[:, 0] == 0  # n_ui: bought before
-        return cand
+            cand[hist.nonzero()] = False  # bought before
+        u, i = np.nonzero(cand)
+        F = pf.pairs(rows, u, i, ease[u, i], ease_count[u, i])
+        return np.concatenate([F, rank[u, i, None]], axis=1), u, i, rank
 
     def _learn(self, F: list[np.ndarray], y: np.ndarray, groups: np.ndarray) -> None:
         """Fit the booster on the windows' features ``F`` (emptied once LightGBM has binned
@@ -195,19 +189,20 @@ class Ranker(Propensity):
     def _block_logits(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """The booster's score for candidates; below every candidate, by basket fit, for
         the rest (the booster never learned to rank them)."""
-        n = len(self.item_ids_)
-        F = self._grid(self.features_, rows)
-        cand = self._candidates(F, self.top_, n)
-        z = (-1e3 - F[:, -1]).astype(np.float64)
-        if cand.any():
-            z[cand] = self.booster_.predict(F[cand], num_threads=THREADS)
-        return z.astype(np.float32).reshape(len(rows), n)[:, cols]
+        F, u, i, rank = self._candidate_features(self.features_, rows, self.top_)
+        z = (-1e3 - rank).astype(np.float64)
+        if len(u):
+            z[u, i] = self.booster_.predict(F, num_threads=THREADS)
+        return z.astype(np.float32)[:, cols]
 
     def _pair_contributions(self, rows: np.ndarray, cols: np.ndarray
                             ) -> tuple[np.ndarray, np.ndarray]:
         # The rank is among all the customer's products, whatever ``cols`` asks for.
-        F = self._grid(self.features_, rows).reshape(len(rows), len(self.item_ids_), -1)
-        F = F[:, cols].reshape(len(rows) * len(cols), -1)
+        pf, n = self.features_, len(self.item_ids_)
+        ease, ease_count = pf.basket_fit(pf.count[rows], np.arange(n))
+        u, i = np.repeat(np.arange(len(rows)), len(cols)), np.tile(cols, len(rows))
+        F = np.concatenate([pf.pairs(rows, u, i, ease[u, i], ease_count[u, i]),
+                            _rank_share(ease)[u, i, None]], axis=1)
         contrib = np.asarray(self.booster_.predict(F, pred_contrib=True, num_threads=THREADS))
         out = contrib[:, :len(FEATURES)].copy()
         out[:, EASE] += contrib[:, len(FEATURES)]  # the basket-fit rank, with the basket fit
@@ -225,6 +220,12 @@ class Ranker(Propensity):
         self.features_ = PairFeatures.from_arrays(arrays.prefixed("pf_"),
                                                   len(self.customer_ids_), len(self.item_ids_))
         self.top_ = arrays.get("top", (None,), kind="i", low=0, high=len(self.item_ids_))
+
+
+def _rank_share(ease: np.ndarray) -> np.ndarray:
+    """Each product's place in each row's basket fit, as a share of the row (0: the best)."""
+    n = ease.shape[1]
+    return np.argsort(np.argsort(-ease, axis=1, kind="stable"), axis=1).astype(np.float32) / n
 
 
 __all__ = ["RANK_FEATURES", "Ranker", "RankerConfig"]
