@@ -130,3 +130,33 @@ def test_stop_check(demo_csv):
 def test_segment_count_check(demo_csv):
     out = run_tool("tools/segment_count_check.py", str(demo_csv), "--models", "als")
     assert "segments: of 3 to 12" in out and "RFM segments" in out
+
+
+def test_the_generators_chances_are_what_it_generates():
+    import numpy as np
+
+    from recsys import synthetic as syn
+    from tools.generator_ceiling import generated, line_chances
+
+    shape = syn.Shape(lines=20_000, customers=300, products=60, aisles=6, clusters=3,
+                      basket=3, reorder=0.4, seed=2)
+    p = line_chances(shape)
+    assert np.allclose(p.sum(axis=1), 1)
+    inter = generated(shape).interactions
+    u = inter["customer_id"].astype(int).to_numpy() - 100_000
+    i = inter["item_id"].astype(int).to_numpy() - 1
+    got = np.zeros_like(p)
+    np.add.at(got, (u, i), 1)
+    cluster = np.arange(shape.customers) % shape.clusters
+    # each cluster's lines of each product: as many as its customers' chances say
+    expected = np.stack([(got[cluster == c].sum(1)[:, None] * p[cluster == c]).sum(0)
+                         for c in range(shape.clusters)])
+    seen = np.stack([got[cluster == c].sum(0) for c in range(shape.clusters)])
+    assert np.corrcoef(expected.ravel(), seen.ravel())[0, 1] > 0.99
+    assert np.abs(expected - seen).sum() / seen.sum() < 0.15
+
+
+def test_generator_ceiling():
+    out = run_tool("tools/generator_ceiling.py", "--customers", "400", "--products", "50",
+                   "--lines", "6000", "--aisles", "5", "--clusters", "3", "--models", "ease")
+    assert "bayes" in out and "taste" in out and "x EASE" in out
