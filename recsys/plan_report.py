@@ -63,7 +63,9 @@ def plan_lines(plan: CampaignPlan) -> dict[str, str]:
         said = "; ".join(f"{r['plan_time']}: planned {r['planned']:,.0f} "
                          f"({r['low']:,.0f} to {r['high']:,.0f}), {r['bought']:,} bought"
                          for r in plan.track)
-        out["track"] = f"The same plan made on the last windows: {said}."
+        out["track"] = f"The same plan made on the last windows: {said}." + (
+            " (Those plans carry the last month: your change is for the coming one.)"
+            if plan.demand_rule == "set" else "")
     for i, w in enumerate(plan.warnings):
         out[f"warning{i}"] = w
     return out

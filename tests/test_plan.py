@@ -489,6 +489,7 @@ def test_a_demand_change_the_analyst_sets_scales_the_forecast_not_its_past(data,
     assert at.forecast.buyers == pytest.approx(1.5 * base.forecast.buyers)
     assert at.targets["probability"].sum() == pytest.approx(at.forecast.buyers, rel=0.01)
     assert told.track and told.track == base.track  # the past plans carried the last window
+    assert "your change is for the coming one" in plan_lines(told)["track"]
     said = plan_lines(told)["evidence"]
     assert "the change you set (+50%" in said and "not for how far your change is off" in said
     assert told.to_dict()["assumptions"]["demand"] == {"rule": "set", "change": 0.5}
