@@ -35,13 +35,16 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from recsys import datasets as ds  # noqa: E402
 from recsys import synthetic as syn  # noqa: E402
+from recsys.data import OrderData  # noqa: E402
 from recsys.evaluate import (  # noqa: E402
     build_truth,
     evaluate,
     paired_difference,
     temporal_split,
 )
+from recsys.models import make_model  # noqa: E402
 
 STAPLES = 8  # each customer's staples, drawn uniformly (synthetic._block)
 
@@ -104,8 +107,6 @@ def demo_rankings(split, n_customers: int = 2000, n_products: int = 500, seed: i
     once it is on sale; ``bayes`` knows each customer's taste. (Reading the taste from the
     customer's training lines, the Dirichlet's posterior mean over the categories they
     bought, scored 1.05x EASE: below the ranker, so not a ceiling, and not printed.)"""
-    from recsys import datasets as ds
-
     rng = np.random.default_rng(seed)
     cat = ds._catalogue(n_products, rng)
     k = len(ds.CATEGORIES)
@@ -124,8 +125,6 @@ def demo_rankings(split, n_customers: int = 2000, n_products: int = 500, seed: i
 def generated(shape: syn.Shape):
     """The generator's export as order data, its ids as written (the importer would
     pseudonymise the customers, and the truth is by their numbers)."""
-    from recsys.data import OrderData
-
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "shop.csv"
         syn.generate(path, shape)
@@ -151,9 +150,7 @@ def main() -> None:
     ap.add_argument("--models", default="ease,ranker")
     args = ap.parse_args()
     if args.demo:
-        from recsys.datasets import load_demo
-
-        data = load_demo()
+        data = ds.load_demo()
         split = temporal_split(data)
         rankings = demo_rankings(split)
         print("the demo shop")
@@ -169,8 +166,6 @@ def main() -> None:
 
 def report(split, rankings: dict[str, Bayes], models) -> None:
     """NDCG@10 of the rankings and the models, against the Bayes ranking and EASE."""
-    from recsys.models import make_model
-
     truth = build_truth(split)
     print(f"cutoff {split.cutoff.date()}, {len(truth.customer_ids):,} test customers")
     results = {name: evaluate(r, split, truth=truth) for name, r in rankings.items()}
