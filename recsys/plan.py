@@ -30,6 +30,7 @@ from recsys.plan_scope import (  # noqa: F401 (the plan's inputs, importable fro
     Scope,
     Sizing,
     category_choices,
+    demand_choices,
     item_ranks,
     product_choices,
     recent_buyers,

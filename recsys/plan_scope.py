@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from recsys import campaign as cp
+from recsys import forecast as fc
 from recsys.data import OrderData
 
 MAX_SCOPE_ITEMS = 50  # a category's products scored one by one: the top sellers of it
@@ -133,6 +134,13 @@ class Demand:
         except ValueError:
             raise ValueError(f"--demand {text!r}: auto, last, level, season, or a change "
                              "such as +20% or -10%") from None
+
+
+def demand_choices(data: OrderData, days: int) -> list[str]:
+    """The demand rules a plan made now can use: the season only where the orders reach a
+    year and a window back from the plan."""
+    plan_time = pd.Timestamp(cp.default_cutoff(data, days)) + pd.Timedelta(days=days)
+    return [r for r in DEMAND_RULES if r != "season" or fc.reaches_back(data, plan_time, days)]
 
 
 @dataclass(frozen=True)

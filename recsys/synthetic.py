@@ -22,6 +22,7 @@ import pyarrow as pa
 
 START = np.datetime64("2023-01-01T06:00")
 DAYS = 365
+STAPLES = 8  # each customer's own products, one drawn uniformly for a staple line
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,8 @@ def _block(shape: Shape, cust: np.ndarray, rng: np.random.Generator, cat) -> dic
     lo = start[a]
     item = lo + np.minimum(_within(within, lo, counts[a], rng.random(n)), counts[a] - 1)
     # Staples: a customer's own few products, reordered.
-    staple_seed = (l_cust.astype(np.int64) * 2654435761) % (2**31)
-    k = (rng.random(n) * 8).astype(np.int64)
-    staple = _staples(staple_seed, k, cluster_of=l_cust % shape.clusters, taste=taste,
+    k = (rng.random(n) * STAPLES).astype(np.int64)
+    staple = _staples(_staple_seed(l_cust), k, cluster_of=l_cust % shape.clusters, taste=taste,
                       start=start, counts=counts)
     item = np.where(rng.random(n) < shape.reorder, staple, item)
     # One line per product per order, as shops export them.
@@ -106,6 +106,11 @@ def _within(within: np.ndarray, lo: np.ndarray, count: np.ndarray, u: np.ndarray
         left = np.where(go_right & (mid < right), mid + 1, left)
         right = np.where(go_right, right, mid)
     return left
+
+
+def _staple_seed(customer: np.ndarray) -> np.ndarray:
+    """Each customer's seed for their staples (the same customer, the same staples)."""
+    return (customer.astype(np.int64) * 2654435761) % (2**31)
 
 
 def _staples(seed: np.ndarray, k: np.ndarray, cluster_of: np.ndarray, taste: np.ndarray,

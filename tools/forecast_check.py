@@ -14,8 +14,9 @@ per product, the 80% interval's coverage and median width; then the pooled cover
 Beside it, for scale, the same figures for a forecast that is told each product's demand
 in the next window (its distinct buyers among all customers, against the backtest
 window's): what is left of its error is the audience's share of the buyers moving, not the
-product's demand; and the error that counting noise alone leaves (a forecast told the
-demand exactly, its backtest and next window Poisson counts of what was bought).
+product's demand; and the error that counting noise alone leaves, taking what was bought
+as each product's true mean: for a forecast of that mean, and for one read off a backtest
+window's count (both counts Poisson).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def check_cutoff(data, c1: str, args) -> pd.DataFrame:
     for item in items:
         inputs = pl.PlanInputs(pl.Scope.product(upto, item), pl.Sizing("share", args.share),
                                days=args.days, control_share=0.0,
-                               demand=pl.Demand.parse(args.demand))
+                               demand=args.demand)
         plan = pl.make_plan(upto, w1, m1, m2, inputs, args.model)
         bought = after.positives(item)[known.get_indexer(plan.targets["customer_id"])]
         old = plan.evidence.hits_at(args.share) * plan.audience / max(
@@ -129,7 +130,7 @@ def main() -> None:
                          "reaches a year back, else the last), last, level, season, or a "
                          "change such as +20%%")
     args = ap.parse_args()
-    pl.Demand.parse(args.demand)  # a wrong setting stops here, before any fit
+    args.demand = pl.Demand.parse(args.demand)  # a wrong setting stops here, before any fit
     data = load(args.data)
     parts = []
     for c1 in args.cutoffs.split(","):

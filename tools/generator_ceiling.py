@@ -46,8 +46,6 @@ from recsys.evaluate import (  # noqa: E402
 )
 from recsys.models import make_model  # noqa: E402
 
-STAPLES = 8  # each customer's staples, drawn uniformly (synthetic._block)
-
 
 def line_chances(shape: syn.Shape, staples: bool = True) -> np.ndarray:
     """customers x products: the chance that one of the customer's lines is the product
@@ -64,11 +62,11 @@ def line_chances(shape: syn.Shape, staples: bool = True) -> np.ndarray:
     cluster = cust % shape.clusters
     p = (1 - shape.reorder) * taste[cluster][:, aisle] * within[None, :]
     counts = np.diff(np.r_[start, len(aisle)])
-    seed = (cust.astype(np.int64) * 2654435761) % (2**31)
-    for k in range(STAPLES if staples else 0):
+    seed = syn._staple_seed(cust)
+    for k in range(syn.STAPLES if staples else 0):
         staple = syn._staples(seed, np.full(len(cust), k), cluster_of=cluster, taste=cdf,
                               start=start, counts=counts)
-        np.add.at(p, (cust, staple), shape.reorder / STAPLES)
+        np.add.at(p, (cust, staple), shape.reorder / syn.STAPLES)
     return p
 
 
@@ -178,11 +176,11 @@ def report(split, rankings: dict[str, Bayes], models) -> None:
         lo, hi = res.ci["ndcg"]
         print(f"{name:8s} NDCG@10 {res.metrics['ndcg']:.4f} [{lo:.4f}, {hi:.4f}]  "
               f"{res.metrics['ndcg'] / ceiling.metrics['ndcg']:.1%} of bayes")
-    for name, res in results.items():
-        if "ease" in results:
-            d = paired_difference(res.per_customer["ndcg"], results["ease"].per_customer["ndcg"])
-            print(f"{name:8s} {res.metrics['ndcg'] / results['ease'].metrics['ndcg']:.3f}x "
-                  f"EASE ({d['diff']:+.4f} [{d['lo']:+.4f}, {d['hi']:+.4f}])")
+    ease = results.get("ease")
+    for name, res in results.items() if ease else ():
+        d = paired_difference(res.per_customer["ndcg"], ease.per_customer["ndcg"])
+        print(f"{name:8s} {res.metrics['ndcg'] / ease.metrics['ndcg']:.3f}x EASE "
+              f"({d['diff']:+.4f} [{d['lo']:+.4f}, {d['hi']:+.4f}])")
 
 
 if __name__ == "__main__":

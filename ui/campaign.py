@@ -8,7 +8,6 @@ import streamlit as st
 
 from recsys import campaign as cp
 from recsys import experiment as ex
-from recsys import forecast as fc
 from recsys import plan as pl
 from recsys.data import OrderData
 from recsys.errors import safe_message
@@ -88,9 +87,8 @@ def inputs(data: OrderData, currency: str, days: int) -> tuple[str, pl.PlanInput
 def demand_input(where, data: OrderData, days: int) -> pl.Demand:
     """How next month's demand is carried: a rule, or the analyst's expected change. The
     season is offered where the orders reach a year back from the plan."""
-    plan_time = pd.Timestamp(cp.default_cutoff(data, days)) + pd.Timedelta(days=days)
-    offered = [k for k, v in DEMAND.items()
-               if v != "season" or fc.reaches_back(data, plan_time, days)]
+    usable = pl.demand_choices(data, days)
+    offered = [k for k, v in DEMAND.items() if v in usable]
     rule = DEMAND[choice(where, "Next month's demand", offered, offered[0], name="demand",
                          help="How the backtest month's buyers are carried into the next "
                               "month. Set a change when you know what the history does not "
