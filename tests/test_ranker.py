@@ -20,6 +20,7 @@ def test_contributions_add_up_to_the_score(clustered_data):
     for item, score in zip(items[0], scores[0], strict=True):
         parts = model.explain(who, item)
         assert abs(parts["contribution"].sum() + model.intercept_[0] - score) < 1e-4
+        assert {"seg_item", "ease"} <= set(parts["feature"])
 
 
 def test_the_holdout_never_reaches_the_training_labels():
@@ -54,9 +55,11 @@ def test_the_candidates_features_are_those_of_every_products_grid(clustered_data
                                     "task": "novel"}).fit(clustered_data)
     pf, n = model.features_, len(model.item_ids_)
     rows = np.arange(0, len(model.customer_ids_), 3)
-    F, u, i, rank = model._candidate_features(pf, rows, model.top_)
+    F, u, i, rank = model._candidate_features(pf, model.segments_, rows, model.top_)
     grid = pf.block(rows, np.arange(n))
-    np.testing.assert_array_equal(F[:, :-1], grid[u * n + i])
+    np.testing.assert_array_equal(F[:, :grid.shape[1]], grid[u * n + i])
+    taste = model.segments_.pairs(rows[u], i, pf.item_cat)
+    np.testing.assert_array_equal(F[:, grid.shape[1] + 1:], taste)  # after EASE's rank
     assert ((rank * n).round() == np.argsort(np.argsort(
         -grid[:, EASE].reshape(len(rows), n), axis=1, kind="stable"), axis=1)).all()
     per_row = np.bincount(u, minlength=len(rows))

@@ -21,7 +21,7 @@ FEATURES = ("n_ui", "r_ui", "f_ui", "gap_ui", "due_ui", "share_ui",
             "ease", "ease_count", "ease_own", "cat_share", "cat_n",
             "lines_i", "trend_i", "repeat_i")
 CUSTOMER_FEATURES = ("n_u", "r_u", "f_u", "rate_u", "o30_u", "o90_u")
-PRODUCT_FEATURES = ("lines_i", "trend_i", "repeat_i")
+PRODUCT_FEATURES = ("lines_i", "trend_i", "repeat_i", "within_i")
 
 # Plain words for each feature, for explanations shown to analysts.
 LABELS = {"n_ui": "times bought", "r_ui": "days since last bought",
@@ -34,7 +34,11 @@ LABELS = {"n_ui": "times bought", "r_ui": "days since last bought",
           "ease_count": "fits their basket, by lines", "ease_own": "basket fit + own lines",
           "cat_share": "share of lines in the category", "cat_n": "lines in the category",
           "lines_i": "popularity (order lines)", "trend_i": "product's last-30-day share",
-          "repeat_i": "product's repeat-buyer share"}
+          "repeat_i": "product's repeat-buyer share",
+          # the ranker's taste segments (recsys.models.taste)
+          "seg_item": "bought by customers like them",
+          "seg_cat": "its category, by customers like them",
+          "within_i": "a favourite in its category"}
 
 
 def _n(v: float) -> str:
@@ -63,6 +67,9 @@ SENTENCES = {
     "cat_n": lambda v: f"bought {v:.0f} things in its category",
     "lines_i": lambda v: "a best seller", "trend_i": lambda v: "selling more lately",
     "repeat_i": lambda v: "often bought again by others",
+    "seg_item": lambda v: "popular with customers like them",
+    "seg_cat": lambda v: f"customers like them buy {v:.0%} in its category",
+    "within_i": lambda v: f"{v:.0%} of its category's sales",
 }
 
 

@@ -73,6 +73,7 @@ class Propensity(BaseRecommender):
 
     name = "propensity"
     Config = PropensityConfig
+    EXPLAINED: ClassVar[tuple[str, ...]] = FEATURES  # what explanations list, in this order
 
     def progress_steps(self) -> int:
         return self.config.windows + 1  # one per replayed window, then the fit
@@ -207,7 +208,8 @@ class Propensity(BaseRecommender):
         if rows[0] < 0:
             raise KeyError(f"Unknown customer {customer_id!r}")
         F, contrib = self._pair_contributions(rows, cols)
-        out = pd.DataFrame({"feature": FEATURES, "label": [LABELS[f] for f in FEATURES],
+        names = self.EXPLAINED
+        out = pd.DataFrame({"feature": names, "label": [LABELS[f] for f in names],
                             "value": F[0], "contribution": contrib[0]})
         order = out["contribution"].abs().sort_values(ascending=False).index
         return out.reindex(order).reset_index(drop=True)
@@ -223,12 +225,13 @@ class Propensity(BaseRecommender):
         F, contrib = self._pair_contributions(np.maximum(rows, 0), cols)
         same = PRODUCT_FEATURES if len(cols) == 1 else ()
         same += CUSTOMER_FEATURES if len(rows) == 1 else ()
-        contrib[:, [FEATURES.index(f) for f in same]] = 0.0
+        names = self.EXPLAINED
+        contrib[:, [names.index(f) for f in same if f in names]] = 0.0
         order = np.argsort(-contrib, axis=1)[:, :top]
         known = np.repeat(rows >= 0, len(cols))
         out = []
         for r, idx in enumerate(order):
-            words = list(dict.fromkeys(sentence(FEATURES[j], F[r, j]) for j in idx
+            words = list(dict.fromkeys(sentence(names[j], F[r, j]) for j in idx
                                        if contrib[r, j] > 0))
             out.append(("; ".join(words) or "no strong reason") if known[r] else "")
         return out

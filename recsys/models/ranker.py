@@ -30,9 +30,11 @@ import pandas as pd
 from recsys.models.base import Callback, emit
 from recsys.models.pair_features import FEATURES, PairFeatures, reference_time
 from recsys.models.propensity import BLOCK, Propensity
+from recsys.models.taste import TASTE_FEATURES, Segments
 
-RANK_FEATURES = (*FEATURES, "ease_rank")
+RANK_FEATURES = (*FEATURES, "ease_rank", *TASTE_FEATURES)
 EASE = FEATURES.index("ease")
+RANK = RANK_FEATURES.index("ease_rank")
 THREADS = 2  # fixed, so that a seed gives the same booster on any machine
 
 
@@ -49,7 +51,8 @@ class RankerConfig:
                                "train_items": (0, None), "ease_items": (0, None),
                                "trees": (1, 5000),
                                "leaves": (2, 1024), "learning_rate": (1e-4, 1.0),
-                               "min_rows": (1, None), "l2": (1e-6, None)}
+                               "min_rows": (1, None), "l2": (1e-6, None),
+                               "segments": (0, None)}
     CHOICES: ClassVar[dict] = {"task": ("novel", "all"),
                                "objective": ("rank_xendcg", "lambdarank")}
     HELP: ClassVar[dict] = {
@@ -63,7 +66,8 @@ class RankerConfig:
         "learning_rate": "Learning rate — lower = steadier, needs more trees",
         "min_rows": "Rows per leaf at least — higher = smoother",
         "objective": "Ranking loss — rank_xendcg (cross-entropy NDCG) or lambdarank",
-        "l2": "Basket-fit regularisation — for the EASE score feature"}
+        "l2": "Basket-fit regularisation — for the EASE score feature",
+        "segments": "Taste segments — customers grouped by the categories they buy"}
 
     window_days: int = 30
     windows: int = 6  # Online Retail, 2011-09-01: 0.1191 with 3 windows, 0.1248 with 6
@@ -79,6 +83,7 @@ class RankerConfig:
     # with rank_xendcg against 0.1623, 0.1360, 0.1433, 0.1393 with lambdarank, fitted faster
     objective: str = "rank_xendcg"
     l2: float = 500.0
+    segments: int = 32
     seed: int = 0
 
 
@@ -87,6 +92,7 @@ class Ranker(Propensity):
 
     name = "ranker"
     Config = RankerConfig
+    EXPLAINED = (*FEATURES, *TASTE_FEATURES)  # the basket-fit rank is told with the fit
 
     def _fit(self, train, X, callback: Callback | None) -> None:
         cfg = self.config
@@ -103,6 +109,7 @@ class Ranker(Propensity):
         self._learn(F, y, groups)
         emit(callback, cfg.windows + 1, {"train_rows": float(len(y))})
         self.features_ = PairFeatures.build(train, now, *self._ease(train))
+        self.segments_ = self._segments(self.features_)
         self.top_ = self._top(train)
 
     def _window(self, train, cut: pd.Timestamp):
@@ -112,12 +119,12 @@ class Ranker(Propensity):
             return None
         hist, Y = got
         pf = PairFeatures.build(hist, cut, *self._ease(hist))
-        top = self._top(hist)
+        top, seg = self._top(hist), self._segments(pf)
         fs, ys, gs = [], [], []
         buyers = np.flatnonzero(Y.any(axis=1))
         for s in range(0, len(buyers), BLOCK // 4):
             rows = buyers[s:s + BLOCK // 4]
-            F, u, i, _ = self._candidate_features(pf, rows, top)
+            F, u, i, _ = self._candidate_features(pf, seg, rows, top)
             y = Y[rows][u, i]
             q = np.bincount(u[y], minlength=len(rows)) > 0  # a query where one was bought
             fs.append(F[q[u]])  # row-major: query by query
@@ -132,8 +139,11 @@ class Ranker(Propensity):
         """The best sellers' codes (candidates for everyone)."""
         return pd.Index(data.item_ids).get_indexer(data.top_items(self.config.train_items))
 
-    def _candidate_features(self, pf: PairFeatures, rows: np.ndarray, top: np.ndarray
-                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _segments(self, pf: PairFeatures) -> Segments:
+        return Segments.fit(pf, self.config.segments, self.config.seed)
+
+    def _candidate_features(self, pf: PairFeatures, seg: Segments, rows: np.ndarray,
+                            top: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The candidates of ``rows`` (a best seller, or among the customer's ``ease_items``
         best by basket fit; with ``task='novel'`` never a product they bought) as pairs
         (``u``: position in ``rows``, ``i``: product), row-major; their features with
@@ -151,7 +161,8 @@ class Ranker(Propensity):
             cand[hist.nonzero()] = False  # bought before
         u, i = np.nonzero(cand)
         F = pf.pairs(rows, u, i, ease[u, i], ease_count[u, i])
-        return np.concatenate([F, rank[u, i, None]], axis=1), u, i, rank
+        taste = seg.pairs(rows[u], i, pf.item_cat)
+        return np.concatenate([F, rank[u, i, None], taste], axis=1), u, i, rank
 
     def _learn(self, F: list[np.ndarray], y: np.ndarray, groups: np.ndarray) -> None:
         """Fit the booster on the windows' features ``F`` (emptied once LightGBM has binned
@@ -190,7 +201,8 @@ class Ranker(Propensity):
     def _block_logits(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """The booster's score for candidates; below every candidate, by basket fit, for
         the rest (the booster never learned to rank them)."""
-        F, u, i, rank = self._candidate_features(self.features_, rows, self.top_)
+        F, u, i, rank = self._candidate_features(self.features_, self.segments_, rows,
+                                                 self.top_)
         z = (-1e3 - rank).astype(np.float64)
         if len(u):
             z[u, i] = self.booster_.predict(F, num_threads=THREADS)
@@ -203,16 +215,19 @@ class Ranker(Propensity):
         ease, ease_count = pf.basket_fit(pf.count[rows], np.arange(n))
         u, i = np.repeat(np.arange(len(rows)), len(cols)), np.tile(cols, len(rows))
         F = np.concatenate([pf.pairs(rows, u, i, ease[u, i], ease_count[u, i]),
-                            _rank_share(ease)[u, i, None]], axis=1)
+                            _rank_share(ease)[u, i, None],
+                            self.segments_.pairs(rows[u], i, pf.item_cat)], axis=1)
         contrib = np.asarray(self.booster_.predict(F, pred_contrib=True, num_threads=THREADS))
-        out = contrib[:, :len(FEATURES)].copy()
-        out[:, EASE] += contrib[:, len(FEATURES)]  # the basket-fit rank, with the basket fit
-        return F[:, :len(FEATURES)], out
+        keep = [RANK_FEATURES.index(f) for f in self.EXPLAINED]
+        out = contrib[:, keep].copy()
+        out[:, EASE] += contrib[:, RANK]  # the basket-fit rank, with the basket fit
+        return F[:, keep], out
 
     # ------------------------------------------------------------ storage
     def _state(self) -> dict[str, np.ndarray]:
         return {"booster": np.array(self.booster_text_), "top": self.top_,
-                **{f"pf_{k}": v for k, v in self.features_.arrays().items()}}
+                **{f"pf_{k}": v for k, v in self.features_.arrays().items()},
+                **{f"seg_{k}": v for k, v in self.segments_.arrays().items()}}
 
     def _set_state(self, arrays) -> None:
         self._set_booster(str(arrays.get("booster", (), kind="U")))
@@ -221,6 +236,9 @@ class Ranker(Propensity):
         self.features_ = PairFeatures.from_arrays(arrays.prefixed("pf_"),
                                                   len(self.customer_ids_), len(self.item_ids_))
         self.top_ = arrays.get("top", (None,), kind="i", low=0, high=len(self.item_ids_))
+        self.segments_ = Segments.from_arrays(arrays.prefixed("seg_"), len(self.customer_ids_),
+                                              len(self.item_ids_),
+                                              self.features_.cat_lines.shape[1])
 
 
 def _rank_share(ease: np.ndarray) -> np.ndarray:

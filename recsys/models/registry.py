@@ -249,13 +249,14 @@ for _spec in (
                       "windows": int_range(1, 6)}),
     ModelSpec("ranker", _M + "ranker:Ranker",
               "A learned ranking stage: a gradient-boosted ranker (LightGBM) over each "
-              "customer's candidates, with EASE's score and rank and the purchase-history "
-              "features; explained feature by feature.",
+              "customer's candidates, with EASE's score and rank, the purchase-history "
+              "features and what customers of the same taste buy; explained feature by "
+              "feature.",
               drivers=True, quick={"windows": 1, "trees": 20, "train_items": 30,
                                    "min_rows": 5},
               search={"trees": int_range(50, 400), "learning_rate": log_range(0.02, 0.2),
                       "leaves": choice(15, 31, 63), "windows": int_range(1, 6),
-                      "ease_items": int_range(50, 800),
+                      "ease_items": int_range(50, 800), "segments": choice(0, 8, 16, 32, 64),
                       "objective": choice("rank_xendcg", "lambdarank")}),
 ):
     register(_spec)
