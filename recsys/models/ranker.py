@@ -143,7 +143,7 @@ class Ranker(Propensity):
         return Segments.fit(pf, self.config.segments, self.config.seed)
 
     def _candidate_features(self, pf: PairFeatures, seg: Segments, rows: np.ndarray,
-                            top: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                            top: np.ndarray) -> tuple[np.ndarray, ...]:
         """The candidates of ``rows`` (a best seller, or among the customer's ``ease_items``
         best by basket fit; with ``task='novel'`` never a product they bought) as pairs
         (``u``: position in ``rows``, ``i``: product), row-major; their features with
