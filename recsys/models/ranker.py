@@ -4,7 +4,8 @@ Built on the propensity model's replay (``recsys.models.propensity``): at cutoff
 ``window_days`` apart before the end of the training period, every (customer, candidate)
 pair gets the pair features of the lines before the cutoff -- times bought, recency, rhythm,
 EASE's basket fit (the first generator's score) and its rank among all the customer's
-products, category share, product popularity and trend -- and is labelled by whether the
+products, category share, product popularity and trend, and what the customer's taste
+segment buys (``recsys.models.taste``) -- and is labelled by whether the
 customer bought the product in the window after the cutoff (never the holdout: the replay
 sees only the training period). Candidates are the ``train_items`` best sellers and each
 customer's ``ease_items`` best by basket fit; with ``task='novel'`` the products a customer
@@ -83,6 +84,9 @@ class RankerConfig:
     # with rank_xendcg against 0.1623, 0.1360, 0.1433, 0.1393 with lambdarank, fitted faster
     objective: str = "rank_xendcg"
     l2: float = 500.0
+    # Taste segments (k-means on the category mix); NDCG@10 novel on the basket shop with
+    # 0 / 8 / 16 / 32 / 64 of them: 0.3491 / 0.3596 / 0.3461 / 0.3516 / 0.3519 (noise ~0.01);
+    # on the long tail 32 took the ranker from 0.0925 to 0.1090.
     segments: int = 32
     seed: int = 0
 
@@ -147,10 +151,10 @@ class Ranker(Propensity):
         """The candidates of ``rows`` (a best seller, or among the customer's ``ease_items``
         best by basket fit; with ``task='novel'`` never a product they bought) as pairs
         (``u``: position in ``rows``, ``i``: product), row-major; their features with
-        EASE's rank among all the customer's products (a share, 0: the best fit); and that
-        rank for every product [len(rows), n]. Only the candidates' features are built: on
-        a long catalogue (16,605 products) building every product's took three times as
-        long to serve."""
+        EASE's rank among all the customer's products (a share, 0: the best fit) and the
+        taste segment's; and that rank for every product [len(rows), n]. Only the
+        candidates' features are built: on a long catalogue (16,605 products) building
+        every product's took three times as long to serve."""
         n = pf.count.shape[1]
         hist = pf.count[rows]
         ease, ease_count = pf.basket_fit(hist, np.arange(n))

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from recsys.models.pair_features import PairFeatures
 
 TASTE_FEATURES = ("seg_item", "seg_cat", "within_i")
+SAMPLE = 20_000  # customers k-means learns from
 PRIOR = 20.0  # lines of the whole shop's mix added to each segment's, so small ones are sane
 
 
@@ -38,17 +39,7 @@ class Segments:
         segment: the whole shop."""
         count, cat = pf.count, pf.cat_lines
         n = count.shape[0]
-        k = min(k, n)
-        if k < 2 or cat.shape[1] < 2:
-            label = np.zeros(n, np.int64)
-        else:
-            from sklearn.cluster import KMeans
-
-            lines = np.asarray(cat.sum(axis=1)).ravel()
-            X = np.sqrt(cat.multiply(1.0 / np.maximum(lines, 1)[:, None]).toarray())
-            k = min(k, len(np.unique(X, axis=0)))  # no more segments than distinct mixes
-            label = (KMeans(k, n_init=3, random_state=seed).fit_predict(X).astype(np.int64)
-                     if k > 1 else np.zeros(n, np.int64))
+        label = _labels(cat, k, seed) if k >= 2 and cat.shape[1] >= 2 else np.zeros(n, int)
         k = int(label.max()) + 1
         member = sp.csr_matrix((np.ones(n, np.float32), (label, np.arange(n))), shape=(k, n))
         item = _shares(np.asarray((member @ count).todense(), np.float64))
@@ -76,6 +67,32 @@ class Segments:
         k = int(label.max()) + 1 if len(label) else 1
         return cls(label, a.get("item", (k, n_items)), a.get("cat", (k, n_cats)),
                    a.get("within", (n_items,)))
+
+
+def _labels(cat: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
+    """k-means segments of the rows' category mixes (square roots of shares, sparse: a
+    shop of thousands of categories is never made dense), learned on a sample of a large
+    shop's customers (seconds, not minutes) and at most as many as there are distinct mixes."""
+    from sklearn.cluster import KMeans
+
+    n = cat.shape[0]
+    lines = np.asarray(cat.sum(axis=1)).ravel()
+    X = sp.csr_matrix(cat.multiply(1.0 / np.maximum(lines, 1)[:, None])).sqrt()
+    fit_on = X[np.sort(np.random.default_rng(seed).permutation(n)[:SAMPLE])]
+    k = min(k, _distinct(fit_on))
+    if k < 2:
+        return np.zeros(n, np.int64)
+    km = KMeans(k, n_init=3, random_state=seed).fit(fit_on)
+    return km.predict(X).astype(np.int64)
+
+
+def _distinct(X: sp.csr_matrix) -> int:
+    """How many different rows ``X`` holds."""
+    X = sp.csr_matrix(X)
+    X.sort_indices()
+    rows = {(X.indices[a:b].tobytes(), X.data[a:b].tobytes())
+            for a, b in zip(X.indptr[:-1], X.indptr[1:], strict=True)}
+    return len(rows)
 
 
 def _shares(counts: np.ndarray) -> np.ndarray:
