@@ -36,6 +36,8 @@ from recsys.models.taste import TASTE_FEATURES, Segments
 RANK_FEATURES = (*FEATURES, "ease_rank", *TASTE_FEATURES)
 EASE = FEATURES.index("ease")
 RANK = RANK_FEATURES.index("ease_rank")
+EXPLAINED = (*FEATURES, *TASTE_FEATURES)  # the basket-fit rank is told with the fit
+KEEP = [RANK_FEATURES.index(f) for f in EXPLAINED]  # their columns among the booster's
 THREADS = 2  # fixed, so that a seed gives the same booster on any machine
 
 
@@ -97,7 +99,7 @@ class Ranker(Propensity):
 
     name = "ranker"
     Config = RankerConfig
-    EXPLAINED = (*FEATURES, *TASTE_FEATURES)  # the basket-fit rank is told with the fit
+    EXPLAINED = EXPLAINED
 
     def _fit(self, train, X, callback: Callback | None) -> None:
         cfg = self.config
@@ -223,10 +225,9 @@ class Ranker(Propensity):
                             _rank_share(ease)[u, i, None],
                             self.segments_.pairs(rows[u], i, pf.item_cat)], axis=1)
         contrib = np.asarray(self.booster_.predict(F, pred_contrib=True, num_threads=THREADS))
-        keep = [RANK_FEATURES.index(f) for f in self.EXPLAINED]
-        out = contrib[:, keep].copy()
+        out = contrib[:, KEEP].copy()
         out[:, EASE] += contrib[:, RANK]  # the basket-fit rank, with the basket fit
-        return F[:, keep], out
+        return F[:, KEEP], out
 
     # ------------------------------------------------------------ storage
     def _state(self) -> dict[str, np.ndarray]:
@@ -241,9 +242,7 @@ class Ranker(Propensity):
         self.features_ = PairFeatures.from_arrays(arrays.prefixed("pf_"),
                                                   len(self.customer_ids_), len(self.item_ids_))
         self.top_ = arrays.get("top", (None,), kind="i", low=0, high=len(self.item_ids_))
-        self.segments_ = Segments.from_arrays(arrays.prefixed("seg_"), len(self.customer_ids_),
-                                              len(self.item_ids_),
-                                              self.features_.cat_lines.shape[1])
+        self.segments_ = Segments.from_arrays(arrays.prefixed("seg_"), self.features_)
 
 
 def _rank_share(ease: np.ndarray) -> np.ndarray:

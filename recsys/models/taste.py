@@ -25,7 +25,7 @@ PRIOR = 20.0  # lines of the whole shop's mix added to each segment's, so small 
 class Segments:
     """``label``: each customer's segment; ``item`` [segments, items] and ``cat`` [segments,
     categories]: shares of the segment's lines; ``within`` [items]: each product's share of
-    its category's lines."""
+    its category's lines (the pair features' own counts: derived, never stored)."""
 
     label: np.ndarray
     item: np.ndarray
@@ -39,16 +39,13 @@ class Segments:
         segment: the whole shop."""
         count, cat = pf.count, pf.cat_lines
         n = count.shape[0]
-        label = _labels(cat, k, seed) if k >= 2 and cat.shape[1] >= 2 else np.zeros(n, int)
+        label = (_labels(cat, k, seed) if k >= 2 and cat.shape[1] >= 2
+                 else np.zeros(n, np.int64))
         k = int(label.max()) + 1
         member = sp.csr_matrix((np.ones(n, np.float32), (label, np.arange(n))), shape=(k, n))
         item = _shares(np.asarray((member @ count).todense(), np.float64))
         seg_cat = _shares(np.asarray((member @ cat).todense(), np.float64))
-        lines = np.asarray(count.sum(axis=0)).ravel()
-        cat_total = np.bincount(pf.item_cat, weights=lines, minlength=cat.shape[1])
-        within = lines / np.maximum(cat_total[pf.item_cat], 1)
-        return cls(label, item.astype(np.float32), seg_cat.astype(np.float32),
-                   within.astype(np.float32))
+        return cls(label, item.astype(np.float32), seg_cat.astype(np.float32), _within(pf))
 
     def pairs(self, customers: np.ndarray, items: np.ndarray, item_cat: np.ndarray
               ) -> np.ndarray:
@@ -58,15 +55,17 @@ class Segments:
                          self.within[items]], axis=1).astype(np.float32)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"label": self.label, "item": self.item, "cat": self.cat, "within": self.within}
+        return {"label": self.label, "item": self.item, "cat": self.cat}
 
     @classmethod
-    def from_arrays(cls, a, n_customers: int, n_items: int, n_cats: int) -> Segments:
-        """Restore from ``arrays()`` as saved (``a``: checked ``StoredArrays``)."""
+    def from_arrays(cls, a, pf: PairFeatures) -> Segments:
+        """Restore from ``arrays()`` as saved (``a``: checked ``StoredArrays``) beside the
+        pair features ``pf`` they were fitted with."""
+        n_customers, n_items = pf.count.shape
         label = a.get("label", (n_customers,), "i", low=0)
         k = int(label.max()) + 1 if len(label) else 1
-        return cls(label, a.get("item", (k, n_items)), a.get("cat", (k, n_cats)),
-                   a.get("within", (n_items,)))
+        return cls(label, a.get("item", (k, n_items)),
+                   a.get("cat", (k, pf.cat_lines.shape[1])), _within(pf))
 
 
 def _labels(cat: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
@@ -78,7 +77,6 @@ def _labels(cat: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
     n = cat.shape[0]
     lines = np.asarray(cat.sum(axis=1)).ravel()
     X = sp.csr_matrix(cat.multiply(1.0 / np.maximum(lines, 1)[:, None])).sqrt()
-    X.data = np.round(X.data, 6)  # 1/3 and 2/6 the same mix, for counting distinct ones
     fit_on = X[np.sort(np.random.default_rng(seed).permutation(n)[:SAMPLE])]
     k = min(k, _distinct(fit_on))
     if k < 2:
@@ -94,6 +92,13 @@ def _distinct(X: sp.csr_matrix) -> int:
     rows = {(X.indices[a:b].tobytes(), X.data[a:b].tobytes())
             for a, b in zip(X.indptr[:-1], X.indptr[1:], strict=True)}
     return len(rows)
+
+
+def _within(pf: PairFeatures) -> np.ndarray:
+    """Each product's share of its category's lines."""
+    lines = pf.item[:, 0].astype(np.float64)  # the product's order lines
+    cat_total = np.bincount(pf.item_cat, weights=lines, minlength=pf.cat_lines.shape[1])
+    return (lines / np.maximum(cat_total[pf.item_cat], 1)).astype(np.float32)
 
 
 def _shares(counts: np.ndarray) -> np.ndarray:
