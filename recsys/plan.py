@@ -27,12 +27,14 @@ from recsys.plan_scope import (  # noqa: F401 (the plan's inputs, importable fro
     MAX_SCOPE_ITEMS,
     Demand,
     PlanInputs,
+    Ranking,
     Scope,
     Sizing,
     category_choices,
     demand_choices,
     item_ranks,
     product_choices,
+    rank_audience,
     recent_buyers,
     scope_scores,
 )
@@ -91,6 +93,7 @@ class CampaignPlan:
     demand_spread: float = 0.5
     demand_rule: str = "last"
     track: list[dict[str, Any]] = field(default_factory=list)
+    ranking: Ranking | None = None  # the live model's, for the forecast at other sizes
 
     @property
     def contacted(self) -> int:
@@ -130,7 +133,7 @@ class CampaignPlan:
         rows = []
         for n in cp.size_grid(self.candidates):
             f = _forecast(self.evidence, int(n), self.candidates,
-                          self.forecast.demand_factor, self.demand_spread)
+                          self.forecast.demand_factor, self.demand_spread, self.ranking)
             cost = e.fixed_cost + n * e.cost_per_contact
             rows.append({"n": int(n), "buyers": f.buyers, "low": f.low, "high": f.high,
                          **{f"profit{k}": b * e.uplift * margin - cost
@@ -172,13 +175,14 @@ def _at(curve: pd.DataFrame, n: float, key: str) -> float | None:
     return None if not np.isfinite(v) else round(v, 4)
 
 
-def _forecast(ev: Evidence, size: int, candidates: int, factor: float, spread: float
-              ) -> fc.Forecast:
-    return fc.forecast(ev.hits_at(size / max(candidates, 1)), factor, spread)
+def _forecast(ev: Evidence, size: int, candidates: int, factor: float, spread: float,
+              ranking: Ranking | None = None) -> fc.Forecast:
+    return fc.forecast(ev.hits_at(size / max(candidates, 1)), factor, spread,
+                       ranking.expected_at(size) if ranking is not None else None)
 
 
 def choose_size(ev: Evidence, inputs: PlanInputs, candidates: int, factor: float,
-                spread: float) -> tuple[int, str]:
+                spread: float, ranking: Ranking | None = None) -> tuple[int, str]:
     """The audience size and why, in words."""
     s, e = inputs.sizing, inputs.econ
     if s.how == "number":
@@ -198,7 +202,7 @@ def choose_size(ev: Evidence, inputs: PlanInputs, candidates: int, factor: float
     grid = np.unique(np.r_[cp.size_grid(candidates), smallest])
     grid = grid[grid >= smallest]
     margin = e.margin(ev.unit_value)
-    profit = [_forecast(ev, n, candidates, factor, spread).buyers * e.uplift * margin
+    profit = [_forecast(ev, n, candidates, factor, spread, ranking).buyers * e.uplift * margin
               - n * e.cost_per_contact for n in grid]
     n = int(grid[int(np.argmax(profit))])
     why = (f"the best expected profit among audiences of at least {smallest:,} (the "
@@ -237,32 +241,32 @@ def make_plan(data: OrderData, window: cp.CampaignWindow, window_model, live_mod
     spread = rule.spread
     excluded = recent_buyers(data, scope.items, plan_time, inputs.exclude_recent_days)
     candidates = int(data.n_customers - excluded.sum())
-    size, why = choose_size(ev, inputs, candidates, factor, spread)
-    fcast = _forecast(ev, size, candidates, factor, spread)
+    ranking = rank_audience(live_model, data, scope, excluded, days)
+    size, why = choose_size(ev, inputs, candidates, factor, spread, ranking)
+    fcast = _forecast(ev, size, candidates, factor, spread, ranking)
     control = design_control(size, fcast.buyers, inputs.econ.uplift, inputs.control_share)
-    targets = target_table(data, live_model, scope, size, ev.rank_curve, fcast.buyers,
-                           excluded, control.control, inputs.seed, ev.unit_value)
+    targets = target_table(data, scope, ranking, size, ev.rank_curve, fcast.buyers,
+                           candidates, control.control, inputs.seed, ev.unit_value)
     warnings = []
     if ev.buyers == 0:
         warnings.append(f"No customer bought {scope.name} in the {days} days before "
                         f"{plan_time.date()}: the backtest has no buyers to learn from, so the "
                         "forecast rests on nothing but chance. Pick a product that sells.")
     return CampaignPlan(inputs, model_name, window.cutoff, plan_time, candidates, size, why,
-                        fcast, control, ev, targets, warnings, spread, rule.rule)
+                        fcast, control, ev, targets, warnings, spread, rule.rule,
+                        ranking=ranking)
 
 
-def target_table(data: OrderData, model, scope: Scope, size: int, curve: fc.RankCurve,
-                 expected: float, excluded: np.ndarray, control: int, seed: int,
-                 unit_value: float) -> pd.DataFrame:
+def target_table(data: OrderData, scope: Scope, ranking: Ranking, size: int,
+                 curve: fc.RankCurve, expected: float, candidates: int, control: int,
+                 seed: int, unit_value: float) -> pd.DataFrame:
     """The audience, best first: customer, product, probability (adding up to the forecast,
     decreasing with rank), expected value, rank and group."""
-    ranks = item_ranks(model, data, scope.items) if len(scope.items) > 1 else None
-    scores = scope_scores(model, data, scope.items) if ranks is None else ranks.mean(axis=1)
-    order = np.argsort(-np.where(excluded, -np.inf, scores), kind="stable")[:size]
-    prob = fc.audience_probabilities(curve, len(order), int((~excluded).sum()), expected)
+    order = ranking.order[:size]
+    prob = fc.audience_probabilities(curve, len(order), candidates, expected)
     names = data.products.set_index("item_id")["name"]
     if scope.kind == "mailing":  # each their best placed product of the set
-        best = np.asarray(scope.items)[ranks[order].argmax(axis=1)]
+        best = np.asarray(scope.items)[ranking.ranks[order].argmax(axis=1)]
         product = np.array([names.get(i, i) for i in best], dtype=object)
     else:
         product = f"{names[scope.items[0]]}" if scope.kind == "product" else scope.name

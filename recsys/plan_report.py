@@ -81,6 +81,21 @@ def demand_label(plan: CampaignPlan) -> str:
 
 def _demand_words(plan: CampaignPlan) -> str:
     """How the forecast carries the backtest into the next month, and how far that missed."""
+    return _base_words(plan) + _carry_words(plan)
+
+
+def _base_words(plan: CampaignPlan) -> str:
+    """What the forecast starts from, where the model's own chances are half of it."""
+    f = plan.forecast
+    if f.model_buyers is None:
+        return ""
+    return (f"The {plan.model} model's own chances for this audience add up to "
+            f"{f.model_buyers:,.0f} buyers; they rest on several past months, where one month's "
+            f"count is noisy, so the forecast starts from the mean of the two "
+            f"({(f.backtest_hits + f.model_buyers) / 2:,.0f}). ")
+
+
+def _carry_words(plan: CampaignPlan) -> str:
     f, miss = plan.forecast, plan.demand_spread / fc.MAD_TO_SD
     if plan.demand_rule == "set":
         return (f"The forecast carries that forward with the change you set "

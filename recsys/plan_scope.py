@@ -155,13 +155,22 @@ class PlanInputs:
     demand: Demand = field(default_factory=Demand)
 
 
+def item_scores(model, train: OrderData, items) -> list[np.ndarray | None]:
+    """Each product's score for every customer (None for a product the data lacks)."""
+    known = set(train.item_ids)
+    return [cp.customer_scores(model, train, i) if i in known else None for i in items]
+
+
+def _rank_shares(columns: list[np.ndarray | None], n: int) -> np.ndarray:
+    cols = [pd.Series(c).rank(pct=True).to_numpy() if c is not None else np.zeros(n)
+            for c in columns]
+    return np.column_stack(cols) if cols else np.zeros((n, 0))
+
+
 def item_ranks(model, train: OrderData, items) -> np.ndarray:
     """customers x items: each customer's rank share in each product's ranking (1 = the
     best placed; scores of different products do not compare, ranks do)."""
-    known = set(train.item_ids)
-    cols = [pd.Series(cp.customer_scores(model, train, i)).rank(pct=True).to_numpy()
-            if i in known else np.zeros(train.n_customers) for i in items]
-    return np.column_stack(cols) if cols else np.zeros((train.n_customers, 0))
+    return _rank_shares(item_scores(model, train, items), train.n_customers)
 
 
 def scope_scores(model, train: OrderData, items) -> np.ndarray:
@@ -171,6 +180,55 @@ def scope_scores(model, train: OrderData, items) -> np.ndarray:
         return cp.customer_scores(model, train, items[0])
     ranks = item_ranks(model, train, items)
     return ranks.mean(axis=1) if ranks.size else np.zeros(train.n_customers)
+
+
+def reads_as_odds(model, days: int) -> bool:
+    """Whether ``model``'s customer scores are log-odds of buying within ``days`` (the
+    registry's ``odds``, for the window the model was fitted for)."""
+    from recsys.models import registry
+
+    name = getattr(model, "name", "")
+    return (name in registry.names() and registry.spec(name).odds
+            and getattr(getattr(model, "config", None), "window_days", None) == days)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The customers a plan may contact, best first (``order``: customer codes), as the live
+    model ranks them for the scope. ``ranks`` (customers x products; sets only) name a
+    mailing's offers. ``expected``: the model's own expected buyers of the scope down
+    ``order``, cumulative, where its scores are chances of buying in the plan's window
+    (None otherwise)."""
+
+    order: np.ndarray
+    ranks: np.ndarray | None
+    expected: np.ndarray | None
+
+    def expected_at(self, n: int) -> float | None:
+        """The model's expected buyers among the first ``n`` (None where it has none)."""
+        if self.expected is None:
+            return None
+        return float(self.expected[min(n, len(self.expected)) - 1]) if n >= 1 else 0.0
+
+
+def rank_audience(model, data: OrderData, scope: Scope, excluded: np.ndarray, days: int
+                  ) -> Ranking:
+    """The live model's ranking of the customers not ``excluded`` for ``scope``; with a
+    model that reads as odds, each one's chance of buying any of the scope's products
+    (taken as independent) added up down the list."""
+    columns = item_scores(model, data, scope.items)
+    ranks = _rank_shares(columns, data.n_customers) if len(columns) > 1 else None
+    scores = columns[0] if ranks is None else ranks.mean(axis=1)
+    order = np.argsort(-scores, kind="stable")
+    order = order[~excluded[order]]
+    expected = None
+    if reads_as_odds(model, days):
+        none = np.zeros(data.n_customers)  # log chance of buying none of the products
+        for c in columns:
+            if c is not None:
+                none += np.log1p(-1 / (1 + np.exp(-np.clip(c, -50, 50))))
+        expected = np.cumsum(-np.expm1(none)[order])
+    return Ranking(order, ranks, expected)
 
 
 def recent_buyers(data: OrderData, items, end: pd.Timestamp, days: int) -> np.ndarray:

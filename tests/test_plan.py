@@ -84,6 +84,65 @@ def test_the_interval_holds_the_forecast_and_widens_with_the_spread():
     assert none.buyers == 0 and none.low == 0 and none.high > 0
 
 
+def test_the_model_s_chances_are_half_the_base_and_move_with_the_demand():
+    f = fc.forecast(100, 1.2, 0.1, model_buyers=60)
+    assert f.buyers == pytest.approx(96) and f.model_buyers == 60
+    assert fc.forecast(100, 1.2, 0.1).buyers == pytest.approx(120)
+    assert f.to_dict()["model_buyers"] == 60
+
+
+def test_a_propensity_plan_adds_up_the_live_model_s_chances(plan, data):
+    """The live model's chances for the audience, added up, are half the forecast's base;
+    a model whose scores are not chances (EASE) leaves the backtest's count alone."""
+    import scipy.special as sc
+
+    window, m1, m2 = _window_models(data)
+    z = cp.customer_scores(m2, data, "p3")
+    top = np.sort(sc.expit(z))[::-1][:plan.audience].sum()
+    assert plan.forecast.model_buyers == pytest.approx(top, rel=1e-6)
+    hits = plan.evidence.hits_at(plan.audience / plan.candidates)
+    assert plan.forecast.buyers == pytest.approx(
+        (hits + top) / 2 * plan.forecast.demand_factor, rel=1e-6)
+    ease = cp.make_model("ease").fit(data)
+    other = pl.make_plan(data, window, ease, ease, plan.inputs, "ease")
+    assert other.forecast.model_buyers is None
+    hits = other.evidence.hits_at(other.audience / other.candidates)
+    assert other.forecast.buyers == pytest.approx(hits * other.forecast.demand_factor)
+    from recsys.plan_report import plan_lines
+
+    assert "own chances" in plan_lines(plan)["evidence"]
+    assert "own chances" not in plan_lines(other)["evidence"]
+
+
+def test_a_set_s_chances_are_of_buying_any_of_it():
+    ranking = pl.rank_audience(_Odds(np.array([[0.0, 0.0], [2.0, -50.0], [-1.0, 1.0]])),
+                               _Shop(), pl.Scope(("a", "b"), "a set", "collection"),
+                               np.array([False, False, True]), 30)
+    assert ranking.order.tolist() == [0, 1]  # the third is excluded
+    assert ranking.expected_at(1) == pytest.approx(0.75)
+    assert ranking.expected_at(2) == pytest.approx(0.75 + 1 / (1 + np.exp(-2.0)), rel=1e-6)
+
+
+class _Shop:
+    item_ids = np.array(["a", "b"])
+    customer_ids = np.array(["x", "y", "z"])
+    n_customers = 3
+
+
+class _Odds:
+    """A registered odds model's look-alike: each product's log-odds per customer."""
+
+    name = "propensity"
+
+    def __init__(self, z: np.ndarray) -> None:
+        self.z = z
+        self.config = type("C", (), {"window_days": 30})()
+
+    def recommend_customers(self, item, n, exclude_buyers=False):
+        j = ["a", "b"].index(item)
+        return np.array(["x", "y", "z"]), self.z[:, j]
+
+
 def test_probabilities_decrease_with_rank_and_add_up_to_the_forecast():
     rng = np.random.default_rng(1)
     scores = rng.random(2000)

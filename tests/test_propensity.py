@@ -140,9 +140,23 @@ def test_negatives_thinned_positives_kept():
     y = np.zeros(1000, bool)
     y[::50] = True
     F = np.arange(1000, dtype=np.float32)[:, None]
-    Fs, ys = model._subsample(F, y)
+    Fs, ys, kept = model._subsample(F, y)
     assert ys.sum() == 20 and 50 < len(ys) < 160
+    assert kept == pytest.approx(80 / 980)
     np.testing.assert_array_equal(Fs[ys, 0], F[y, 0])
+
+
+def test_thinned_negatives_leave_the_chances_calibrated(clustered_data):
+    """Scores stay log-odds of buying when the training pairs are capped: campaign
+    forecasts add the chances up, so thinning may move the ranks' noise, not their level."""
+    def chances(**cfg):
+        m = make_model("propensity", seed=0, **cfg).fit(clustered_data)
+        item = clustered_data.top_items(1)[0]
+        z = m.recommend_customers(item, n=clustered_data.n_customers, exclude_buyers=False)[1]
+        return (1 / (1 + np.exp(-z))).sum()
+
+    full, thinned = chances(), chances(max_rows=2_000)
+    assert thinned == pytest.approx(full, rel=0.35)
 
 
 def test_too_short_history_is_a_clear_error():

@@ -86,8 +86,11 @@ class Propensity(BaseRecommender):
             raise ValueError(f"Propensity needs purchases in at least one of the last "
                              f"{cfg.windows} {cfg.window_days}-day windows of the training "
                              "period, after some earlier history: the data is too short.")
-        F, y = self._subsample(*(np.concatenate(part) for part in zip(*found, strict=True)))
+        F, y, kept = self._subsample(*(np.concatenate(p) for p in zip(*found, strict=True)))
         self._learn(F, y)
+        # Thinning the negatives multiplied the odds by 1 / kept; undone, so that scores stay
+        # log-odds of buying (campaign forecasts add the chances up).
+        self.intercept_ = self.intercept_ + np.log(kept)
         emit(callback, cfg.windows + 1, {"train_rows": float(len(y)), "positives": float(y.sum())})
         self.features_ = PairFeatures.build(train, now, *self._ease(train))
 
@@ -137,14 +140,15 @@ class Propensity(BaseRecommender):
                             for s in range(0, len(rows), BLOCK)])
         return F, Y[:, cols].ravel()
 
-    def _subsample(self, F: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _subsample(self, F: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """Keep every positive; thin negatives uniformly (ranks are unchanged in expectation:
-        uniform thinning only shifts the intercept)."""
+        uniform thinning only shifts the intercept). Also the share of negatives kept."""
         if len(y) <= self.config.max_rows:
-            return F, y
+            return F, y, 1.0
         rng = np.random.default_rng(self.config.seed)
-        keep = y | (rng.random(len(y)) < (self.config.max_rows - y.sum()) / (~y).sum())
-        return F[keep], y[keep]
+        kept = max(self.config.max_rows - y.sum(), 1) / max((~y).sum(), 1)
+        keep = y | (rng.random(len(y)) < kept)
+        return F[keep], y[keep], float(kept)
 
     def _learn(self, F: np.ndarray, y: np.ndarray) -> None:
         from sklearn.linear_model import LogisticRegression

@@ -26,7 +26,9 @@ class ModelSpec:
     ``new_customers`` (scores someone from a purchase history alone), ``drivers`` (explains a
     score feature by feature), ``personalised`` (lists differ per customer), ``wraps_base``
     (a mix around another model, which tuning builds last from the best), ``slow`` (neural:
-    minutes on a CPU), ``data_parallel`` (trains on several workers of a Ray cluster).
+    minutes on a CPU), ``data_parallel`` (trains on several workers of a Ray cluster),
+    ``odds`` (its customer scores are log-odds of buying within its config's
+    ``window_days``: a campaign forecast adds them up as expected buyers).
     ``quick`` are small settings for tests and demos; ``campaign_rank``
     orders the models offered for campaigns (None: not offered), with ``campaign_params`` the
     settings that rank customers best; ``bench_default`` puts it in the CLI's default bench,
@@ -50,6 +52,7 @@ class ModelSpec:
     wraps_base: bool = False
     slow: bool = False
     data_parallel: bool = False
+    odds: bool = False
     bench_default: bool = False
     train_default: bool = False
     tune_default: bool = False
@@ -244,7 +247,7 @@ for _spec in (
     ModelSpec("propensity", _M + "propensity:Propensity",
               "Who buys what in the next 30 days, learned by replaying past months; each "
               "score explained feature by feature.",
-              drivers=True, starter=True, campaign_rank=0,
+              drivers=True, starter=True, campaign_rank=0, odds=True,
               search={"C": log_range(0.05, 20), "bins": choice(8, 16, 32, 64),
                       "windows": int_range(1, 6)}),
     ModelSpec("ranker", _M + "ranker:Ranker",
