@@ -139,7 +139,11 @@ def cluster(X: np.ndarray, k: int | str = "auto", k_range: range = range(2, 13),
     if method == "hdbscan":
         labels = HDBSCAN(min_cluster_size=max(5, len(Z) // 100)).fit_predict(Z)
         return Clustering(labels, int(labels.max()) + 1, {}, "hdbscan")
-    ks = [k] if k != "auto" else [c for c in k_range if c < len(Z)]
+    # No more clusters than distinct points: k-means would warn and split duplicates.
+    distinct = len(np.unique(np.round(Z, 9), axis=0)) if len(Z) else 0
+    ks = ([min(int(k), distinct)] if k != "auto"
+          else [c for c in k_range if c <= distinct and c < len(Z)])
+    ks = [c for c in ks if c >= 1] or [1]
     curve, fits = {}, {}
     for c in ks:
         fits[c] = KMeans(n_clusters=int(c), n_init=4, random_state=seed).fit_predict(Z)

@@ -46,6 +46,20 @@ def test_k_selection_recovers_true_k():
     assert len(pairs) == 4
 
 
+def test_no_more_clusters_than_distinct_points():
+    """A tiny shop whose customers share two profiles gets two segments, without k-means'
+    warning of duplicate points."""
+    import warnings
+
+    X = np.array([[1.0, 0.0]] * 5 + [[0.0, 1.0]] * 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = segments.cluster(X, "auto")
+        fixed = segments.cluster(X, 5)
+    assert found.k == 2 and fixed.k == 2
+    assert len(set(found.labels[:5])) == 1 and found.labels[0] != found.labels[-1]
+
+
 def test_customer_profiles_hand_built():
     rows = []
     for c in range(6):  # customers 0-2 buy tea things, 3-5 garden things; everyone buys "bag"
