@@ -58,6 +58,7 @@ def test_no_more_clusters_than_distinct_points():
         fixed = segments.cluster(X, 5)
     assert found.k == 2 and fixed.k == 2
     assert len(set(found.labels[:5])) == 1 and found.labels[0] != found.labels[-1]
+    assert segments.cluster(X[4:6], "auto").k == 1  # two customers: nothing to compare
 
 
 def test_customer_profiles_hand_built():
