@@ -63,7 +63,9 @@ def rfm_features(data: OrderData) -> tuple[np.ndarray, np.ndarray]:
 def _kmeans(X: np.ndarray, k: int, seed: int) -> np.ndarray:
     from sklearn.cluster import KMeans
 
-    k = max(1, min(k, len(X)))
+    # No more clusters than distinct rows: k-means would warn and split duplicates.
+    distinct = len(np.unique(np.round(X, 9), axis=0)) if len(X) else 1
+    k = max(1, min(k, distinct))
     return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(X)
 
 

@@ -74,3 +74,15 @@ def test_never_promotes_what_a_segment_buys_less_than_everyone(two_tastes):
     mixed = np.array([int(c[1:]) // 2 % 2 for c in ids])  # each half holds both tastes
     promo = sv.promote(two_tastes, ids, mixed)
     assert promo.empty or (promo["times more likely"] > 1.0).all()
+
+
+def test_no_more_segments_than_distinct_customers():
+    """Customers alike in every figure (a tiny shop's RFM rows) make one segment each kind,
+    without k-means' warning of duplicate points."""
+    import warnings
+
+    X = np.array([[0.0, 1.0]] * 6 + [[1.0, 0.0]] * 3, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        labels = sv._kmeans(X, 5, seed=0)
+    assert len(set(labels)) == 2 and len(set(labels[:6])) == 1
