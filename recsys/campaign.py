@@ -25,10 +25,11 @@ from recsys.models.base import Callback
 HEURISTICS = ("random", "category_buyers", "most_active")
 
 
-def campaign_params(model_name: str) -> dict[str, Any]:
+def campaign_params(model_name: str, days: int | None = None) -> dict[str, Any]:
     """The settings that rank customers (not products) best for this model, from its spec
-    (chosen on backtests before the reported cutoff; tools/campaign_validation.py)."""
-    return dict(registry.spec(model_name).campaign_params)
+    (chosen on backtests before the reported cutoff; tools/campaign_validation.py), for a
+    campaign of ``days`` (``registry.campaign_params``)."""
+    return registry.campaign_params(model_name, days)
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ def fit_window_model(window: CampaignWindow, model_name: str, params: dict | Non
                      callback: Callback | None = None):
     """Stage 1: the model fitted on the orders before the cutoff (``params`` None: the
     model's campaign settings)."""
-    params = campaign_params(model_name) if params is None else params
+    params = campaign_params(model_name, window.days) if params is None else params
     return make_model(model_name, **params).fit(window.train, callback=callback)
 
 
@@ -353,7 +354,7 @@ def report(data: OrderData, model_name: str, params: dict | None, items: list[st
     best, even = best_sizes(curve)
     lifts = {k: float(np.nanmean([p["lift_at_5pct"][k] for p in per.values()]))
              for k in (model_name, *HEURISTICS)}
-    used = params if params is not None else campaign_params(model_name)
+    used = params if params is not None else campaign_params(model_name, window_days)
     return {"model": model_name, "params": used, "products": items, "cutoff": cut,
             "window_days": window_days,
             "candidates": n_cust, "base_rate": base, "curve": _curve_json(curve),

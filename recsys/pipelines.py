@@ -103,7 +103,7 @@ def plan_campaign(data: OrderData, model_name: str, params: dict | None, inputs,
     way back)."""
     window = cp.CampaignWindow.of(data, str(cp.default_cutoff(data, inputs.days)), inputs.days)
     pl.check_demand(data, inputs, window.cutoff + pd.Timedelta(days=inputs.days))
-    params = cp.campaign_params(model_name) if params is None else params
+    params = cp.campaign_params(model_name, inputs.days) if params is None else params
     fits = {}
     for j in range(track_windows + 2):
         cut = window.cutoff - (j - 1) * pd.Timedelta(days=inputs.days)

@@ -223,7 +223,7 @@ class CampaignRequest(Request):
     @classmethod
     def of(cls, data: DatasetKey, model: str, cutoff: str, window_days: int,
            params: dict[str, Any] | None = None) -> CampaignRequest:
-        given = dict(registry.spec(model).campaign_params) if params is None else params
+        given = registry.campaign_params(model, window_days) if params is None else params
         return cls(data, model, model_settings(model, given), str(cutoff), int(window_days))
 
 

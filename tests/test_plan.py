@@ -114,6 +114,19 @@ def test_a_propensity_plan_adds_up_the_live_model_s_chances(plan, data):
     assert "own chances" not in plan_lines(other)["evidence"]
 
 
+def test_a_plan_of_another_window_fits_its_model_for_that_window(data):
+    """A 14-day plan asks the propensity model for chances of buying within 14 days, and
+    adds them up; models without odds keep their campaign settings."""
+    from recsys.models import registry
+    from recsys.pipelines import plan_campaign
+
+    assert registry.campaign_params("propensity", 14)["window_days"] == 14
+    assert "window_days" not in registry.campaign_params("ease", 14)
+    inputs = pl.PlanInputs(pl.Scope.product(data, "p3"), pl.Sizing("share", 0.2), days=14)
+    plan = plan_campaign(data, "propensity", None, inputs)
+    assert plan.forecast.model_buyers is not None and plan.inputs.days == 14
+
+
 def test_a_set_s_chances_are_of_buying_any_of_it():
     ranking = pl.rank_audience(_Odds(np.array([[0.0, 0.0], [2.0, -50.0], [-1.0, 1.0]])),
                                _Shop(), pl.Scope(("a", "b"), "a set", "collection"),

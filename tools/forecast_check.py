@@ -56,7 +56,7 @@ def check_cutoff(data, c1: str, args) -> pd.DataFrame:
     upto = data.before(c2)
     w1 = cp.CampaignWindow.of(upto, c1, args.days)
     m1 = cp.fit_window_model(w1, args.model)
-    m2 = cp.make_model(args.model, **cp.campaign_params(args.model)).fit(upto)
+    m2 = cp.make_model(args.model, **cp.campaign_params(args.model, args.days)).fit(upto)
     after = cp.CampaignWindow.of(data, str(c2.date()), args.days)
     known = pd.Index(after.train.customer_ids)
     items = cp.best_sellers(w1.train, args.products)

@@ -130,6 +130,16 @@ def specs() -> list[ModelSpec]:
     return list(_SPECS.values())
 
 
+def campaign_params(name: str, days: int | None = None) -> dict[str, Any]:
+    """The settings that rank customers best for ``name`` (its spec's ``campaign_params``);
+    a model whose scores are odds learns the campaign's window (``days``) unless they set
+    one, so that its chances are for the window a plan counts."""
+    params = dict(spec(name).campaign_params)
+    if days is not None and spec(name).odds:
+        params.setdefault("window_days", int(days))
+    return params
+
+
 def campaign_models() -> list[str]:
     """Models offered for campaigns, best first (validation backtests before the reported
     cutoff decided the order; see tools/campaign_validation.py)."""
