@@ -12,6 +12,7 @@ import pandas as pd
 from recsys import campaign as cp
 from recsys import forecast as fc
 from recsys.data import OrderData
+from recsys.models import registry
 
 MAX_SCOPE_ITEMS = 50  # a category's products scored one by one: the top sellers of it
 CAUSED_SHARE = 0.25  # the default share of the audience's buying the campaign causes
@@ -185,8 +186,6 @@ def scope_scores(model, train: OrderData, items) -> np.ndarray:
 def reads_as_odds(model, days: int) -> bool:
     """Whether ``model``'s customer scores are log-odds of buying within ``days`` (the
     registry's ``odds``, for the window the model was fitted for)."""
-    from recsys.models import registry
-
     name = getattr(model, "name", "")
     return (name in registry.names() and registry.spec(name).odds
             and getattr(getattr(model, "config", None), "window_days", None) == days)
