@@ -207,7 +207,8 @@ class Ranking:
         """The model's expected buyers among the first ``n`` (None where it has none)."""
         if self.expected is None:
             return None
-        return float(self.expected[min(n, len(self.expected)) - 1]) if n >= 1 else 0.0
+        n = min(n, len(self.expected))
+        return float(self.expected[n - 1]) if n >= 1 else 0.0
 
 
 def rank_audience(model, data: OrderData, scope: Scope, excluded: np.ndarray, days: int

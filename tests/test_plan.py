@@ -134,6 +134,10 @@ def test_a_set_s_chances_are_of_buying_any_of_it():
     assert ranking.order.tolist() == [0, 1]  # the third is excluded
     assert ranking.expected_at(1) == pytest.approx(0.75)
     assert ranking.expected_at(2) == pytest.approx(0.75 + 1 / (1 + np.exp(-2.0)), rel=1e-6)
+    assert ranking.expected_at(5) == ranking.expected_at(2) and ranking.expected_at(0) == 0
+    nobody = pl.Ranking(np.zeros(0, int), None, np.zeros(0))
+    assert nobody.expected_at(3) == 0 and pl.Ranking(ranking.order, None, None
+                                                      ).expected_at(1) is None
 
 
 class _Shop:
