@@ -244,6 +244,12 @@ class Forecast:
                 "demand_factor": round(self.demand_factor, 4), "spread": round(self.spread, 4)}
 
 
+def base_buyers(backtest_hits: float, model_buyers: float | None) -> float:
+    """What the forecast starts from: the backtest's count, or its mean with the model's
+    chances added up where it has them."""
+    return backtest_hits if model_buyers is None else (backtest_hits + model_buyers) / 2
+
+
 def forecast(backtest_hits: float, factor: float, spread: float,
              model_buyers: float | None = None) -> Forecast:
     """The next window's buyers: the backtest's hits x the demand factor, with an interval
@@ -252,8 +258,7 @@ def forecast(backtest_hits: float, factor: float, spread: float,
     mean of the two: one month's count is noisy (a median 14-18% per product from counting
     alone), the model's chances rest on several months (tools/forecast_check.py: the median
     product's error fell on all three shops measured; docs/campaigns.md)."""
-    base = backtest_hits if model_buyers is None else (backtest_hits + model_buyers) / 2
-    expected = max(0.0, base * factor)
+    expected = max(0.0, base_buyers(backtest_hits, model_buyers) * factor)
     sd = float(np.sqrt(spread ** 2 + 1 / (backtest_hits + 1) + 1 / (expected + 1)))
     low, high = expected * np.exp(-Z80 * sd), expected * np.exp(Z80 * sd)
     if expected < 1:  # nothing seen: the interval still admits a few buyers

@@ -92,7 +92,7 @@ def _base_words(plan: CampaignPlan) -> str:
     return (f"The {plan.model} model's own chances for this audience add up to "
             f"{f.model_buyers:,.0f} buyers; they rest on several past months, where one month's "
             f"count is noisy, so the forecast starts from the mean of the two "
-            f"({(f.backtest_hits + f.model_buyers) / 2:,.0f}). ")
+            f"({fc.base_buyers(f.backtest_hits, f.model_buyers):,.0f}). ")
 
 
 def _carry_words(plan: CampaignPlan) -> str:

@@ -179,15 +179,19 @@ def scope_scores(model, train: OrderData, items) -> np.ndarray:
     the mean rank share over its products."""
     if len(items) == 1:
         return cp.customer_scores(model, train, items[0])
-    ranks = item_ranks(model, train, items)
-    return ranks.mean(axis=1) if ranks.size else np.zeros(train.n_customers)
+    return _set_scores(item_scores(model, train, items), train.n_customers)[0]
+
+
+def _set_scores(columns: list[np.ndarray | None], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A set's score per customer (the mean rank share over its products) and the shares."""
+    ranks = _rank_shares(columns, n)
+    return (ranks.mean(axis=1) if ranks.size else np.zeros(n)), ranks
 
 
 def reads_as_odds(model, days: int) -> bool:
     """Whether ``model``'s customer scores are log-odds of buying within ``days`` (the
     registry's ``odds``, for the window the model was fitted for)."""
-    name = getattr(model, "name", "")
-    return (name in registry.names() and registry.spec(name).odds
+    return (getattr(model, "name", "") in registry.names(odds=True)
             and getattr(getattr(model, "config", None), "window_days", None) == days)
 
 
@@ -217,8 +221,8 @@ def rank_audience(model, data: OrderData, scope: Scope, excluded: np.ndarray, da
     model that reads as odds, each one's chance of buying any of the scope's products
     (taken as independent) added up down the list."""
     columns = item_scores(model, data, scope.items)
-    ranks = _rank_shares(columns, data.n_customers) if len(columns) > 1 else None
-    scores = columns[0] if ranks is None else ranks.mean(axis=1)
+    scores, ranks = (columns[0], None) if len(columns) == 1 else \
+        _set_scores(columns, data.n_customers)
     order = np.argsort(-scores, kind="stable")
     order = order[~excluded[order]]
     expected = None

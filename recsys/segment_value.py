@@ -19,7 +19,7 @@ import pandas as pd
 from recsys.data import OrderData
 from recsys.evaluate import Split, build_truth, hit_matrix, metrics_from_hits, temporal_split
 from recsys.models.base import topn
-from recsys.segments import customer_baseline, unit
+from recsys.segments import customer_baseline, distinct_rows, unit
 
 RFM_STATUS = ("active", "warm", "cooling", "lapsed")
 RFM_DAYS = (30, 90, 180)
@@ -63,9 +63,7 @@ def rfm_features(data: OrderData) -> tuple[np.ndarray, np.ndarray]:
 def _kmeans(X: np.ndarray, k: int, seed: int) -> np.ndarray:
     from sklearn.cluster import KMeans
 
-    # No more clusters than distinct rows: k-means would warn and split duplicates.
-    distinct = len(np.unique(np.round(X, 9), axis=0)) if len(X) else 1
-    k = max(1, min(k, distinct))
+    k = max(1, min(k, distinct_rows(X)))
     return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(X)
 
 

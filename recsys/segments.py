@@ -27,6 +27,12 @@ def unit(X: np.ndarray) -> np.ndarray:
     return (X / (np.linalg.norm(X, axis=1, keepdims=True) + 1e-12)).astype(np.float32)
 
 
+def distinct_rows(X: np.ndarray) -> int:
+    """How many different rows ``X`` holds (k-means asked for more clusters than that warns
+    and splits duplicates)."""
+    return len(np.unique(np.round(X, 9), axis=0)) if len(X) else 0
+
+
 # ---------------------------------------------------------------- baseline features
 def customer_baseline(data: OrderData, top_n: int = 50) -> tuple[np.ndarray, np.ndarray]:
     """(customer_ids, share of spend per category); per top-N product without categories."""
@@ -139,8 +145,7 @@ def cluster(X: np.ndarray, k: int | str = "auto", k_range: range = range(2, 13),
     if method == "hdbscan":
         labels = HDBSCAN(min_cluster_size=max(5, len(Z) // 100)).fit_predict(Z)
         return Clustering(labels, int(labels.max()) + 1, {}, "hdbscan")
-    # No more clusters than distinct points: k-means would warn and split duplicates.
-    distinct = len(np.unique(np.round(Z, 9), axis=0)) if len(Z) else 0
+    distinct = distinct_rows(Z)
     ks = ([min(int(k), distinct)] if k != "auto"
           else [c for c in k_range if c <= distinct and c < len(Z)])
     ks = [c for c in ks if c >= 1] or [1]

@@ -167,9 +167,7 @@ class Ranker(Propensity):
         if self.config.task == "novel":
             cand[hist.nonzero()] = False  # bought before
         u, i = np.nonzero(cand)
-        F = pf.pairs(rows, u, i, ease[u, i], ease_count[u, i])
-        taste = seg.pairs(rows[u], i, pf.item_cat)
-        return np.concatenate([F, rank[u, i, None], taste], axis=1), u, i, rank
+        return _pair_rows(pf, seg, rows, u, i, ease, ease_count, rank), u, i, rank
 
     def _learn(self, F: list[np.ndarray], y: np.ndarray, groups: np.ndarray) -> None:
         """Fit the booster on the windows' features ``F`` (emptied once LightGBM has binned
@@ -221,9 +219,7 @@ class Ranker(Propensity):
         pf, n = self.features_, len(self.item_ids_)
         ease, ease_count = pf.basket_fit(pf.count[rows], np.arange(n))
         u, i = np.repeat(np.arange(len(rows)), len(cols)), np.tile(cols, len(rows))
-        F = np.concatenate([pf.pairs(rows, u, i, ease[u, i], ease_count[u, i]),
-                            _rank_share(ease)[u, i, None],
-                            self.segments_.pairs(rows[u], i, pf.item_cat)], axis=1)
+        F = _pair_rows(pf, self.segments_, rows, u, i, ease, ease_count, _rank_share(ease))
         contrib = np.asarray(self.booster_.predict(F, pred_contrib=True, num_threads=THREADS))
         out = contrib[:, KEEP].copy()
         out[:, EASE] += contrib[:, RANK]  # the basket-fit rank, with the basket fit
@@ -243,6 +239,15 @@ class Ranker(Propensity):
                                                   len(self.customer_ids_), len(self.item_ids_))
         self.top_ = arrays.get("top", (None,), kind="i", low=0, high=len(self.item_ids_))
         self.segments_ = Segments.from_arrays(arrays.prefixed("seg_"), self.features_)
+
+
+def _pair_rows(pf: PairFeatures, seg: Segments, rows: np.ndarray, u: np.ndarray,
+               i: np.ndarray, ease: np.ndarray, ease_count: np.ndarray, rank: np.ndarray
+               ) -> np.ndarray:
+    """[len(u), len(RANK_FEATURES)]: the pairs (rows[u], i)'s features in the booster's
+    order (``ease``, ``ease_count``, ``rank``: [len(rows), products])."""
+    return np.concatenate([pf.pairs(rows, u, i, ease[u, i], ease_count[u, i]),
+                           rank[u, i, None], seg.pairs(rows[u], i, pf.item_cat)], axis=1)
 
 
 def _rank_share(ease: np.ndarray) -> np.ndarray:
